@@ -1,0 +1,8 @@
+//! OmegaLLM: reader, evaluator, effects, concurrency and static analysis.
+//!
+//! Data flows one way: text → [`reader`] → [`syntax`] tree → expansion and compilation →
+//! evaluation (or analysis) → values and diagnostics. Nothing here knows about editors.
+
+pub mod reader;
+pub mod symbol;
+pub mod syntax;
