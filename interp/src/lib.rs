@@ -3,6 +3,7 @@
 //! Data flows one way: text → [`reader`] → [`syntax`] tree → expansion and compilation →
 //! evaluation (or analysis) → values and diagnostics. Nothing here knows about editors.
 
+pub mod builtins;
 pub mod reader;
 pub mod symbol;
 pub mod syntax;
