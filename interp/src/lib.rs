@@ -4,6 +4,8 @@
 //! evaluation (or analysis) → values and diagnostics. Nothing here knows about editors.
 
 pub mod builtins;
+pub mod config;
+pub mod llm;
 pub mod reader;
 pub mod symbol;
 pub mod syntax;
