@@ -101,7 +101,8 @@ module.exports = grammar({
     unknown_hash: $ => choice(
       token(seq('#', optional(seq(new RegExp(`[^${DELIMITERS}\\\\]`), new RegExp(`${CONSTITUENT}*`))))),
       seq(
-        token(seq('#', new RegExp(`[^${DELIMITERS}\\\\]`), new RegExp(`${CONSTITUENT}*`), '(')),
+        // Shown as a `#(` token, like a vector's opener, whatever the word in between.
+        alias(token(seq('#', new RegExp(`[^${DELIMITERS}\\\\]`), new RegExp(`${CONSTITUENT}*`), '(')), '#('),
         repeat($._item),
         ')',
       ),

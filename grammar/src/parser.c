@@ -91,7 +91,7 @@ static const char * const ts_symbol_names[] = {
   [anon_sym_COMMA] = ",",
   [anon_sym_COMMA_AT] = ",@",
   [aux_sym_unknown_hash_token1] = "unknown_hash_token1",
-  [aux_sym_unknown_hash_token2] = "unknown_hash_token2",
+  [aux_sym_unknown_hash_token2] = "#(",
   [anon_sym_LBRACK] = "[",
   [anon_sym_RBRACK] = "]",
   [anon_sym_LBRACE] = "{",
@@ -140,7 +140,7 @@ static const TSSymbol ts_symbol_map[] = {
   [anon_sym_COMMA] = anon_sym_COMMA,
   [anon_sym_COMMA_AT] = anon_sym_COMMA_AT,
   [aux_sym_unknown_hash_token1] = aux_sym_unknown_hash_token1,
-  [aux_sym_unknown_hash_token2] = aux_sym_unknown_hash_token2,
+  [aux_sym_unknown_hash_token2] = anon_sym_POUND_LPAREN,
   [anon_sym_LBRACK] = anon_sym_LBRACK,
   [anon_sym_RBRACK] = anon_sym_RBRACK,
   [anon_sym_LBRACE] = anon_sym_LBRACE,
@@ -259,7 +259,7 @@ static const TSSymbolMetadata ts_symbol_metadata[] = {
     .named = false,
   },
   [aux_sym_unknown_hash_token2] = {
-    .visible = false,
+    .visible = true,
     .named = false,
   },
   [anon_sym_LBRACK] = {
