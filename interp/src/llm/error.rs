@@ -161,7 +161,7 @@ pub(crate) fn describe(
         ),
         Failure::Connect(why) => (
             LlmErrorKind::Connect,
-            format!("{op}: cannot connect to {from}: {why}"),
+            format!("{op}: connection to {from} failed: {why}"),
         ),
         Failure::Malformed(why) => (
             LlmErrorKind::Malformed,
