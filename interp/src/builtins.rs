@@ -295,3 +295,94 @@ pub const SPECIAL_FORMS: &[&str] = &[
 
 /// Effect operations with a built-in implementation (language.md §6.1).
 pub const BUILTIN_OPS: &[&str] = &["infer.op", "int.op", "search.op", "amb.choose", "amb.fail"];
+
+/// An argument position of a primitive, for the shared-state access table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ArgPos {
+    First,
+    Second,
+    Third,
+    Last,
+}
+
+impl ArgPos {
+    /// The index of this position among `n` arguments.
+    pub fn index(self, n: usize) -> Option<usize> {
+        let i = match self {
+            ArgPos::First => 0,
+            ArgPos::Second => 1,
+            ArgPos::Third => 2,
+            ArgPos::Last => n.checked_sub(1)?,
+        };
+        (i < n).then_some(i)
+    }
+}
+
+/// Which arguments of a primitive are shared mutable state it writes or reads
+/// (static-analysis.md §4); the evaluator's scheduling points and the race analysis agree on it.
+#[derive(Clone, Copy, Debug)]
+pub struct StateAccess {
+    pub name: &'static str,
+    pub writes: &'static [ArgPos],
+    pub reads: &'static [ArgPos],
+}
+
+const fn acc(name: &'static str, writes: &'static [ArgPos], reads: &'static [ArgPos]) -> StateAccess {
+    StateAccess { name, writes, reads }
+}
+
+use ArgPos::{First, Last, Second, Third};
+
+pub const STATE_ACCESSES: &[StateAccess] = &[
+    acc("insert!", &[Last], &[]),
+    acc("add-entry", &[First], &[]),
+    acc("write-table!", &[First], &[Second]),
+    acc("hash-table-set!", &[First], &[]),
+    acc("hash-table-update!", &[First], &[First]),
+    acc("hash-table-update!/default", &[First], &[First]),
+    acc("hash-table-delete!", &[First], &[]),
+    acc("hash-table-clear!", &[First], &[]),
+    acc("hash-set!", &[First], &[]),
+    acc("set-car!", &[First], &[]),
+    acc("set-cdr!", &[First], &[]),
+    acc("vector-set!", &[First], &[]),
+    acc("vector-fill!", &[First], &[]),
+    acc("insert-at!", &[First], &[]),
+    acc("write-context!", &[First], &[]),
+    acc("lookup", &[], &[Last]),
+    acc("read-table", &[], &[First]),
+    acc("detect-conflict", &[], &[Second, Third]),
+    acc("hash-table-ref", &[], &[First]),
+    acc("hash-table-ref/default", &[], &[First]),
+    acc("hash-table-contains?", &[], &[First]),
+    acc("hash-table-count", &[], &[First]),
+    acc("hash-table-keys", &[], &[First]),
+    acc("hash-table-values", &[], &[First]),
+    acc("hash-table->alist", &[], &[First]),
+    acc("hash-table-walk", &[], &[First]),
+    acc("hash-table-copy", &[], &[First]),
+    acc("hash-ref", &[], &[First]),
+    acc("hash-has-key?", &[], &[First]),
+    acc("table->alist", &[], &[First]),
+    acc("vector-ref", &[], &[First]),
+    acc("vector->list", &[], &[First]),
+    acc("read-context", &[], &[First]),
+    acc("get-buffer", &[], &[First]),
+];
+
+/// The shared-state accesses of a primitive, if it makes any.
+pub fn state_access(name: &str) -> Option<&'static StateAccess> {
+    STATE_ACCESSES.iter().find(|a| a.name == name)
+}
+
+#[cfg(test)]
+mod access_table_tests {
+    use super::*;
+
+    #[test]
+    fn every_state_access_names_a_primitive() {
+        for a in STATE_ACCESSES {
+            assert!(signature(a.name).is_some(), "{} is in STATE_ACCESSES but not in SIGNATURES", a.name);
+        }
+    }
+}

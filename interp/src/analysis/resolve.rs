@@ -1,0 +1,1138 @@
+//! Name resolution: which binder each identifier refers to, lexically.
+//!
+//! One walk over the syntax tree builds scopes, binders and references. The same walk checks
+//! the shape of special forms (`omega::syntax`), records unbound names and the facts that the
+//! arity and effect checks need, so those never re-parse forms. The language server uses the
+//! result for definition, references, rename, completion and hover.
+
+use std::collections::{BTreeSet, HashMap};
+
+use crate::builtins;
+use crate::diagnostic::{Code, Diagnostic};
+use crate::symbol::Symbol;
+use crate::syntax::{Datum, DatumKind, Span};
+
+pub type BindingId = u32;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum BindingKind {
+    /// A top-level `define` (or `define-record-type` name); visible in the whole file.
+    TopLevel,
+    /// A `let`-family, internal-`define`, `do`, `match`, `guard` or named-`let` binder.
+    Local,
+    /// A `lambda` or `handle` clause parameter.
+    Parameter,
+    /// A `define-syntax`, `let-syntax` or `letrec-syntax` name.
+    Macro,
+    Builtin,
+    SpecialForm,
+}
+
+/// A binder: its name, where it is written (`None` for built-ins) and what bound it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Binding {
+    pub id: BindingId,
+    pub name: Symbol,
+    pub span: Option<Span>,
+    pub kind: BindingKind,
+}
+
+/// A region of text and the names it binds.
+#[derive(Clone, Debug)]
+pub struct Scope {
+    pub region: Span,
+    pub bindings: Vec<BindingId>,
+}
+
+/// A call whose operator is an identifier: what the arity check needs.
+#[derive(Clone, Debug)]
+pub struct CallSite {
+    pub callee: BindingId,
+    pub head: Span,
+    pub span: Span,
+    pub argc: usize,
+}
+
+/// Arity of a `lambda` formals list: `max` is `None` for a rest parameter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Arity {
+    pub min: usize,
+    pub max: Option<usize>,
+}
+
+#[derive(Clone, Debug, Default)]
+struct BindingInfo {
+    reads: u32,
+    sets: u32,
+    /// Report this binder if it is never read (`let` family and internal defines).
+    check_unused: bool,
+    /// Number of `define`s of this top-level name.
+    defines: u32,
+    /// The arity of the procedure a top-level `define` binds, if it binds one.
+    arity: Option<Arity>,
+}
+
+/// The result of resolving one file.
+#[derive(Clone, Debug, Default)]
+pub struct Resolution {
+    bindings: Vec<Binding>,
+    info: Vec<BindingInfo>,
+    /// References, sorted by position once resolution ends.
+    refs: Vec<(Span, BindingId)>,
+    ref_index: HashMap<Span, BindingId>,
+    binder_index: HashMap<Span, BindingId>,
+    scopes: Vec<Scope>,
+    toplevel: HashMap<Symbol, BindingId>,
+    pseudo: HashMap<Symbol, BindingId>,
+    /// Identifiers bound nowhere, in source order.
+    pub unbound: Vec<(Span, Symbol)>,
+    /// Malformed special forms and the like.
+    pub syntax_errors: Vec<Diagnostic>,
+    /// Indices of top-level forms with a syntax error: the other checks skip them.
+    pub malformed_forms: BTreeSet<usize>,
+    pub calls: Vec<CallSite>,
+    /// `(effect OP …)`: OP and its span.
+    pub effects: Vec<(Symbol, Span)>,
+    /// Every op some `handle` clause in the file handles.
+    pub handled_ops: BTreeSet<Symbol>,
+    /// Spans of top-level forms, in order.
+    pub form_spans: Vec<Span>,
+}
+
+impl Resolution {
+    pub fn binding(&self, id: BindingId) -> &Binding {
+        &self.bindings[id as usize]
+    }
+
+    pub fn bindings(&self) -> &[Binding] {
+        &self.bindings
+    }
+
+    /// The binding an identifier token refers to (a reference or a binder).
+    pub fn binding_of(&self, span: Span) -> Option<BindingId> {
+        self.ref_index.get(&span).or_else(|| self.binder_index.get(&span)).copied()
+    }
+
+    /// The binding a reference token refers to.
+    pub fn reference(&self, span: Span) -> Option<BindingId> {
+        self.ref_index.get(&span).copied()
+    }
+
+    /// The binding a binder token introduces.
+    pub fn binder(&self, span: Span) -> Option<BindingId> {
+        self.binder_index.get(&span).copied()
+    }
+
+    /// The binding of the identifier (reference or binder) under the cursor.
+    pub fn definition_at(&self, offset: usize) -> Option<&Binding> {
+        let offset = offset as u32;
+        let i = self.refs.partition_point(|(s, _)| s.end < offset);
+        for (span, id) in &self.refs[i..] {
+            if span.start > offset {
+                break;
+            }
+            if span.start <= offset && offset <= span.end {
+                return Some(self.binding(*id));
+            }
+        }
+        self.binder_index
+            .iter()
+            .filter(|(s, _)| s.start <= offset && offset <= s.end)
+            .min_by_key(|(s, _)| (s.end - s.start, s.start))
+            .map(|(_, id)| self.binding(*id))
+    }
+
+    /// Every reference to a binding, in source order; with its binder first when asked.
+    pub fn references(&self, id: BindingId, include_declaration: bool) -> Vec<Span> {
+        let mut out = Vec::new();
+        if include_declaration {
+            if let Some(span) = self.binding(id).span {
+                out.push(span);
+            }
+            // A top-level name defined twice has several binders.
+            let mut more: Vec<Span> =
+                self.binder_index.iter().filter(|(s, b)| **b == id && Some(**s) != self.binding(id).span).map(|(s, _)| *s).collect();
+            more.sort();
+            out.extend(more);
+        }
+        out.extend(self.refs.iter().filter(|(_, b)| *b == id).map(|(s, _)| *s));
+        out
+    }
+
+    /// Names visible at an offset, innermost first, then top-level names, built-ins and
+    /// special forms; each name once (the innermost binding wins).
+    pub fn visible_names_at(&self, offset: usize) -> Vec<&Binding> {
+        let offset = offset as u32;
+        let mut inner: Vec<&Scope> =
+            self.scopes.iter().filter(|s| s.region.start <= offset && offset <= s.region.end).collect();
+        inner.sort_by_key(|s| std::cmp::Reverse((s.region.start, std::cmp::Reverse(s.region.end))));
+        let mut tops: Vec<&Binding> = self.toplevel.values().map(|id| self.binding(*id)).collect();
+        tops.sort_by_key(|b| b.name.as_str());
+        let mut builtins: Vec<&Binding> = self.pseudo.values().map(|id| self.binding(*id)).collect();
+        builtins.sort_by_key(|b| (b.name.as_str(), b.kind));
+        let locals = inner.into_iter().flat_map(|s| s.bindings.iter().rev().map(|id| self.binding(*id)));
+        let mut seen = BTreeSet::new();
+        locals.chain(tops).chain(builtins).filter(|b| seen.insert(b.name)).collect()
+    }
+
+    /// The top-level binding of a name, if the file defines it.
+    pub fn toplevel(&self, name: Symbol) -> Option<BindingId> {
+        self.toplevel.get(&name).copied()
+    }
+
+    /// How many times a binding is read (references other than `set!` targets).
+    pub fn reads(&self, id: BindingId) -> u32 {
+        self.info[id as usize].reads
+    }
+
+    /// Whether some `set!` assigns the binding.
+    pub fn is_assigned(&self, id: BindingId) -> bool {
+        self.info[id as usize].sets > 0
+    }
+
+    /// The arity of a procedure whose value is statically known: a primitive that the file
+    /// does not redefine, or a top-level procedure defined once and never `set!`.
+    pub fn static_arity(&self, id: BindingId) -> Option<Arity> {
+        let b = self.binding(id);
+        match b.kind {
+            BindingKind::Builtin => {
+                builtins::signature(b.name.as_str()).map(|s| Arity { min: s.min, max: s.max })
+            }
+            BindingKind::TopLevel => {
+                let info = &self.info[id as usize];
+                if info.defines == 1 && info.sets == 0 {
+                    info.arity
+                } else {
+                    None
+                }
+            }
+            _ => None,
+        }
+    }
+
+    /// Binders never read, for `omega::unused`.
+    pub fn unused_bindings(&self) -> impl Iterator<Item = &Binding> + '_ {
+        self.bindings.iter().filter(|b| {
+            let info = &self.info[b.id as usize];
+            info.check_unused && info.reads == 0 && !b.name.as_str().starts_with('_')
+        })
+    }
+
+    /// The top-level form index that contains an offset.
+    pub fn form_index_at(&self, offset: u32) -> Option<usize> {
+        let i = self.form_spans.partition_point(|s| s.end <= offset);
+        (i < self.form_spans.len() && self.form_spans[i].start <= offset).then_some(i)
+    }
+}
+
+/// Resolves a file's top-level forms.
+pub fn resolve(data: &[Datum]) -> Resolution {
+    let mut r = Resolver { res: Resolution::default(), chain: Vec::new(), lenient: 0, form: 0 };
+    r.res.form_spans = data.iter().map(|d| d.span).collect();
+    r.declare_builtins();
+    // Top-level names first: forward references and mutual recursion are fine (P5).
+    for (i, form) in data.iter().enumerate() {
+        r.form = i;
+        r.declare_toplevel(form);
+    }
+    for (i, form) in data.iter().enumerate() {
+        r.form = i;
+        r.walk_toplevel(form);
+    }
+    r.res.refs.sort_by_key(|(s, _)| (s.start, s.end));
+    r.res.scopes.sort_by_key(|s| (s.region.start, s.region.end));
+    r.res
+}
+
+struct Resolver {
+    res: Resolution,
+    /// Open scopes, innermost last: (scope index, names).
+    chain: Vec<(usize, HashMap<Symbol, BindingId>)>,
+    /// Inside a macro use: identifiers resolve if they can, but nothing is reported.
+    lenient: u32,
+    form: usize,
+}
+
+fn sym(d: &Datum) -> Option<Symbol> {
+    d.as_symbol()
+}
+
+/// `(a b . c)` → items and tail; other data → None.
+fn list_parts(d: &Datum) -> Option<(&[Datum], Option<&Datum>)> {
+    match &d.kind {
+        DatumKind::List(items, tail) => Some((items, tail.as_deref())),
+        _ => None,
+    }
+}
+
+/// The arity of formals `(a b)`, `(a . r)` or `args`.
+pub fn formals_arity(formals: &Datum) -> Option<Arity> {
+    match &formals.kind {
+        DatumKind::Symbol(_) => Some(Arity { min: 0, max: None }),
+        DatumKind::List(items, None) => Some(Arity { min: items.len(), max: Some(items.len()) }),
+        DatumKind::List(items, Some(_)) => Some(Arity { min: items.len(), max: None }),
+        _ => None,
+    }
+}
+
+impl Resolver {
+    fn new_binding(&mut self, name: Symbol, span: Option<Span>, kind: BindingKind) -> BindingId {
+        let id = self.res.bindings.len() as BindingId;
+        self.res.bindings.push(Binding { id, name, span, kind });
+        self.res.info.push(BindingInfo::default());
+        if let Some(span) = span {
+            self.res.binder_index.insert(span, id);
+        }
+        id
+    }
+
+    fn error(&mut self, span: Span, message: impl Into<String>) {
+        if self.lenient > 0 {
+            return;
+        }
+        self.res.syntax_errors.push(Diagnostic::error(Code::Syntax, span, message));
+        self.res.malformed_forms.insert(self.form);
+    }
+
+    fn push_scope(&mut self, region: Span) {
+        let index = self.res.scopes.len();
+        self.res.scopes.push(Scope { region, bindings: Vec::new() });
+        self.chain.push((index, HashMap::new()));
+    }
+
+    fn pop_scope(&mut self) {
+        self.chain.pop();
+    }
+
+    /// Binds a name in the innermost scope.
+    fn bind(&mut self, d: &Datum, kind: BindingKind, check_unused: bool) -> Option<BindingId> {
+        let name = sym(d)?;
+        self.bind_at(name, d.span, kind, check_unused)
+    }
+
+    fn bind_at(&mut self, name: Symbol, span: Span, kind: BindingKind, check_unused: bool) -> Option<BindingId> {
+        let id = self.new_binding(name, Some(span), kind);
+        self.res.info[id as usize].check_unused = check_unused && self.lenient == 0;
+        let (index, names) = self.chain.last_mut()?;
+        names.insert(name, id);
+        self.res.scopes[*index].bindings.push(id);
+        Some(id)
+    }
+
+    fn lookup(&mut self, name: Symbol) -> Option<BindingId> {
+        for (_, names) in self.chain.iter().rev() {
+            if let Some(&id) = names.get(&name) {
+                return Some(id);
+            }
+        }
+        if let Some(&id) = self.res.toplevel.get(&name) {
+            return Some(id);
+        }
+        self.res.pseudo.get(&name).copied()
+    }
+
+    /// Built-in procedures, constants and special forms, as bindings without a span.
+    fn declare_builtins(&mut self) {
+        let forms = builtins::SPECIAL_FORMS.iter().map(|s| (*s, BindingKind::SpecialForm));
+        let procs = builtins::SIGNATURES.iter().map(|s| (s.name, BindingKind::Builtin));
+        let consts = builtins::CONSTANTS.iter().map(|s| (*s, BindingKind::Builtin));
+        for (name, kind) in forms.chain(procs).chain(consts) {
+            let name = Symbol::intern(name);
+            if !self.res.pseudo.contains_key(&name) {
+                let id = self.new_binding(name, None, kind);
+                self.res.pseudo.insert(name, id);
+            }
+        }
+    }
+
+    /// A reference to an identifier; `read` is false for a `set!` target.
+    fn reference(&mut self, d: &Datum, read: bool) -> Option<BindingId> {
+        let name = sym(d)?;
+        match self.lookup(name) {
+            Some(id) => {
+                self.res.refs.push((d.span, id));
+                self.res.ref_index.insert(d.span, id);
+                let info = &mut self.res.info[id as usize];
+                if read {
+                    info.reads += 1;
+                } else {
+                    info.sets += 1;
+                }
+                Some(id)
+            }
+            None => {
+                if self.lenient == 0 {
+                    self.res.unbound.push((d.span, name));
+                }
+                None
+            }
+        }
+    }
+
+    /// The special form a list's head names, unless a binding shadows it.
+    fn special_form(&mut self, d: &Datum) -> Option<&'static str> {
+        let head = d.head_symbol()?;
+        let id = self.lookup(head)?;
+        (self.res.bindings[id as usize].kind == BindingKind::SpecialForm)
+            .then(|| builtins::SPECIAL_FORMS.iter().copied().find(|s| *s == head.as_str()))
+            .flatten()
+    }
+
+    // ----- top level -----
+
+    fn declare_toplevel(&mut self, form: &Datum) {
+        let Some(items) = form.as_list() else { return };
+        let Some(head) = form.head_symbol() else { return };
+        match head.as_str() {
+            "define" | "define-syntax" => {
+                let kind = if head.as_str() == "define" { BindingKind::TopLevel } else { BindingKind::Macro };
+                let (target, arity) = match items.get(1) {
+                    Some(d) if d.as_symbol().is_some() => {
+                        let arity = items.get(2).and_then(lambda_arity);
+                        (d, arity)
+                    }
+                    Some(d) => match list_parts(d) {
+                        Some((fs, tail)) if !fs.is_empty() => {
+                            let arity = Some(Arity { min: fs.len() - 1, max: tail.is_none().then_some(fs.len() - 1) });
+                            (&fs[0], arity)
+                        }
+                        _ => return,
+                    },
+                    None => return,
+                };
+                self.declare_global(target, kind, arity);
+            }
+            "begin" => {
+                for f in &items[1..] {
+                    self.declare_toplevel(f);
+                }
+            }
+            "define-record-type" => {
+                for d in record_names(items) {
+                    self.declare_global(d, BindingKind::TopLevel, None);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn declare_global(&mut self, d: &Datum, kind: BindingKind, arity: Option<Arity>) {
+        let Some(name) = sym(d) else { return };
+        let id = match self.res.toplevel.get(&name) {
+            Some(&id) => {
+                self.res.binder_index.insert(d.span, id);
+                id
+            }
+            None => {
+                let id = self.new_binding(name, Some(d.span), kind);
+                self.res.toplevel.insert(name, id);
+                id
+            }
+        };
+        let info = &mut self.res.info[id as usize];
+        info.defines += 1;
+        info.arity = arity;
+    }
+
+    fn walk_toplevel(&mut self, form: &Datum) {
+        match self.special_form(form) {
+            Some("define") => self.walk_define(form, true),
+            Some("define-syntax") => self.walk_define_syntax(form, true),
+            Some("define-record-type") => self.walk_record_type(form, true),
+            Some("begin") => {
+                for f in &form.as_list().unwrap_or(&[])[1..] {
+                    self.walk_toplevel(f);
+                }
+            }
+            _ => self.expr(form),
+        }
+    }
+
+    // ----- expressions -----
+
+    fn expr(&mut self, d: &Datum) {
+        match &d.kind {
+            DatumKind::Symbol(_) => {
+                self.reference(d, true);
+            }
+            DatumKind::List(items, tail) => {
+                if items.is_empty() {
+                    return;
+                }
+                if let Some(form) = self.special_form(d) {
+                    self.reference(&items[0], true);
+                    self.special(form, d, items);
+                    return;
+                }
+                let head_id = if items[0].as_symbol().is_some() { self.reference(&items[0], true) } else { None };
+                if let Some(tail) = tail {
+                    self.error(tail.span, "a call cannot have a dotted argument list");
+                }
+                if let Some(id) = head_id {
+                    if self.res.bindings[id as usize].kind == BindingKind::Macro {
+                        self.lenient += 1;
+                        for a in &items[1..] {
+                            self.lenient_walk(a);
+                        }
+                        self.lenient -= 1;
+                        return;
+                    }
+                    self.res.calls.push(CallSite { callee: id, head: items[0].span, span: d.span, argc: items.len() - 1 });
+                } else {
+                    self.expr(&items[0]);
+                }
+                for a in &items[1..] {
+                    self.expr(a);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// A macro argument: resolve what resolves, report nothing.
+    fn lenient_walk(&mut self, d: &Datum) {
+        match &d.kind {
+            DatumKind::Symbol(_) => {
+                self.reference(d, true);
+            }
+            DatumKind::List(items, tail) => {
+                for i in items {
+                    self.lenient_walk(i);
+                }
+                if let Some(t) = tail {
+                    self.lenient_walk(t);
+                }
+            }
+            DatumKind::Vector(items) => items.iter().for_each(|i| self.lenient_walk(i)),
+            _ => {}
+        }
+    }
+
+    /// A body: internal definitions (letrec*) mixed with expressions. Returns false if empty.
+    fn body(&mut self, forms: &[Datum], region: Span) {
+        let has_defs = forms.iter().any(|f| self.is_definition(f));
+        if has_defs {
+            self.push_scope(region);
+            for f in forms {
+                self.declare_internal(f);
+            }
+        }
+        for f in forms {
+            self.body_form(f);
+        }
+        if has_defs {
+            self.pop_scope();
+        }
+    }
+
+    fn is_definition(&mut self, f: &Datum) -> bool {
+        match self.special_form(f) {
+            Some("define" | "define-syntax" | "define-record-type") => true,
+            Some("begin") => {
+                let items = f.as_list().unwrap_or(&[]);
+                items[1..].iter().any(|g| self.is_definition(g))
+            }
+            _ => false,
+        }
+    }
+
+    fn declare_internal(&mut self, f: &Datum) {
+        let items = f.as_list().unwrap_or(&[]);
+        match self.special_form(f) {
+            Some("define") => {
+                let target = match items.get(1) {
+                    Some(d) if d.as_symbol().is_some() => Some(d),
+                    Some(d) => d.as_list().and_then(|l| l.first()).or_else(|| list_parts(d).and_then(|(l, _)| l.first())),
+                    None => None,
+                };
+                if let Some(t) = target {
+                    self.bind(t, BindingKind::Local, true);
+                }
+            }
+            Some("define-syntax") => {
+                if let Some(t) = items.get(1) {
+                    self.bind(t, BindingKind::Macro, false);
+                }
+            }
+            Some("define-record-type") => {
+                for d in record_names(items) {
+                    self.bind(d, BindingKind::Local, false);
+                }
+            }
+            Some("begin") => {
+                for g in &items[1..] {
+                    self.declare_internal(g);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn body_form(&mut self, f: &Datum) {
+        match self.special_form(f) {
+            Some("define") => {
+                self.reference(&f.as_list().unwrap()[0], true);
+                self.walk_define(f, false)
+            }
+            Some("define-syntax") => {
+                self.reference(&f.as_list().unwrap()[0], true);
+                self.walk_define_syntax(f, false)
+            }
+            Some("define-record-type") => {
+                self.reference(&f.as_list().unwrap()[0], true);
+                self.walk_record_type(f, false)
+            }
+            Some("begin") if self.is_definition(f) => {
+                self.reference(&f.as_list().unwrap()[0], true);
+                for g in &f.as_list().unwrap()[1..] {
+                    self.body_form(g);
+                }
+            }
+            _ => self.expr(f),
+        }
+    }
+
+    fn walk_define(&mut self, form: &Datum, toplevel: bool) {
+        let items = form.as_list().unwrap_or(&[]);
+        if toplevel {
+            self.reference(&items[0], true);
+        }
+        match items.get(1) {
+            None => self.error(form.span, "`define` needs a name and a value"),
+            Some(target) if target.as_symbol().is_some() => {
+                if !toplevel {
+                    // Bound by declare_internal; nothing else to do for the name.
+                } 
+                match items.len() {
+                    3 => self.expr(&items[2]),
+                    2 => self.error(form.span, "`define` needs a value: `(define name value)`"),
+                    _ => self.error(items[3].span, "`define` takes one value: `(define name value)`"),
+                }
+            }
+            Some(target) => match list_parts(target) {
+                Some((fs, tail)) if !fs.is_empty() && fs[0].as_symbol().is_some() => {
+                    let formals = Datum::new(
+                        DatumKind::List(fs[1..].to_vec(), tail.map(|t| Box::new(t.clone()))),
+                        target.span,
+                    );
+                    self.lambda_like(form, &formals, &items[2..], fs[0].span);
+                }
+                _ => self.error(target.span, "`define` needs a name or `(name parameter…)`"),
+            },
+        }
+    }
+
+    /// Parameters and body of a `lambda` or procedure `define`.
+    fn lambda_like(&mut self, form: &Datum, formals: &Datum, body: &[Datum], after: Span) {
+        self.push_scope(Span { start: after.end, end: form.span.end });
+        self.params(formals);
+        if body.is_empty() {
+            self.error(form.span, "a procedure needs a body");
+        }
+        self.body(body, Span { start: formals.span.end, end: form.span.end });
+        self.pop_scope();
+    }
+
+    fn params(&mut self, formals: &Datum) {
+        let mut seen = BTreeSet::new();
+        let mut one = |r: &mut Resolver, p: &Datum| match p.as_symbol() {
+            Some(name) => {
+                if !seen.insert(name) {
+                    r.error(p.span, format!("parameter `{name}` appears twice"));
+                }
+                r.bind(p, BindingKind::Parameter, false);
+            }
+            None => r.error(p.span, "a parameter must be an identifier"),
+        };
+        match &formals.kind {
+            DatumKind::Symbol(_) => one(self, formals),
+            DatumKind::List(items, tail) => {
+                for p in items {
+                    one(self, p);
+                }
+                if let Some(t) = tail {
+                    one(self, t);
+                }
+            }
+            _ => self.error(formals.span, "parameters must be `(a b)`, `(a . rest)` or `args`"),
+        }
+    }
+
+    fn walk_define_syntax(&mut self, form: &Datum, toplevel: bool) {
+        let items = form.as_list().unwrap_or(&[]);
+        if toplevel {
+            self.reference(&items[0], true);
+        }
+        if items.len() != 3 || items[1].as_symbol().is_none() {
+            self.error(form.span, "`define-syntax` needs a name and a transformer: `(define-syntax name (syntax-rules …))`");
+            return;
+        }
+        self.transformer(&items[2]);
+    }
+
+    /// A `syntax-rules` transformer: pattern variables are not references; free template
+    /// identifiers that resolve count as uses, and nothing is reported unbound.
+    fn transformer(&mut self, d: &Datum) {
+        self.lenient += 1;
+        self.lenient_walk(d);
+        self.lenient -= 1;
+    }
+
+    fn walk_record_type(&mut self, form: &Datum, toplevel: bool) {
+        let items = form.as_list().unwrap_or(&[]);
+        if toplevel {
+            self.reference(&items[0], true);
+        }
+        if items.len() < 3 {
+            self.error(form.span, "`define-record-type` needs a type name, a constructor and a predicate");
+        }
+    }
+
+    fn special(&mut self, form: &'static str, d: &Datum, items: &[Datum]) {
+        let args = &items[1..];
+        let region = Span { start: items[0].span.end, end: d.span.end };
+        match form {
+            "quote" => {
+                if args.len() != 1 {
+                    self.error(d.span, "`quote` takes exactly one datum");
+                }
+            }
+            "quasiquote" => {
+                if args.len() != 1 {
+                    self.error(d.span, "`quasiquote` takes exactly one template");
+                } else {
+                    self.quasi(&args[0], 1);
+                }
+            }
+            "unquote" | "unquote-splicing" => self.error(d.span, format!("`{form}` outside a quasiquote")),
+            "if" => {
+                if args.len() < 2 || args.len() > 3 {
+                    self.error(d.span, "`if` takes a test, a consequent and an optional alternative");
+                }
+                args.iter().for_each(|a| self.expr(a));
+            }
+            "define" | "define-syntax" | "define-record-type" => {
+                self.error(d.span, format!("`{form}` is only allowed at top level or at the start of a body"));
+                if form == "define" {
+                    // Still resolve its parts for the editor.
+                    self.push_scope(d.span);
+                    self.declare_internal(d);
+                    self.walk_define(d, false);
+                    self.pop_scope();
+                }
+            }
+            "lambda" => match args.first() {
+                None => self.error(d.span, "`lambda` needs parameters and a body"),
+                Some(formals) => self.lambda_like(d, formals, &args[1..], items[0].span),
+            },
+            "let" | "let*" | "letrec" | "letrec*" => self.walk_let(form, d, args),
+            "set!" => {
+                if args.len() != 2 || args[0].as_symbol().is_none() {
+                    self.error(d.span, "`set!` takes a variable and a value: `(set! name value)`");
+                    args.iter().for_each(|a| self.expr(a));
+                } else {
+                    self.reference(&args[0], false);
+                    self.expr(&args[1]);
+                }
+            }
+            "begin" => args.iter().for_each(|a| self.expr(a)),
+            "cond" => self.walk_cond(d, args, false),
+            "case" => {
+                match args.first() {
+                    None => self.error(d.span, "`case` needs a key expression"),
+                    Some(k) => self.expr(k),
+                }
+                for (i, clause) in args.iter().enumerate().skip(1) {
+                    match clause.as_list() {
+                        Some(cl) if !cl.is_empty() => {
+                            let is_else = cl[0].is_symbol("else");
+                            if is_else && i + 1 != args.len() {
+                                self.error(clause.span, "`else` must be the last `case` clause");
+                            }
+                            if !is_else && cl[0].as_list().is_none() {
+                                self.error(cl[0].span, "a `case` clause starts with a list of data");
+                            }
+                            self.clause_body(clause, &cl[1..]);
+                        }
+                        _ => self.error(clause.span, "a `case` clause is `((datum…) expr…)`"),
+                    }
+                }
+            }
+            "when" | "unless" => {
+                if args.is_empty() {
+                    self.error(d.span, format!("`{form}` needs a test"));
+                }
+                args.iter().for_each(|a| self.expr(a));
+            }
+            "do" => self.walk_do(d, args),
+            "and" | "or" | "amb" | "parallel" => args.iter().for_each(|a| self.expr(a)),
+            "let-syntax" | "letrec-syntax" => {
+                let Some(bs) = args.first().and_then(Datum::as_list) else {
+                    self.error(d.span, format!("`{form}` needs bindings and a body"));
+                    return;
+                };
+                self.push_scope(region);
+                for b in bs {
+                    match b.as_list() {
+                        Some([name, t]) if name.as_symbol().is_some() => {
+                            self.bind(name, BindingKind::Macro, false);
+                            self.transformer(t);
+                        }
+                        _ => self.error(b.span, "a syntax binding is `(name transformer)`"),
+                    }
+                }
+                self.body(&args[1..], region);
+                self.pop_scope();
+            }
+            "syntax-rules" => self.transformer(d),
+            "delay" | "delay-force" => {
+                if args.len() != 1 {
+                    self.error(d.span, format!("`{form}` takes one expression"));
+                }
+                args.iter().for_each(|a| self.expr(a));
+            }
+            "cons-stream" => {
+                if args.len() != 2 {
+                    self.error(d.span, "`cons-stream` takes a head and a tail expression");
+                }
+                args.iter().for_each(|a| self.expr(a));
+            }
+            "effect" => match args.first() {
+                Some(op) if op.as_symbol().is_some() => {
+                    self.res.effects.push((op.as_symbol().unwrap(), op.span));
+                    args[1..].iter().for_each(|a| self.expr(a));
+                }
+                _ => self.error(d.span, "`effect` needs an operation name: `(effect op.name arg…)`"),
+            },
+            "handle" => self.walk_handle(d, args),
+            "match" => self.walk_match(d, args),
+            "guard" => self.walk_guard(d, args),
+            _ => args.iter().for_each(|a| self.expr(a)),
+        }
+    }
+
+    fn quasi(&mut self, t: &Datum, depth: u32) {
+        match &t.kind {
+            DatumKind::List(items, tail) => {
+                let head = t.head_symbol().map(|s| s.as_str());
+                match head {
+                    Some("unquote" | "unquote-splicing") if items.len() == 2 => {
+                        if depth == 1 {
+                            self.expr(&items[1]);
+                        } else {
+                            self.quasi(&items[1], depth - 1);
+                        }
+                        return;
+                    }
+                    Some("quasiquote") if items.len() == 2 => {
+                        self.quasi(&items[1], depth + 1);
+                        return;
+                    }
+                    _ => {}
+                }
+                items.iter().for_each(|i| self.quasi(i, depth));
+                if let Some(t) = tail {
+                    self.quasi(t, depth);
+                }
+            }
+            DatumKind::Vector(items) => items.iter().for_each(|i| self.quasi(i, depth)),
+            _ => {}
+        }
+    }
+
+    fn walk_let(&mut self, form: &'static str, d: &Datum, args: &[Datum]) {
+        let named = args.first().and_then(Datum::as_symbol).is_some() && form == "let";
+        let (name, rest) = if named { (Some(&args[0]), &args[1..]) } else { (None, args) };
+        let Some(bindings) = rest.first() else {
+            self.error(d.span, format!("`{form}` needs bindings and a body"));
+            return;
+        };
+        let Some(clauses) = bindings.as_list() else {
+            self.error(bindings.span, format!("`{form}` bindings are a list of `(name value)`"));
+            return;
+        };
+        let body = &rest[1..];
+        if body.is_empty() {
+            self.error(d.span, format!("`{form}` needs a body"));
+        }
+        let mut valid: Vec<(&Datum, &Datum)> = Vec::new();
+        for c in clauses {
+            match c.as_list() {
+                Some([n, init]) if n.as_symbol().is_some() => valid.push((n, init)),
+                Some([n]) if n.as_symbol().is_some() => {
+                    self.error(c.span, format!("binding of `{}` has no value: write `({} value)`", n.as_symbol().unwrap(), n.as_symbol().unwrap()))
+                }
+                _ => self.error(c.span, "a binding is `(name value)`"),
+            }
+        }
+        let body_start = body.first().map_or(d.span.end, |b| b.span.start);
+        let end = d.span.end;
+        match form {
+            "let" => {
+                let mut seen = BTreeSet::new();
+                for (n, init) in &valid {
+                    if !seen.insert(n.as_symbol()) {
+                        self.error(n.span, format!("`{}` is bound twice", n.as_symbol().unwrap()));
+                    }
+                    self.expr(init);
+                }
+                if let Some(name) = name {
+                    self.push_scope(Span { start: bindings.span.start, end });
+                    self.bind(name, BindingKind::Local, false);
+                }
+                self.push_scope(Span { start: body_start, end });
+                for (n, _) in &valid {
+                    self.bind(n, BindingKind::Local, name.is_none());
+                }
+                self.body(body, Span { start: body_start, end });
+                self.pop_scope();
+                if name.is_some() {
+                    self.pop_scope();
+                }
+            }
+            "let*" => {
+                let mut opened = 0;
+                for (n, init) in &valid {
+                    self.expr(init);
+                    self.push_scope(Span { start: init.span.end, end });
+                    opened += 1;
+                    self.bind(n, BindingKind::Local, true);
+                }
+                self.body(body, Span { start: body_start, end });
+                for _ in 0..opened {
+                    self.pop_scope();
+                }
+            }
+            _ => {
+                self.push_scope(Span { start: bindings.span.start, end });
+                for (n, _) in &valid {
+                    self.bind(n, BindingKind::Local, true);
+                }
+                for (_, init) in &valid {
+                    self.expr(init);
+                }
+                self.body(body, Span { start: body_start, end });
+                self.pop_scope();
+            }
+        }
+    }
+
+    fn clause_body(&mut self, clause: &Datum, rest: &[Datum]) {
+        if rest.first().is_some_and(|d| d.is_symbol("=>")) {
+            if rest.len() != 2 {
+                self.error(clause.span, "`=>` is followed by one procedure expression");
+            }
+            rest[1..].iter().for_each(|a| self.expr(a));
+        } else {
+            rest.iter().for_each(|a| self.expr(a));
+        }
+    }
+
+    /// `cond` clauses; for `guard`, `guard_var` is already bound by the caller.
+    fn walk_cond(&mut self, d: &Datum, clauses: &[Datum], in_guard: bool) {
+        let _ = d;
+        for (i, clause) in clauses.iter().enumerate() {
+            match clause.as_list() {
+                Some(cl) if !cl.is_empty() => {
+                    let is_else = cl[0].is_symbol("else");
+                    if is_else && i + 1 != clauses.len() {
+                        self.error(clause.span, "`else` must be the last clause");
+                    }
+                    if !is_else {
+                        self.expr(&cl[0]);
+                    }
+                    self.clause_body(clause, &cl[1..]);
+                }
+                _ => self.error(
+                    clause.span,
+                    if in_guard { "a `guard` clause is `(test expr…)`" } else { "a `cond` clause is `(test expr…)`" },
+                ),
+            }
+        }
+    }
+
+    fn walk_do(&mut self, d: &Datum, args: &[Datum]) {
+        let (Some(specs), Some(test)) = (args.first().and_then(Datum::as_list), args.get(1)) else {
+            self.error(d.span, "`do` is `(do ((var init [step])…) (test expr…) command…)`");
+            return;
+        };
+        let mut vars = Vec::new();
+        for s in specs {
+            match s.as_list() {
+                Some(parts) if (2..=3).contains(&parts.len()) && parts[0].as_symbol().is_some() => {
+                    self.expr(&parts[1]);
+                    vars.push(parts);
+                }
+                _ => self.error(s.span, "a `do` variable is `(name init [step])`"),
+            }
+        }
+        self.push_scope(Span { start: args[0].span.end, end: d.span.end });
+        for parts in &vars {
+            self.bind(&parts[0], BindingKind::Local, false);
+        }
+        for parts in &vars {
+            if let Some(step) = parts.get(2) {
+                self.expr(step);
+            }
+        }
+        match test.as_list() {
+            Some(t) if !t.is_empty() => t.iter().for_each(|e| self.expr(e)),
+            _ => self.error(test.span, "the `do` test clause is `(test expr…)`"),
+        }
+        args[2..].iter().for_each(|c| self.expr(c));
+        self.pop_scope();
+    }
+
+    fn walk_handle(&mut self, d: &Datum, args: &[Datum]) {
+        let Some(body) = args.first() else {
+            self.error(d.span, "`handle` needs an expression and clauses");
+            return;
+        };
+        self.expr(body);
+        for clause in &args[1..] {
+            let cl = clause.as_list().unwrap_or(&[]);
+            match cl.first().and_then(Datum::as_symbol).map(|s| s.as_str()) {
+                Some("on") => {
+                    let op = cl.get(1).and_then(Datum::as_symbol);
+                    let (Some(op), Some(params)) = (op, cl.get(2)) else {
+                        self.error(clause.span, "an `on` clause is `(on op (arg… k) body…)` or `(on op args k body…)`");
+                        continue;
+                    };
+                    self.res.handled_ops.insert(op);
+                    self.push_scope(Span { start: params.span.start, end: clause.span.end });
+                    let body_from = match &params.kind {
+                        DatumKind::List(ps, None) if !ps.is_empty() => {
+                            self.params(params);
+                            3
+                        }
+                        DatumKind::Symbol(_) if cl.get(3).and_then(Datum::as_symbol).is_some() => {
+                            self.bind(params, BindingKind::Parameter, false);
+                            self.bind(&cl[3], BindingKind::Parameter, false);
+                            4
+                        }
+                        _ => {
+                            self.error(params.span, "`on` parameters are `(arg… k)` or `args k`");
+                            3
+                        }
+                    };
+                    self.body(cl.get(body_from..).unwrap_or(&[]), clause.span);
+                    self.pop_scope();
+                }
+                Some("return") => match cl.get(1).and_then(Datum::as_list) {
+                    Some([v]) if v.as_symbol().is_some() => {
+                        self.push_scope(clause.span);
+                        self.bind(v, BindingKind::Parameter, false);
+                        self.body(&cl[2..], clause.span);
+                        self.pop_scope();
+                    }
+                    _ => self.error(clause.span, "a `return` clause is `(return (v) body…)`"),
+                },
+                Some("finally") => self.body(&cl[1..], clause.span),
+                _ => self.error(clause.span, "a `handle` clause starts with `on` or `return`"),
+            }
+        }
+    }
+
+    fn walk_match(&mut self, d: &Datum, args: &[Datum]) {
+        let Some(subject) = args.first() else {
+            self.error(d.span, "`match` needs an expression and clauses");
+            return;
+        };
+        self.expr(subject);
+        for clause in &args[1..] {
+            match clause.as_list() {
+                Some(cl) if !cl.is_empty() => {
+                    self.push_scope(clause.span);
+                    let mut seen = HashMap::new();
+                    self.pattern(&cl[0], &mut seen);
+                    if cl.len() < 2 {
+                        self.error(clause.span, "a `match` clause needs a body");
+                    }
+                    self.body(&cl[1..], clause.span);
+                    self.pop_scope();
+                }
+                _ => self.error(clause.span, "a `match` clause is `(pattern body…)`"),
+            }
+        }
+    }
+
+    fn pattern(&mut self, p: &Datum, seen: &mut HashMap<Symbol, BindingId>) {
+        match &p.kind {
+            DatumKind::Symbol(s) => {
+                let name = s.as_str();
+                if let Some(var) = name.strip_prefix('?') {
+                    if var.is_empty() {
+                        return;
+                    }
+                    let var = Symbol::intern(var);
+                    let span = Span { start: p.span.start + 1, end: p.span.end };
+                    if let Some(&id) = seen.get(&var) {
+                        // `?x` twice: the second must equal the first.
+                        self.res.refs.push((span, id));
+                        self.res.ref_index.insert(span, id);
+                    } else if let Some(id) = self.bind_at(var, span, BindingKind::Local, false) {
+                        seen.insert(var, id);
+                    }
+                }
+            }
+            DatumKind::List(items, tail) => {
+                if p.head_symbol().is_some_and(|s| s.as_str() == "quote") {
+                    return;
+                }
+                items.iter().for_each(|i| self.pattern(i, seen));
+                if let Some(t) = tail {
+                    self.pattern(t, seen);
+                }
+            }
+            DatumKind::Vector(items) => items.iter().for_each(|i| self.pattern(i, seen)),
+            _ => {}
+        }
+    }
+
+    fn walk_guard(&mut self, d: &Datum, args: &[Datum]) {
+        let spec = args.first().and_then(Datum::as_list);
+        let Some(spec) = spec.filter(|s| s.first().is_some_and(|v| v.as_symbol().is_some())) else {
+            self.error(d.span, "`guard` is `(guard (var clause…) body…)`");
+            return;
+        };
+        self.body(&args[1..], d.span);
+        self.push_scope(args[0].span);
+        self.bind(&spec[0], BindingKind::Local, false);
+        self.walk_cond(d, &spec[1..], true);
+        self.pop_scope();
+    }
+}
+
+/// `(define f (lambda formals …))` → the lambda's arity.
+fn lambda_arity(e: &Datum) -> Option<Arity> {
+    let items = e.as_list()?;
+    if items.len() >= 3 && items[0].is_symbol("lambda") {
+        formals_arity(&items[1])
+    } else {
+        None
+    }
+}
+
+/// Names a `define-record-type` binds: constructor, predicate, accessors and modifiers.
+fn record_names(items: &[Datum]) -> Vec<&Datum> {
+    let mut out = Vec::new();
+    if let Some(name) = items.get(1).filter(|n| n.as_symbol().is_some()) {
+        out.push(name);
+    }
+    if let Some(ctor) = items.get(2) {
+        match ctor.as_list() {
+            Some(l) if !l.is_empty() => out.push(&l[0]),
+            _ if ctor.as_symbol().is_some() => out.push(ctor),
+            _ => {}
+        }
+    }
+    if let Some(pred) = items.get(3).filter(|p| p.as_symbol().is_some()) {
+        out.push(pred);
+    }
+    for field in items.iter().skip(4) {
+        if let Some(f) = field.as_list() {
+            out.extend(f.iter().skip(1).filter(|d| d.as_symbol().is_some()));
+        }
+    }
+    out
+}

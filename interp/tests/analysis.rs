@@ -1,0 +1,270 @@
+//! Data-driven tests of the static analysis: every `.omega` file under
+//! `tests/analysis-examples/` (the public examples) and `tests/analysis-cases/` is checked
+//! against its `;; expect:` header with the "What passes" rules of the examples' README.
+//!
+//! Header extensions for the cases (the public examples use none of them):
+//! - `;; diag: CODE SEVERITY [LINE]` — such a diagnostic must be present (rule 6 then allows
+//!   it even when it is an Error or a Warning); several lines may be given.
+//! - `;; no-diag: CODE` — no diagnostic of this code at all, whatever its severity.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use omega::analysis;
+use omega::diagnostic::to_json;
+use omega::syntax::SourceFile;
+use serde_json::Value;
+
+const FINDINGS: [&str; 3] = ["omega::deadlock-order", "omega::self-deadlock", "omega::race"];
+
+#[derive(Debug, Default)]
+struct Expect {
+    verdict: String,
+    names: BTreeSet<String>,
+    at: Vec<usize>,
+    diags: Vec<(String, u64, Option<usize>)>,
+    no_diags: Vec<String>,
+}
+
+fn parse_header(text: &str) -> Result<Expect, String> {
+    let mut e = Expect::default();
+    let mut lines = text.lines();
+    let first = lines.next().ok_or("empty file")?;
+    let rest = first.strip_prefix(";; expect:").ok_or("line 1 is not `;; expect:`")?;
+    let mut words = rest.split_whitespace();
+    e.verdict = words.next().ok_or("no verdict")?.to_string();
+    e.names = words.map(String::from).collect();
+    for line in text.lines().skip(1).take_while(|l| l.starts_with(";;")) {
+        if let Some(at) = line.strip_prefix(";; at:") {
+            e.at = at.split_whitespace().map(|n| n.parse().map_err(|_| format!("bad line {n}"))).collect::<Result<_, _>>()?;
+        } else if let Some(d) = line.strip_prefix(";; diag:") {
+            let w: Vec<&str> = d.split_whitespace().collect();
+            let sev = match w.get(1).copied() {
+                Some("error") => 1,
+                Some("warning") => 2,
+                Some("info") => 3,
+                Some("hint") => 4,
+                other => return Err(format!("bad severity {other:?}")),
+            };
+            e.diags.push((w[0].to_string(), sev, w.get(2).and_then(|l| l.parse().ok())));
+        } else if let Some(d) = line.strip_prefix(";; no-diag:") {
+            e.no_diags.push(d.trim().to_string());
+        }
+    }
+    if e.verdict != "none" && e.at.is_empty() {
+        return Err("a verdict other than none needs `;; at:`".into());
+    }
+    Ok(e)
+}
+
+/// Names a finding is about: `data.locks`, or the backticked names of its message.
+fn finding_names(d: &Value) -> BTreeSet<String> {
+    if let Some(locks) = d["data"]["locks"].as_array() {
+        return locks.iter().filter_map(|l| l.as_str().map(String::from)).collect();
+    }
+    let msg = d["message"].as_str().unwrap_or("");
+    msg.split('`').skip(1).step_by(2).map(String::from).collect()
+}
+
+fn covers(range: &Value, line0: u64) -> bool {
+    let s = range["start"]["line"].as_u64().unwrap_or(u64::MAX);
+    let e = range["end"]["line"].as_u64().unwrap_or(0);
+    s <= line0 && line0 <= e
+}
+
+/// Applies the README's rules; returns the reasons for failing, if any.
+fn judge(text: &str, e: &Expect, diags: &[Value]) -> Vec<String> {
+    let mut why = Vec::new();
+    let findings: Vec<&Value> = diags
+        .iter()
+        .filter(|d| d["severity"].as_u64() <= Some(2) && FINDINGS.contains(&d["code"].as_str().unwrap_or("")))
+        .collect();
+    let code = match e.verdict.as_str() {
+        "none" => None,
+        "deadlock" => Some("omega::deadlock-order"),
+        "self-deadlock" => Some("omega::self-deadlock"),
+        "race" => Some("omega::race"),
+        v => {
+            why.push(format!("unknown verdict {v}"));
+            None
+        }
+    };
+    match code {
+        None => {
+            for f in &findings {
+                why.push(format!("unexpected finding: {} {}", f["code"], f["message"]));
+            }
+        }
+        Some(code) => {
+            if findings.is_empty() {
+                why.push(format!("no {code} finding"));
+            }
+            for f in &findings {
+                if f["code"] != code {
+                    why.push(format!("finding of the wrong kind: {} {}", f["code"], f["message"]));
+                    continue;
+                }
+                let names: BTreeSet<String> = if code == "omega::race" {
+                    f["data"]["state"].as_str().map(String::from).into_iter().collect()
+                } else {
+                    finding_names(f)
+                };
+                if names != e.names {
+                    why.push(format!("names {names:?}, expected {:?}: {}", e.names, f["message"]));
+                }
+            }
+            let cycles: BTreeSet<String> = findings.iter().map(|f| f["data"]["cycleId"].to_string()).collect();
+            if code == "omega::deadlock-order" && findings.len() > 1 && cycles.len() > 1 {
+                why.push(format!("{} deadlock findings with different cycleIds", findings.len()));
+            }
+            for &line in &e.at {
+                let l0 = line as u64 - 1;
+                let covered = findings.iter().any(|f| {
+                    covers(&f["range"], l0)
+                        || f["relatedInformation"].as_array().is_some_and(|r| r.iter().any(|x| covers(&x["location"]["range"], l0)))
+                        || f["data"]["trace"].as_array().is_some_and(|t| t.iter().any(|x| covers(&x["range"], l0)))
+                });
+                if !covered {
+                    why.push(format!("line {line} is not covered by any finding"));
+                }
+            }
+        }
+    }
+    for (c, sev, line) in &e.diags {
+        let found = diags.iter().any(|d| {
+            d["code"] == c.as_str()
+                && d["severity"].as_u64() == Some(*sev)
+                && line.is_none_or(|l| covers(&d["range"], l as u64 - 1))
+        });
+        if !found {
+            why.push(format!("missing diagnostic {c} severity {sev} at line {line:?}"));
+        }
+    }
+    for c in &e.no_diags {
+        for d in diags.iter().filter(|d| d["code"] == c.as_str()) {
+            why.push(format!("unexpected {c}: {}", d["message"]));
+        }
+    }
+    // Rule 6: nothing else may be an Error or a Warning.
+    for d in diags {
+        let sev = d["severity"].as_u64().unwrap_or(0);
+        let code = d["code"].as_str().unwrap_or("");
+        if sev > 2 || FINDINGS.contains(&code) {
+            continue;
+        }
+        let listed = e.diags.iter().any(|(c, s, _)| c == code && *s == sev);
+        if !listed {
+            let line = d["range"]["start"]["line"].as_u64().unwrap_or(0) + 1;
+            why.push(format!("unexpected {code} (severity {sev}) at line {line}: {}", d["message"]));
+        }
+    }
+    let _ = text;
+    why
+}
+
+fn files(dir: &str) -> Vec<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("tests").join(dir);
+    let mut v: Vec<PathBuf> = std::fs::read_dir(&root)
+        .unwrap_or_else(|e| panic!("{}: {e}", root.display()))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "omega"))
+        .collect();
+    v.sort();
+    v
+}
+
+/// Checks every file of a folder, printing one verdict line per file.
+fn run_folder(dir: &str) {
+    let mut failed = 0;
+    let paths = files(dir);
+    for path in &paths {
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        let text = std::fs::read_to_string(path).unwrap();
+        let verdict = match parse_header(&text) {
+            Err(e) => vec![format!("bad header: {e}")],
+            Ok(expect) => {
+                let file = SourceFile::new(&name, &text);
+                let diags = analysis::check(&text);
+                let json = to_json(&file, "file:///test.omega", &diags);
+                judge(&text, &expect, json.as_array().unwrap())
+            }
+        };
+        if verdict.is_empty() {
+            println!("PASS {dir}/{name}");
+        } else {
+            failed += 1;
+            println!("FAIL {dir}/{name}");
+            for w in verdict {
+                println!("     {w}");
+            }
+            let file = SourceFile::new(&name, &text);
+            for line in omega::diagnostic::render_human(&file, &analysis::check(&text)).lines() {
+                println!("     | {line}");
+            }
+        }
+    }
+    println!("{dir}: {} passed, {failed} failed", paths.len() - failed);
+    assert_eq!(failed, 0, "{failed} file(s) in {dir} failed; see the verdicts above");
+}
+
+#[test]
+fn public_examples() {
+    run_folder("analysis-examples");
+}
+
+#[test]
+fn own_cases() {
+    run_folder("analysis-cases");
+}
+
+#[test]
+fn example_06_reports_one_latent_inversion() {
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/analysis-examples/06-sequential-inverse-order.omega"),
+    )
+    .unwrap();
+    let latent: Vec<_> = analysis::check(&text)
+        .into_iter()
+        .filter(|d| d.code == omega::diagnostic::Code::LockOrderLatent)
+        .collect();
+    assert_eq!(latent.len(), 1, "{latent:#?}");
+    assert_eq!(latent[0].severity, omega::diagnostic::Severity::Information);
+    assert_eq!(latent[0].data.locks, vec!["facts-serializer", "style-serializer"]);
+}
+
+#[test]
+fn examples_07_and_10_fail_the_check() {
+    for name in ["07-reentry-by-recursion.omega", "10-spawn-while-holding.omega"] {
+        let text =
+            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/analysis-examples").join(name)).unwrap();
+        let (_, failed) = analysis::check_file_output(name, &text, false);
+        assert!(failed, "{name} should make `omega check` exit 1");
+    }
+}
+
+#[test]
+fn exact_messages_of_the_design() {
+    let cases = [
+        ("01-chapter-deadlock.omega", "possible deadlock: `term-a-serializer` is acquired while holding `term-b-serializer`, but task 1 takes them in the opposite order (line 11)"),
+        ("03-stage-ring.omega", "possible deadlock: 3 concurrent tasks wait in a cycle: `draft-guard` → `review-guard` → `outline-guard` → `draft-guard`"),
+        ("07-reentry-by-recursion.omega", "deadlock: `outline-serializer` is acquired again while this task already holds it (serializers are not reentrant)"),
+        ("11-chapter-table-race.omega", "data race on `shared-glossary`: task 2 writes it here holding no serializer, and task 1 also writes it (line 10)"),
+    ];
+    for (name, message) in cases {
+        let text =
+            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/analysis-examples").join(name)).unwrap();
+        let diags = analysis::check(&text);
+        assert!(diags.iter().any(|d| d.message == message), "{name}: {:#?}", diags.iter().map(|d| &d.message).collect::<Vec<_>>());
+    }
+}
+
+#[test]
+fn output_is_deterministic() {
+    for path in files("analysis-examples").into_iter().chain(files("analysis-cases")) {
+        let text = std::fs::read_to_string(&path).unwrap();
+        let file = SourceFile::new("f.omega", &text);
+        let a = to_json(&file, "file:///f.omega", &analysis::check(&text)).to_string();
+        let b = to_json(&file, "file:///f.omega", &analysis::check(&text)).to_string();
+        assert_eq!(a, b, "{}", path.display());
+    }
+}
