@@ -100,7 +100,13 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
 /// Puts a transport error into words, without the URL (the message adds the base URL itself).
 pub(crate) fn classify(error: reqwest::Error, timeout: Duration) -> Failure {
     if error.is_timeout() {
-        return Failure::Timeout(timeout);
+        // The connect phase has its own, shorter limit.
+        let limit = if error.is_connect() {
+            timeout.min(MAX_CONNECT_TIMEOUT)
+        } else {
+            timeout
+        };
+        return Failure::Timeout(limit);
     }
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&error);
     while let Some(e) = source {
