@@ -191,6 +191,12 @@ fn run_folder(dir: &str) {
         };
         if verdict.is_empty() {
             println!("PASS {dir}/{name}");
+            if std::env::var_os("ANALYSIS_VERBOSE").is_some() {
+                let file = SourceFile::new(&name, &text);
+                for line in omega::diagnostic::render_human(&file, &analysis::check(&text)).lines() {
+                    println!("     | {line}");
+                }
+            }
         } else {
             failed += 1;
             println!("FAIL {dir}/{name}");

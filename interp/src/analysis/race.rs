@@ -87,7 +87,8 @@ fn report(ctx: &Context<'_>, loc: Loc, base: usize, p: &Access, o: &Access, all:
     let verb = |a: &Access| if a.write { "writes" } else { "reads" };
     let (ph, oh) = (holding(ctx, p), holding(ctx, o));
     let message = if same_event {
-        format!("data race on `{name}`: {ptask} {} it here {ph}, and so does {otask}", verb(p))
+        let verb = if p.write { "write" } else { "read" };
+        format!("data race on `{name}`: {} {verb} it here {ph}", ctx.family_name(pt))
     } else {
         let also = if ph == oh { String::new() } else { format!(" {oh}") };
         format!(
@@ -101,7 +102,9 @@ fn report(ctx: &Context<'_>, loc: Loc, base: usize, p: &Access, o: &Access, all:
     if !same_event {
         d.related.push(Related { span: o.span, message: format!("{otask} {} `{name}` here {oh}", verb(o)) });
     }
-    for (task, a, path) in [(&otask, o, ot), (&ptask, p, pt)] {
+    let sides: &[(&String, &Access, &[super::tasks::Step])] =
+        if same_event { &[(&ptask, p, pt)] } else { &[(&otask, o, ot), (&ptask, p, pt)] };
+    for &(task, a, path) in sides {
         if let Some(start) = ctx.task_start(path) {
             if !(start.start <= a.span.start && a.span.end <= start.end) || !a.trace.is_empty() {
                 d.related.push(Related { span: start, message: format!("{task} starts here") });

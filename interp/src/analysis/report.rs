@@ -66,6 +66,18 @@ impl Context<'_> {
         }
     }
 
+    /// "two `parallel-map` tasks of `f`" for a task family, else the task's own name.
+    pub fn family_name(&self, path: &[Step]) -> String {
+        match path.iter().rev().find(|s| s.branch == Branch::Star) {
+            Some(step) => {
+                let spawn = &self.run.spawns[step.site as usize];
+                let of = spawn.proc_name.as_ref().map(|n| format!(" of `{n}`")).unwrap_or_default();
+                format!("two `parallel-map` tasks{of}")
+            }
+            None => self.task_name(path, &[]),
+        }
+    }
+
     /// The span where a task starts (its branch expression), if it is a spawned task.
     pub fn task_start(&self, path: &[Step]) -> Option<Span> {
         let step = path.last()?;

@@ -312,6 +312,14 @@ struct CallInfo {
     head: Span,
     head_name: Option<Symbol>,
     args: Vec<Span>,
+    /// Arguments that are identifiers: names a procedure argument is called by.
+    arg_names: Vec<Option<Symbol>>,
+}
+
+impl CallInfo {
+    fn new(span: Span, head: Span, head_name: Option<Symbol>, args: Vec<Span>) -> CallInfo {
+        CallInfo { span, head, head_name, args, arg_names: Vec::new() }
+    }
 }
 
 #[derive(Default)]
@@ -597,6 +605,7 @@ impl<'a> Runner<'a> {
                     head: items[0].span,
                     head_name: items[0].as_symbol(),
                     args: items[1..].iter().map(|a| a.span).collect(),
+                    arg_names: items[1..].iter().map(Datum::as_symbol).collect(),
                 };
                 self.apply(&f, args, &call, ctx)
             }
@@ -1060,7 +1069,7 @@ impl<'a> Runner<'a> {
         if rest[0].is_symbol("=>") {
             let Some(f) = rest.get(1) else { return AVal::unknown() };
             let fv = self.eval(f, ctx);
-            let call = CallInfo { span: f.span, head: f.span, head_name: f.as_symbol(), args: vec![f.span] };
+            let call = CallInfo::new(f.span, f.span, f.as_symbol(), vec![f.span]);
             return self.apply(&fv, vec![test], &call, ctx);
         }
         self.body(rest, ctx)
@@ -1094,12 +1103,7 @@ impl<'a> Runner<'a> {
                             return (AVal::constant(), yes, no);
                         }
                     }
-                    let call = CallInfo {
-                        span: test.span,
-                        head: items[0].span,
-                        head_name: Some(op),
-                        args: vec![items[1].span, items[2].span],
-                    };
+                    let call = CallInfo::new(test.span, items[0].span, Some(op), vec![items[1].span, items[2].span]);
                     let f = self.eval(&items[0], ctx);
                     return (self.apply(&f, vec![x, y], &call, ctx), Vec::new(), Vec::new());
                 }
@@ -1157,7 +1161,7 @@ impl<'a> Runner<'a> {
                     loop_frame.vars.borrow_mut().push((id, AVal::one(V::Closure(closure.clone()))));
                 }
                 let inits: Vec<AVal<'a>> = pairs.iter().map(|(_, e)| self.eval(e, ctx)).collect();
-                let call = CallInfo { span: d.span, head: args[0].span, head_name: None, args: pairs.iter().map(|(_, e)| e.span).collect() };
+                let call = CallInfo::new(d.span, args[0].span, None, pairs.iter().map(|(_, e)| e.span).collect());
                 self.call_closure(&closure, inits, &call, ctx)
             }
             "let" => {
@@ -1293,7 +1297,7 @@ impl<'a> Runner<'a> {
             trace_len: ctx.trace.len(),
             passed_at: sp.passed_at,
         });
-        let inner_call = CallInfo { span: call.span, head: sp.token, head_name: None, args: call.args.clone() };
+        let inner_call = CallInfo::new(call.span, sp.token, None, call.args.clone());
         let inner = sp.inner.clone();
         self.apply(&inner, args.to_vec(), &inner_call, &ctx)
     }
@@ -1433,7 +1437,7 @@ impl<'a> Runner<'a> {
             "hash-table-ref" | "hash-table-ref/default" | "hash-ref" | "lookup" | "get" => {
                 let (table, key) = if n == "lookup" { (arg(args.len().saturating_sub(1)), arg(0)) } else { (arg(0), arg(1)) };
                 if n == "hash-table-ref" && args.len() > 2 {
-                    let call2 = CallInfo { span: call.span, head: call.head, head_name: None, args: Vec::new() };
+                    let call2 = CallInfo::new(call.span, call.head, None, Vec::new());
                     self.apply(&args[2], Vec::new(), &call2, ctx);
                 }
                 self.lookup_in(&table, key.term)
@@ -1544,7 +1548,9 @@ impl<'a> Runner<'a> {
             for _ in 0..extra {
                 call_args.push(AVal::unknown());
             }
-            let inner = CallInfo { span: call.span, head: call.args.get(p).copied().unwrap_or(call.head), head_name: None, args: Vec::new() };
+            let mut inner =
+                CallInfo::new(call.span, call.args.get(p).copied().unwrap_or(call.head), None, Vec::new());
+            inner.head_name = call.arg_names.get(p).copied().flatten();
             let r = self.apply(f, call_args, &inner, ctx);
             if n == "for-each" || n == "vector-for-each" || n == "hash-table-walk" || n == "stream-for-each" {
                 self.dropped_result(&r, ctx);
@@ -1594,7 +1600,7 @@ impl<'a> Runner<'a> {
         for (i, e) in items[1..].iter().enumerate() {
             let tctx = self.spawn_ctx(ctx, site, Branch::Index(i as u32 + 1), head);
             let v = self.eval(e, &tctx);
-            let call = CallInfo { span: e.span, head: e.span, head_name: e.as_symbol(), args: Vec::new() };
+            let call = CallInfo::new(e.span, e.span, e.as_symbol(), Vec::new());
             let mut r = AVal::default();
             for x in &v.vals {
                 match x {
@@ -1631,7 +1637,7 @@ impl<'a> Runner<'a> {
         let branch = if single { Branch::Index(1) } else { Branch::Star };
         let tctx = self.spawn_ctx(ctx, site, branch, call.head);
         let elem = self.elements(list);
-        let inner = CallInfo { span: call.span, head: call.args.first().copied().unwrap_or(call.head), head_name: None, args: Vec::new() };
+        let inner = CallInfo::new(call.span, call.args.first().copied().unwrap_or(call.head), None, Vec::new());
         let r = self.apply(f, vec![elem], &inner, &tctx);
         self.dropped_result(&r, ctx);
         AVal::one(V::Data(Rc::new(DataV { coll: None, key: None, elems: r })))
@@ -1676,7 +1682,7 @@ impl<'a> Runner<'a> {
                     AVal { vals: vec![V::Param(proc_name, i, name)], ..Default::default() }
                 })
                 .collect();
-            let call = CallInfo { span: c.id, head: c.id, head_name: None, args: Vec::new() };
+            let call = CallInfo::new(c.id, c.id, None, Vec::new());
             self.budget = BUDGET_PER_FORM;
             self.call_closure(&c, args, &call, &ctx);
         }
