@@ -1,7 +1,7 @@
 //! The higher-order built-ins that need no callback (`compose`, `identity`) and the checks
 //! the prelude's procedures use to report errors the way primitives do.
 
-use super::{arity_message, list_items, prim, procedure_arg, Ctx};
+use super::{list_items, prim, procedure_arg, Ctx};
 use crate::error::Error;
 use crate::printer::write_short;
 use crate::value::{Object, Primitive, Value};
@@ -108,7 +108,8 @@ fn append_reverse(_: &mut Ctx, args: &[Value]) -> R {
 }
 
 /// `(%check-arity WHO MIN MAX optionals)`: for a prelude procedure `(define (WHO a… . optionals))`
-/// that accepts MIN to MAX arguments, raises the machine's arity error when too many came.
+/// that accepts MIN to MAX arguments, raises the machine's arity error when too many came
+/// (the machine itself checks the minimum).
 fn check_arity(_: &mut Ctx, args: &[Value]) -> R {
     let name = who(&args[0])?;
     let (Value::Int(min), Value::Int(max)) = (&args[1], &args[2]) else {
@@ -117,8 +118,8 @@ fn check_arity(_: &mut Ctx, args: &[Value]) -> R {
     let optionals = list_items(&args[3]).map_or(0, |v| v.len());
     let got = *min as usize + optionals;
     if got > *max as usize {
-        let callee = format!("#<procedure {name}>");
-        return Err(Error::new(arity_message(&callee, *min as usize, Some(*max as usize), got)));
+        let expected = crate::vm::arity_text(*min as usize, Some(*max as usize));
+        return Err(Error::new(format!("#<procedure {name}>: expected {expected}, got {got}")));
     }
     Ok(Value::Unspecified)
 }
@@ -178,7 +179,7 @@ mod tests {
         assert_eq!(run("%check-arity", &[sym("hash-ref"), int(2), int(3), ints(&[1])]), "#<unspecified>");
         assert_eq!(
             run("%check-arity", &[sym("hash-ref"), int(2), int(3), ints(&[1, 2])]),
-            "error: #<procedure hash-ref>: expected 2 or 3 arguments, got 4"
+            "error: #<procedure hash-ref>: expected 2 to 3 arguments, got 4"
         );
         assert_eq!(run("%error", &[sym("stream-ref"), s("index"), int(5), s("out of range")]), "error: stream-ref: index 5 out of range");
     }

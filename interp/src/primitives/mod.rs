@@ -94,19 +94,6 @@ pub const GROUPS: &[&[Primitive]] = &[
     llm_values::PRIMITIVES,
 ];
 
-/// The message of a call with the wrong number of arguments, e.g.
-/// `#<procedure f>: expected 2 arguments, got 3`; `callee` is the procedure's printed form.
-pub fn arity_message(callee: &str, min: usize, max: Option<usize>, got: usize) -> String {
-    let plural = |n: usize| if n == 1 { "argument" } else { "arguments" };
-    let expected = match max {
-        Some(max) if max == min => format!("{min} {}", plural(min)),
-        None => format!("at least {min} {}", plural(min)),
-        Some(max) if max == min + 1 => format!("{min} or {max} arguments"),
-        Some(max) => format!("{min} to {max} arguments"),
-    };
-    format!("{callee}: expected {expected}, got {got}")
-}
-
 // ---------------------------------------------------------------------------------------
 // Helpers shared by the groups
 
@@ -399,15 +386,6 @@ mod tests {
             let name: String = PRELUDE[at + 1..].chars().take_while(|c| !c.is_whitespace() && *c != ')').collect();
             assert!(primitives.contains(name.as_str()), "prelude calls unknown helper {name}");
         }
-    }
-
-    #[test]
-    fn arity_messages() {
-        assert_eq!(arity_message("#<procedure f>", 2, Some(2), 3), "#<procedure f>: expected 2 arguments, got 3");
-        assert_eq!(arity_message("#<procedure>", 1, Some(1), 2), "#<procedure>: expected 1 argument, got 2");
-        assert_eq!(arity_message("#<procedure g>", 1, None, 0), "#<procedure g>: expected at least 1 argument, got 0");
-        assert_eq!(arity_message("#<procedure h>", 2, Some(3), 4), "#<procedure h>: expected 2 or 3 arguments, got 4");
-        assert_eq!(arity_message("#<procedure i>", 1, Some(3), 0), "#<procedure i>: expected 1 to 3 arguments, got 0");
     }
 
     #[test]
