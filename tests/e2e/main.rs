@@ -1,4 +1,5 @@
 //! End-to-end tests of omega-tools, one module per area, in one binary so the build stays fast.
 //! Shared servers and helpers live in the `omega_tests` support library (tests/support).
 
+mod conformance;
 mod llm;

@@ -5,6 +5,7 @@
 //! - [`TempDir`]: a scratch directory removed on drop.
 
 pub mod llm_server;
+pub mod programs;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -322,7 +322,8 @@ impl<'e> Expander<'e> {
             },
             DatumKind::List(items, tail) => {
                 if items.is_empty() && tail.is_none() {
-                    return Err(syntax_error(span, "empty application () is not an expression; use '()"));
+                    // `()` and `null` evaluate to the empty list (language.md P9).
+                    return Ok(Node::new(Expr::Const(Value::Null), span));
                 }
                 if tail.is_some() {
                     return Err(syntax_error(span, "a call cannot be a dotted list"));

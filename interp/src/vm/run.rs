@@ -210,7 +210,10 @@ impl Machine {
                                 let r = (p.f)(&mut self.ctx, &self.stack[callee + 1..])?;
                                 self.stack.truncate(fp - 1);
                                 self.frames.pop();
-                                flow!(self.deliver(r));
+                                match self.deliver(r) {
+                                    Ok(Flow::Continue) => reload!(),
+                                    other => return other,
+                                }
                                 continue;
                             }
                             return Err(self.arity_error(&self.stack[callee].clone(), argc as usize));
