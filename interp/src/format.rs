@@ -594,6 +594,27 @@ mod tests {
         }
     }
 
+    /// The example programs kept with the analysis tests, in the repository.
+    #[test]
+    fn repository_programs_format_stably() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests");
+        let mut count = 0;
+        for dir in ["analysis-examples", "analysis-cases"] {
+            let entries = std::fs::read_dir(root.join(dir)).expect("example directory exists");
+            for path in entries.map(|e| e.expect("directory entry").path()) {
+                if path.extension().is_some_and(|ext| ext == "omega") {
+                    let program = std::fs::read_to_string(&path).expect("UTF-8 program");
+                    // Some cases hold a syntax error on purpose; those are refused.
+                    if let Ok(output) = format(&program) {
+                        assert_invariants(&program, &output);
+                        count += 1;
+                    }
+                }
+            }
+        }
+        assert!(count >= 13, "found only {count} programs");
+    }
+
     /// A small deterministic generator, so the property test needs no dependency.
     struct Rng(u64);
 
