@@ -22,6 +22,8 @@ mod llm_values;
 mod locks;
 mod numeric;
 mod predicates;
+#[cfg(test)]
+mod prelude_tests;
 mod shared_state;
 mod sicp_tables;
 mod streams;
