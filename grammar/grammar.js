@@ -17,8 +17,15 @@ module.exports = grammar({
 
   extras: $ => [/[ \t\n\r\f]/, $.comment, $.block_comment],
 
-  // `#| … |#` nests, which a regular expression cannot count.
-  externals: $ => [$.block_comment],
+  externals: $ => [
+    // `#| … |#` nests, which a regular expression cannot count.
+    $.block_comment,
+    // The text of a string between escapes. The scanner lexes it so that it knows it
+    // is inside a string, where `#|` does not start a comment.
+    $._string_text,
+    // Never used by a rule: when it is valid, the parser is recovering from an error.
+    $._error_sentinel,
+  ],
 
   rules: {
     source_file: $ => seq(optional($.shebang), repeat($._item)),
@@ -61,16 +68,18 @@ module.exports = grammar({
 
     boolean: _ => choice('#t', '#f', '#true', '#false'),
 
-    // `#\a`, `#\space`, `#\x41`; the reader checks the name.
-    character: _ => token(seq('#\\', /(.|\n)/, new RegExp(`${CONSTITUENT}*`))),
+    // `#\a`, `#\space`, `#\x41`, `#\(`; the reader checks the name. A whitespace
+    // character (`#\ `) stands alone, so the token never runs on past a line break.
+    character: _ => token(seq('#\\', choice(
+      /[ \t\n\r\f]/,
+      seq(/[^ \t\n\r\f]/, new RegExp(`${CONSTITUENT}*`)),
+    ))),
 
     string: $ => seq(
       '"',
       repeat(choice($._string_text, $.escape_sequence)),
       '"',
     ),
-
-    _string_text: _ => token.immediate(prec(1, /[^"\\]+/)),
 
     // Every backslash pair is an escape here; the reader rejects unknown ones.
     escape_sequence: _ => token.immediate(seq('\\', choice(

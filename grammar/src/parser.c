@@ -9,10 +9,10 @@
 #define LANGUAGE_VERSION 15
 #define STATE_COUNT 127
 #define LARGE_STATE_COUNT 98
-#define SYMBOL_COUNT 46
+#define SYMBOL_COUNT 47
 #define ALIAS_COUNT 0
-#define TOKEN_COUNT 29
-#define EXTERNAL_TOKEN_COUNT 1
+#define TOKEN_COUNT 30
+#define EXTERNAL_TOKEN_COUNT 3
 #define FIELD_COUNT 0
 #define MAX_ALIAS_SEQUENCE_LENGTH 3
 #define MAX_RESERVED_WORD_SET_SIZE 0
@@ -30,41 +30,42 @@ enum ts_symbol_identifiers {
   anon_sym_POUNDfalse = 8,
   sym_character = 9,
   anon_sym_DQUOTE = 10,
-  sym__string_text = 11,
-  sym_escape_sequence = 12,
-  sym_symbol = 13,
-  sym_dot = 14,
-  anon_sym_LPAREN = 15,
-  anon_sym_RPAREN = 16,
-  anon_sym_POUND_LPAREN = 17,
-  anon_sym_SQUOTE = 18,
-  anon_sym_BQUOTE = 19,
-  anon_sym_COMMA = 20,
-  anon_sym_COMMA_AT = 21,
-  aux_sym_unknown_hash_token1 = 22,
-  aux_sym_unknown_hash_token2 = 23,
-  anon_sym_LBRACK = 24,
-  anon_sym_RBRACK = 25,
-  anon_sym_LBRACE = 26,
-  anon_sym_RBRACE = 27,
-  sym_block_comment = 28,
-  sym_source_file = 29,
-  sym__item = 30,
-  sym__datum = 31,
-  sym_datum_comment = 32,
-  sym_boolean = 33,
-  sym_string = 34,
-  sym_list = 35,
-  sym_vector = 36,
-  sym_quote = 37,
-  sym_quasiquote = 38,
-  sym_unquote = 39,
-  sym_unquote_splicing = 40,
-  sym_unknown_hash = 41,
-  sym_bracket = 42,
-  aux_sym_source_file_repeat1 = 43,
-  aux_sym_datum_comment_repeat1 = 44,
-  aux_sym_string_repeat1 = 45,
+  sym_escape_sequence = 11,
+  sym_symbol = 12,
+  sym_dot = 13,
+  anon_sym_LPAREN = 14,
+  anon_sym_RPAREN = 15,
+  anon_sym_POUND_LPAREN = 16,
+  anon_sym_SQUOTE = 17,
+  anon_sym_BQUOTE = 18,
+  anon_sym_COMMA = 19,
+  anon_sym_COMMA_AT = 20,
+  aux_sym_unknown_hash_token1 = 21,
+  aux_sym_unknown_hash_token2 = 22,
+  anon_sym_LBRACK = 23,
+  anon_sym_RBRACK = 24,
+  anon_sym_LBRACE = 25,
+  anon_sym_RBRACE = 26,
+  sym_block_comment = 27,
+  sym__string_text = 28,
+  sym__error_sentinel = 29,
+  sym_source_file = 30,
+  sym__item = 31,
+  sym__datum = 32,
+  sym_datum_comment = 33,
+  sym_boolean = 34,
+  sym_string = 35,
+  sym_list = 36,
+  sym_vector = 37,
+  sym_quote = 38,
+  sym_quasiquote = 39,
+  sym_unquote = 40,
+  sym_unquote_splicing = 41,
+  sym_unknown_hash = 42,
+  sym_bracket = 43,
+  aux_sym_source_file_repeat1 = 44,
+  aux_sym_datum_comment_repeat1 = 45,
+  aux_sym_string_repeat1 = 46,
 };
 
 static const char * const ts_symbol_names[] = {
@@ -79,7 +80,6 @@ static const char * const ts_symbol_names[] = {
   [anon_sym_POUNDfalse] = "#false",
   [sym_character] = "character",
   [anon_sym_DQUOTE] = "\"",
-  [sym__string_text] = "_string_text",
   [sym_escape_sequence] = "escape_sequence",
   [sym_symbol] = "symbol",
   [sym_dot] = "dot",
@@ -97,6 +97,8 @@ static const char * const ts_symbol_names[] = {
   [anon_sym_LBRACE] = "{",
   [anon_sym_RBRACE] = "}",
   [sym_block_comment] = "block_comment",
+  [sym__string_text] = "_string_text",
+  [sym__error_sentinel] = "_error_sentinel",
   [sym_source_file] = "source_file",
   [sym__item] = "_item",
   [sym__datum] = "_datum",
@@ -128,7 +130,6 @@ static const TSSymbol ts_symbol_map[] = {
   [anon_sym_POUNDfalse] = anon_sym_POUNDfalse,
   [sym_character] = sym_character,
   [anon_sym_DQUOTE] = anon_sym_DQUOTE,
-  [sym__string_text] = sym__string_text,
   [sym_escape_sequence] = sym_escape_sequence,
   [sym_symbol] = sym_symbol,
   [sym_dot] = sym_dot,
@@ -146,6 +147,8 @@ static const TSSymbol ts_symbol_map[] = {
   [anon_sym_LBRACE] = anon_sym_LBRACE,
   [anon_sym_RBRACE] = anon_sym_RBRACE,
   [sym_block_comment] = sym_block_comment,
+  [sym__string_text] = sym__string_text,
+  [sym__error_sentinel] = sym__error_sentinel,
   [sym_source_file] = sym_source_file,
   [sym__item] = sym__item,
   [sym__datum] = sym__datum,
@@ -209,10 +212,6 @@ static const TSSymbolMetadata ts_symbol_metadata[] = {
   [anon_sym_DQUOTE] = {
     .visible = true,
     .named = false,
-  },
-  [sym__string_text] = {
-    .visible = false,
-    .named = true,
   },
   [sym_escape_sequence] = {
     .visible = true,
@@ -280,6 +279,14 @@ static const TSSymbolMetadata ts_symbol_metadata[] = {
   },
   [sym_block_comment] = {
     .visible = true,
+    .named = true,
+  },
+  [sym__string_text] = {
+    .visible = false,
+    .named = true,
+  },
+  [sym__error_sentinel] = {
+    .visible = false,
     .named = true,
   },
   [sym_source_file] = {
@@ -505,366 +512,357 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
   eof = lexer->eof(lexer);
   switch (state) {
     case 0:
-      if (eof) ADVANCE(13);
+      if (eof) ADVANCE(14);
       ADVANCE_MAP(
-        '"', 27,
-        '#', 65,
-        '\'', 61,
-        '(', 58,
-        ')', 59,
-        '+', 41,
-        ',', 63,
-        '-', 42,
-        '.', 57,
-        ';', 16,
-        '[', 74,
-        '\\', 40,
-        ']', 75,
-        '`', 62,
-        '{', 76,
-        '}', 77,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\n' ||
-          lookahead == '\f' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(10);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(18);
-      if (lookahead != 0) ADVANCE(56);
-      END_STATE();
-    case 1:
-      if (lookahead == '\n') ADVANCE(34);
-      if (lookahead == '\r') ADVANCE(33);
-      if (lookahead == 'u') ADVANCE(37);
-      if (lookahead == 'x') ADVANCE(38);
-      if (lookahead == '\t' ||
-          lookahead == ' ') ADVANCE(32);
-      if (lookahead != 0) ADVANCE(31);
-      END_STATE();
-    case 2:
-      if (lookahead == '\n') ADVANCE(34);
-      if (lookahead == '\r') ADVANCE(33);
-      if (lookahead == '\t' ||
-          lookahead == ' ') ADVANCE(2);
-      END_STATE();
-    case 3:
-      ADVANCE_MAP(
-        '"', 27,
-        '#', 66,
-        '\'', 61,
-        '(', 58,
-        '+', 41,
-        ',', 63,
-        '-', 42,
-        '.', 51,
-        ';', 16,
-        '[', 74,
-        ']', 75,
-        '`', 62,
-        '{', 76,
-        '}', 77,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\n' ||
-          lookahead == '\f' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(3);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(18);
-      if (lookahead != 0 &&
-          (lookahead < '\'' || ')' < lookahead)) ADVANCE(56);
-      END_STATE();
-    case 4:
-      if (lookahead == '"') ADVANCE(27);
-      if (lookahead == ';') ADVANCE(28);
-      if (lookahead == '\\') ADVANCE(1);
-      if (lookahead == '\t' ||
-          lookahead == '\n' ||
-          lookahead == '\f' ||
-          lookahead == '\r' ||
-          lookahead == ' ') ADVANCE(29);
-      if (lookahead != 0) ADVANCE(30);
-      END_STATE();
-    case 5:
-      if (lookahead == ';') ADVANCE(31);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(5);
-      END_STATE();
-    case 6:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(31);
-      END_STATE();
-    case 7:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(6);
-      END_STATE();
-    case 8:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(7);
-      END_STATE();
-    case 9:
-      if (lookahead != 0) ADVANCE(26);
-      END_STATE();
-    case 10:
-      if (eof) ADVANCE(13);
-      ADVANCE_MAP(
-        '"', 27,
-        '#', 65,
-        '\'', 61,
-        '(', 58,
-        ')', 59,
-        '+', 41,
-        ',', 63,
-        '-', 42,
-        '.', 57,
-        ';', 16,
-        '[', 74,
-        ']', 75,
-        '`', 62,
-        '{', 76,
-        '}', 77,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\n' ||
-          lookahead == '\f' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(10);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(18);
-      if (lookahead != 0) ADVANCE(56);
-      END_STATE();
-    case 11:
-      if (eof) ADVANCE(13);
-      ADVANCE_MAP(
-        '"', 27,
-        '#', 65,
-        '\'', 61,
-        '(', 58,
-        '+', 41,
-        ',', 63,
-        '-', 42,
-        '.', 57,
-        ';', 16,
-        '[', 74,
-        ']', 75,
-        '`', 62,
-        '{', 76,
-        '}', 77,
+        '"', 29,
+        '#', 64,
+        '\'', 60,
+        '(', 57,
+        ')', 58,
+        '+', 40,
+        ',', 62,
+        '-', 41,
+        '.', 56,
+        ';', 17,
+        '[', 73,
+        '\\', 39,
+        ']', 74,
+        '`', 61,
+        '{', 75,
+        '}', 76,
       );
       if (lookahead == '\t' ||
           lookahead == '\n' ||
           lookahead == '\f' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(11);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(18);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(19);
+      if (lookahead != 0) ADVANCE(55);
+      END_STATE();
+    case 1:
+      if (lookahead == '\n') ADVANCE(33);
+      if (lookahead == '\r') ADVANCE(32);
+      if (lookahead == 'u') ADVANCE(36);
+      if (lookahead == 'x') ADVANCE(37);
+      if (lookahead == '\t' ||
+          lookahead == ' ') ADVANCE(31);
+      if (lookahead != 0) ADVANCE(30);
+      END_STATE();
+    case 2:
+      if (lookahead == '\n') ADVANCE(33);
+      if (lookahead == '\r') ADVANCE(32);
+      if (lookahead == '\t' ||
+          lookahead == ' ') ADVANCE(2);
+      END_STATE();
+    case 3:
+      ADVANCE_MAP(
+        '"', 29,
+        '#', 65,
+        '\'', 60,
+        '(', 57,
+        '+', 40,
+        ',', 62,
+        '-', 41,
+        '.', 50,
+        ';', 17,
+        '[', 73,
+        ']', 74,
+        '`', 61,
+        '{', 75,
+        '}', 76,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\n' ||
+          lookahead == '\f' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(3);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(19);
       if (lookahead != 0 &&
-          (lookahead < '\'' || ')' < lookahead)) ADVANCE(56);
+          (lookahead < '\'' || ')' < lookahead)) ADVANCE(55);
+      END_STATE();
+    case 4:
+      if (lookahead == '"') ADVANCE(29);
+      if (lookahead == ';') ADVANCE(17);
+      if (lookahead == '\\') ADVANCE(1);
+      if (lookahead == '\t' ||
+          lookahead == '\n' ||
+          lookahead == '\f' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(5);
+      END_STATE();
+    case 5:
+      if (lookahead == '"') ADVANCE(29);
+      if (lookahead == ';') ADVANCE(17);
+      if (lookahead == '\t' ||
+          lookahead == '\n' ||
+          lookahead == '\f' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(5);
+      END_STATE();
+    case 6:
+      if (lookahead == ';') ADVANCE(30);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(6);
+      END_STATE();
+    case 7:
+      if (lookahead == '\t' ||
+          lookahead == '\n' ||
+          lookahead == '\f' ||
+          lookahead == '\r' ||
+          lookahead == ' ') ADVANCE(27);
+      if (lookahead != 0) ADVANCE(28);
+      END_STATE();
+    case 8:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(30);
+      END_STATE();
+    case 9:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(8);
+      END_STATE();
+    case 10:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(9);
+      END_STATE();
+    case 11:
+      if (eof) ADVANCE(14);
+      ADVANCE_MAP(
+        '"', 29,
+        '#', 64,
+        '\'', 60,
+        '(', 57,
+        ')', 58,
+        '+', 40,
+        ',', 62,
+        '-', 41,
+        '.', 56,
+        ';', 17,
+        '[', 73,
+        ']', 74,
+        '`', 61,
+        '{', 75,
+        '}', 76,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\n' ||
+          lookahead == '\f' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(11);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(19);
+      if (lookahead != 0) ADVANCE(55);
       END_STATE();
     case 12:
-      if (eof) ADVANCE(13);
+      if (eof) ADVANCE(14);
       ADVANCE_MAP(
-        '"', 27,
-        '#', 66,
-        '\'', 61,
-        '(', 58,
-        ')', 59,
-        '+', 41,
-        ',', 63,
-        '-', 42,
-        '.', 57,
-        ';', 16,
-        '[', 74,
-        ']', 75,
-        '`', 62,
-        '{', 76,
-        '}', 77,
+        '"', 29,
+        '#', 64,
+        '\'', 60,
+        '(', 57,
+        '+', 40,
+        ',', 62,
+        '-', 41,
+        '.', 56,
+        ';', 17,
+        '[', 73,
+        ']', 74,
+        '`', 61,
+        '{', 75,
+        '}', 76,
       );
       if (lookahead == '\t' ||
           lookahead == '\n' ||
           lookahead == '\f' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(12);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(18);
-      if (lookahead != 0) ADVANCE(56);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(19);
+      if (lookahead != 0 &&
+          (lookahead < '\'' || ')' < lookahead)) ADVANCE(55);
       END_STATE();
     case 13:
-      ACCEPT_TOKEN(ts_builtin_sym_end);
-      END_STATE();
-    case 14:
-      ACCEPT_TOKEN(sym_shebang);
+      if (eof) ADVANCE(14);
       ADVANCE_MAP(
-        '(', 15,
-        '\t', 15,
-        '\f', 15,
-        '\r', 15,
-        ' ', 15,
-        '"', 15,
-        '\'', 15,
-        ')', 15,
-        ',', 15,
-        ';', 15,
-        '[', 15,
-        ']', 15,
-        '`', 15,
-        '{', 15,
-        '}', 15,
+        '"', 29,
+        '#', 65,
+        '\'', 60,
+        '(', 57,
+        ')', 58,
+        '+', 40,
+        ',', 62,
+        '-', 41,
+        '.', 56,
+        ';', 17,
+        '[', 73,
+        ']', 74,
+        '`', 61,
+        '{', 75,
+        '}', 76,
       );
-      if (lookahead != 0 &&
-          lookahead != '\t' &&
-          lookahead != '\n') ADVANCE(14);
-      END_STATE();
-    case 15:
-      ACCEPT_TOKEN(sym_shebang);
-      if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(15);
-      END_STATE();
-    case 16:
-      ACCEPT_TOKEN(sym_comment);
-      if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(16);
-      END_STATE();
-    case 17:
-      ACCEPT_TOKEN(anon_sym_POUND_SEMI);
-      END_STATE();
-    case 18:
-      ACCEPT_TOKEN(sym_number);
-      if (lookahead == '.') ADVANCE(19);
-      if (lookahead == 'E' ||
-          lookahead == 'e') ADVANCE(50);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(18);
-      if ((!eof && set_contains(sym_character_character_set_1, 13, lookahead))) ADVANCE(56);
-      END_STATE();
-    case 19:
-      ACCEPT_TOKEN(sym_number);
-      if (lookahead == 'E' ||
-          lookahead == 'e') ADVANCE(50);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(19);
-      if ((!eof && set_contains(sym_character_character_set_1, 13, lookahead))) ADVANCE(56);
-      END_STATE();
-    case 20:
-      ACCEPT_TOKEN(sym_number);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(20);
-      if ((!eof && set_contains(sym_character_character_set_1, 13, lookahead))) ADVANCE(56);
-      END_STATE();
-    case 21:
-      ACCEPT_TOKEN(sym_number);
-      if ((!eof && set_contains(sym_character_character_set_1, 13, lookahead))) ADVANCE(56);
-      END_STATE();
-    case 22:
-      ACCEPT_TOKEN(anon_sym_POUNDt);
-      if (lookahead == '(') ADVANCE(73);
-      if (lookahead == 'r') ADVANCE(71);
-      if ((!eof && set_contains(aux_sym_unknown_hash_token2_character_set_1, 14, lookahead))) ADVANCE(72);
-      END_STATE();
-    case 23:
-      ACCEPT_TOKEN(anon_sym_POUNDf);
-      if (lookahead == '(') ADVANCE(73);
-      if (lookahead == 'a') ADVANCE(69);
-      if ((!eof && set_contains(aux_sym_unknown_hash_token2_character_set_1, 14, lookahead))) ADVANCE(72);
-      END_STATE();
-    case 24:
-      ACCEPT_TOKEN(anon_sym_POUNDtrue);
-      if (lookahead == '(') ADVANCE(73);
-      if ((!eof && set_contains(aux_sym_unknown_hash_token2_character_set_1, 14, lookahead))) ADVANCE(72);
-      END_STATE();
-    case 25:
-      ACCEPT_TOKEN(anon_sym_POUNDfalse);
-      if (lookahead == '(') ADVANCE(73);
-      if ((!eof && set_contains(aux_sym_unknown_hash_token2_character_set_1, 14, lookahead))) ADVANCE(72);
-      END_STATE();
-    case 26:
-      ACCEPT_TOKEN(sym_character);
-      if ((!eof && set_contains(sym_character_character_set_1, 13, lookahead))) ADVANCE(26);
-      END_STATE();
-    case 27:
-      ACCEPT_TOKEN(anon_sym_DQUOTE);
-      END_STATE();
-    case 28:
-      ACCEPT_TOKEN(sym__string_text);
-      if (lookahead == '\n') ADVANCE(30);
-      if (lookahead != 0 &&
-          lookahead != '"' &&
-          lookahead != '\\') ADVANCE(28);
-      END_STATE();
-    case 29:
-      ACCEPT_TOKEN(sym__string_text);
-      if (lookahead == ';') ADVANCE(28);
       if (lookahead == '\t' ||
           lookahead == '\n' ||
           lookahead == '\f' ||
           lookahead == '\r' ||
-          lookahead == ' ') ADVANCE(29);
+          lookahead == ' ') SKIP(13);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(19);
+      if (lookahead != 0) ADVANCE(55);
+      END_STATE();
+    case 14:
+      ACCEPT_TOKEN(ts_builtin_sym_end);
+      END_STATE();
+    case 15:
+      ACCEPT_TOKEN(sym_shebang);
+      ADVANCE_MAP(
+        '(', 16,
+        '\t', 16,
+        '\f', 16,
+        '\r', 16,
+        ' ', 16,
+        '"', 16,
+        '\'', 16,
+        ')', 16,
+        ',', 16,
+        ';', 16,
+        '[', 16,
+        ']', 16,
+        '`', 16,
+        '{', 16,
+        '}', 16,
+      );
       if (lookahead != 0 &&
-          lookahead != '"' &&
-          lookahead != '\\') ADVANCE(30);
+          lookahead != '\t' &&
+          lookahead != '\n') ADVANCE(15);
+      END_STATE();
+    case 16:
+      ACCEPT_TOKEN(sym_shebang);
+      if (lookahead != 0 &&
+          lookahead != '\n') ADVANCE(16);
+      END_STATE();
+    case 17:
+      ACCEPT_TOKEN(sym_comment);
+      if (lookahead != 0 &&
+          lookahead != '\n') ADVANCE(17);
+      END_STATE();
+    case 18:
+      ACCEPT_TOKEN(anon_sym_POUND_SEMI);
+      END_STATE();
+    case 19:
+      ACCEPT_TOKEN(sym_number);
+      if (lookahead == '.') ADVANCE(20);
+      if (lookahead == 'E' ||
+          lookahead == 'e') ADVANCE(49);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(19);
+      if ((!eof && set_contains(sym_character_character_set_1, 13, lookahead))) ADVANCE(55);
+      END_STATE();
+    case 20:
+      ACCEPT_TOKEN(sym_number);
+      if (lookahead == 'E' ||
+          lookahead == 'e') ADVANCE(49);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(20);
+      if ((!eof && set_contains(sym_character_character_set_1, 13, lookahead))) ADVANCE(55);
+      END_STATE();
+    case 21:
+      ACCEPT_TOKEN(sym_number);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(21);
+      if ((!eof && set_contains(sym_character_character_set_1, 13, lookahead))) ADVANCE(55);
+      END_STATE();
+    case 22:
+      ACCEPT_TOKEN(sym_number);
+      if ((!eof && set_contains(sym_character_character_set_1, 13, lookahead))) ADVANCE(55);
+      END_STATE();
+    case 23:
+      ACCEPT_TOKEN(anon_sym_POUNDt);
+      if (lookahead == '(') ADVANCE(72);
+      if (lookahead == 'r') ADVANCE(70);
+      if ((!eof && set_contains(aux_sym_unknown_hash_token2_character_set_1, 14, lookahead))) ADVANCE(71);
+      END_STATE();
+    case 24:
+      ACCEPT_TOKEN(anon_sym_POUNDf);
+      if (lookahead == '(') ADVANCE(72);
+      if (lookahead == 'a') ADVANCE(68);
+      if ((!eof && set_contains(aux_sym_unknown_hash_token2_character_set_1, 14, lookahead))) ADVANCE(71);
+      END_STATE();
+    case 25:
+      ACCEPT_TOKEN(anon_sym_POUNDtrue);
+      if (lookahead == '(') ADVANCE(72);
+      if ((!eof && set_contains(aux_sym_unknown_hash_token2_character_set_1, 14, lookahead))) ADVANCE(71);
+      END_STATE();
+    case 26:
+      ACCEPT_TOKEN(anon_sym_POUNDfalse);
+      if (lookahead == '(') ADVANCE(72);
+      if ((!eof && set_contains(aux_sym_unknown_hash_token2_character_set_1, 14, lookahead))) ADVANCE(71);
+      END_STATE();
+    case 27:
+      ACCEPT_TOKEN(sym_character);
+      END_STATE();
+    case 28:
+      ACCEPT_TOKEN(sym_character);
+      if ((!eof && set_contains(sym_character_character_set_1, 13, lookahead))) ADVANCE(28);
+      END_STATE();
+    case 29:
+      ACCEPT_TOKEN(anon_sym_DQUOTE);
       END_STATE();
     case 30:
-      ACCEPT_TOKEN(sym__string_text);
-      if (lookahead != 0 &&
-          lookahead != '"' &&
-          lookahead != '\\') ADVANCE(30);
+      ACCEPT_TOKEN(sym_escape_sequence);
       END_STATE();
     case 31:
       ACCEPT_TOKEN(sym_escape_sequence);
-      END_STATE();
-    case 32:
-      ACCEPT_TOKEN(sym_escape_sequence);
-      if (lookahead == '\n') ADVANCE(34);
-      if (lookahead == '\r') ADVANCE(33);
+      if (lookahead == '\n') ADVANCE(33);
+      if (lookahead == '\r') ADVANCE(32);
       if (lookahead == '\t' ||
           lookahead == ' ') ADVANCE(2);
       END_STATE();
+    case 32:
+      ACCEPT_TOKEN(sym_escape_sequence);
+      if (lookahead == '\n') ADVANCE(33);
+      if (lookahead == '\t' ||
+          lookahead == ' ') ADVANCE(33);
+      END_STATE();
     case 33:
       ACCEPT_TOKEN(sym_escape_sequence);
-      if (lookahead == '\n') ADVANCE(34);
       if (lookahead == '\t' ||
-          lookahead == ' ') ADVANCE(34);
+          lookahead == ' ') ADVANCE(33);
       END_STATE();
     case 34:
       ACCEPT_TOKEN(sym_escape_sequence);
-      if (lookahead == '\t' ||
-          lookahead == ' ') ADVANCE(34);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(54);
+      if ((!eof && set_contains(sym_character_character_set_1, 13, lookahead))) ADVANCE(55);
       END_STATE();
     case 35:
       ACCEPT_TOKEN(sym_escape_sequence);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(55);
-      if ((!eof && set_contains(sym_character_character_set_1, 13, lookahead))) ADVANCE(56);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(44);
+      if ((!eof && set_contains(sym_character_character_set_1, 13, lookahead))) ADVANCE(55);
       END_STATE();
     case 36:
       ACCEPT_TOKEN(sym_escape_sequence);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(45);
-      if ((!eof && set_contains(sym_character_character_set_1, 13, lookahead))) ADVANCE(56);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(10);
       END_STATE();
     case 37:
       ACCEPT_TOKEN(sym_escape_sequence);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(8);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(6);
       END_STATE();
     case 38:
       ACCEPT_TOKEN(sym_escape_sequence);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(5);
+      if ((!eof && set_contains(sym_character_character_set_1, 13, lookahead))) ADVANCE(55);
       END_STATE();
     case 39:
-      ACCEPT_TOKEN(sym_escape_sequence);
-      if ((!eof && set_contains(sym_character_character_set_1, 13, lookahead))) ADVANCE(56);
-      END_STATE();
-    case 40:
       ACCEPT_TOKEN(sym_symbol);
-      if (lookahead == '\n') ADVANCE(34);
-      if (lookahead == '\r') ADVANCE(33);
-      if (lookahead == 'u') ADVANCE(35);
-      if (lookahead == 'x') ADVANCE(36);
+      if (lookahead == '\n') ADVANCE(33);
+      if (lookahead == '\r') ADVANCE(32);
+      if (lookahead == 'u') ADVANCE(34);
+      if (lookahead == 'x') ADVANCE(35);
       if (lookahead == '\t' ||
-          lookahead == ' ') ADVANCE(32);
+          lookahead == ' ') ADVANCE(31);
       if (lookahead == '\f' ||
           lookahead == '"' ||
           ('\'' <= lookahead && lookahead <= ')') ||
@@ -874,198 +872,198 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           lookahead == ']' ||
           lookahead == '`' ||
           lookahead == '{' ||
-          lookahead == '}') ADVANCE(31);
-      if (lookahead != 0) ADVANCE(39);
+          lookahead == '}') ADVANCE(30);
+      if (lookahead != 0) ADVANCE(38);
+      END_STATE();
+    case 40:
+      ACCEPT_TOKEN(sym_symbol);
+      if (lookahead == '.') ADVANCE(50);
+      if (lookahead == 'i') ADVANCE(47);
+      if (lookahead == 'n') ADVANCE(45);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(19);
+      if ((!eof && set_contains(sym_character_character_set_1, 13, lookahead))) ADVANCE(55);
       END_STATE();
     case 41:
       ACCEPT_TOKEN(sym_symbol);
-      if (lookahead == '.') ADVANCE(51);
-      if (lookahead == 'i') ADVANCE(48);
-      if (lookahead == 'n') ADVANCE(46);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(18);
-      if ((!eof && set_contains(sym_character_character_set_1, 13, lookahead))) ADVANCE(56);
+      if (lookahead == '.') ADVANCE(50);
+      if (lookahead == 'i') ADVANCE(47);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(19);
+      if ((!eof && set_contains(sym_character_character_set_1, 13, lookahead))) ADVANCE(55);
       END_STATE();
     case 42:
       ACCEPT_TOKEN(sym_symbol);
-      if (lookahead == '.') ADVANCE(51);
-      if (lookahead == 'i') ADVANCE(48);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(18);
-      if ((!eof && set_contains(sym_character_character_set_1, 13, lookahead))) ADVANCE(56);
+      if (lookahead == '.') ADVANCE(43);
+      if ((!eof && set_contains(sym_character_character_set_1, 13, lookahead))) ADVANCE(55);
       END_STATE();
     case 43:
       ACCEPT_TOKEN(sym_symbol);
-      if (lookahead == '.') ADVANCE(44);
-      if ((!eof && set_contains(sym_character_character_set_1, 13, lookahead))) ADVANCE(56);
+      if (lookahead == '0') ADVANCE(22);
+      if ((!eof && set_contains(sym_character_character_set_1, 13, lookahead))) ADVANCE(55);
       END_STATE();
     case 44:
       ACCEPT_TOKEN(sym_symbol);
-      if (lookahead == '0') ADVANCE(21);
-      if ((!eof && set_contains(sym_character_character_set_1, 13, lookahead))) ADVANCE(56);
+      if (lookahead == ';') ADVANCE(30);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(44);
+      if ((!eof && set_contains(sym_character_character_set_1, 13, lookahead))) ADVANCE(55);
       END_STATE();
     case 45:
       ACCEPT_TOKEN(sym_symbol);
-      if (lookahead == ';') ADVANCE(31);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(45);
-      if ((!eof && set_contains(sym_character_character_set_1, 13, lookahead))) ADVANCE(56);
+      if (lookahead == 'a') ADVANCE(48);
+      if ((!eof && set_contains(sym_character_character_set_1, 13, lookahead))) ADVANCE(55);
       END_STATE();
     case 46:
       ACCEPT_TOKEN(sym_symbol);
-      if (lookahead == 'a') ADVANCE(49);
-      if ((!eof && set_contains(sym_character_character_set_1, 13, lookahead))) ADVANCE(56);
+      if (lookahead == 'f') ADVANCE(42);
+      if ((!eof && set_contains(sym_character_character_set_1, 13, lookahead))) ADVANCE(55);
       END_STATE();
     case 47:
       ACCEPT_TOKEN(sym_symbol);
-      if (lookahead == 'f') ADVANCE(43);
-      if ((!eof && set_contains(sym_character_character_set_1, 13, lookahead))) ADVANCE(56);
+      if (lookahead == 'n') ADVANCE(46);
+      if ((!eof && set_contains(sym_character_character_set_1, 13, lookahead))) ADVANCE(55);
       END_STATE();
     case 48:
       ACCEPT_TOKEN(sym_symbol);
-      if (lookahead == 'n') ADVANCE(47);
-      if ((!eof && set_contains(sym_character_character_set_1, 13, lookahead))) ADVANCE(56);
+      if (lookahead == 'n') ADVANCE(42);
+      if ((!eof && set_contains(sym_character_character_set_1, 13, lookahead))) ADVANCE(55);
       END_STATE();
     case 49:
       ACCEPT_TOKEN(sym_symbol);
-      if (lookahead == 'n') ADVANCE(43);
-      if ((!eof && set_contains(sym_character_character_set_1, 13, lookahead))) ADVANCE(56);
+      if (lookahead == '+' ||
+          lookahead == '-') ADVANCE(51);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(21);
+      if ((!eof && set_contains(sym_character_character_set_1, 13, lookahead))) ADVANCE(55);
       END_STATE();
     case 50:
       ACCEPT_TOKEN(sym_symbol);
-      if (lookahead == '+' ||
-          lookahead == '-') ADVANCE(52);
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(20);
-      if ((!eof && set_contains(sym_character_character_set_1, 13, lookahead))) ADVANCE(56);
+      if ((!eof && set_contains(sym_character_character_set_1, 13, lookahead))) ADVANCE(55);
       END_STATE();
     case 51:
       ACCEPT_TOKEN(sym_symbol);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(19);
-      if ((!eof && set_contains(sym_character_character_set_1, 13, lookahead))) ADVANCE(56);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(21);
+      if ((!eof && set_contains(sym_character_character_set_1, 13, lookahead))) ADVANCE(55);
       END_STATE();
     case 52:
       ACCEPT_TOKEN(sym_symbol);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(20);
-      if ((!eof && set_contains(sym_character_character_set_1, 13, lookahead))) ADVANCE(56);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(38);
+      if ((!eof && set_contains(sym_character_character_set_1, 13, lookahead))) ADVANCE(55);
       END_STATE();
     case 53:
       ACCEPT_TOKEN(sym_symbol);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(39);
-      if ((!eof && set_contains(sym_character_character_set_1, 13, lookahead))) ADVANCE(56);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(52);
+      if ((!eof && set_contains(sym_character_character_set_1, 13, lookahead))) ADVANCE(55);
       END_STATE();
     case 54:
       ACCEPT_TOKEN(sym_symbol);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
           ('a' <= lookahead && lookahead <= 'f')) ADVANCE(53);
-      if ((!eof && set_contains(sym_character_character_set_1, 13, lookahead))) ADVANCE(56);
+      if ((!eof && set_contains(sym_character_character_set_1, 13, lookahead))) ADVANCE(55);
       END_STATE();
     case 55:
       ACCEPT_TOKEN(sym_symbol);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(54);
-      if ((!eof && set_contains(sym_character_character_set_1, 13, lookahead))) ADVANCE(56);
+      if ((!eof && set_contains(sym_character_character_set_1, 13, lookahead))) ADVANCE(55);
       END_STATE();
     case 56:
-      ACCEPT_TOKEN(sym_symbol);
-      if ((!eof && set_contains(sym_character_character_set_1, 13, lookahead))) ADVANCE(56);
+      ACCEPT_TOKEN(sym_dot);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(20);
+      if ((!eof && set_contains(sym_character_character_set_1, 13, lookahead))) ADVANCE(55);
       END_STATE();
     case 57:
-      ACCEPT_TOKEN(sym_dot);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(19);
-      if ((!eof && set_contains(sym_character_character_set_1, 13, lookahead))) ADVANCE(56);
-      END_STATE();
-    case 58:
       ACCEPT_TOKEN(anon_sym_LPAREN);
       END_STATE();
-    case 59:
+    case 58:
       ACCEPT_TOKEN(anon_sym_RPAREN);
       END_STATE();
-    case 60:
+    case 59:
       ACCEPT_TOKEN(anon_sym_POUND_LPAREN);
       END_STATE();
-    case 61:
+    case 60:
       ACCEPT_TOKEN(anon_sym_SQUOTE);
       END_STATE();
-    case 62:
+    case 61:
       ACCEPT_TOKEN(anon_sym_BQUOTE);
       END_STATE();
-    case 63:
+    case 62:
       ACCEPT_TOKEN(anon_sym_COMMA);
-      if (lookahead == '@') ADVANCE(64);
+      if (lookahead == '@') ADVANCE(63);
+      END_STATE();
+    case 63:
+      ACCEPT_TOKEN(anon_sym_COMMA_AT);
       END_STATE();
     case 64:
-      ACCEPT_TOKEN(anon_sym_COMMA_AT);
+      ACCEPT_TOKEN(aux_sym_unknown_hash_token1);
+      if (lookahead == '!') ADVANCE(15);
+      if (lookahead == '(') ADVANCE(59);
+      if (lookahead == ';') ADVANCE(18);
+      if (lookahead == '\\') ADVANCE(7);
+      if (lookahead == 'f') ADVANCE(24);
+      if (lookahead == 't') ADVANCE(23);
+      if ((!eof && set_contains(aux_sym_unknown_hash_token2_character_set_1, 14, lookahead))) ADVANCE(71);
       END_STATE();
     case 65:
       ACCEPT_TOKEN(aux_sym_unknown_hash_token1);
-      if (lookahead == '!') ADVANCE(14);
-      if (lookahead == '(') ADVANCE(60);
-      if (lookahead == ';') ADVANCE(17);
-      if (lookahead == '\\') ADVANCE(9);
-      if (lookahead == 'f') ADVANCE(23);
-      if (lookahead == 't') ADVANCE(22);
-      if ((!eof && set_contains(aux_sym_unknown_hash_token2_character_set_1, 14, lookahead))) ADVANCE(72);
+      if (lookahead == '(') ADVANCE(59);
+      if (lookahead == ';') ADVANCE(18);
+      if (lookahead == '\\') ADVANCE(7);
+      if (lookahead == 'f') ADVANCE(24);
+      if (lookahead == 't') ADVANCE(23);
+      if ((!eof && set_contains(aux_sym_unknown_hash_token2_character_set_1, 14, lookahead))) ADVANCE(71);
       END_STATE();
     case 66:
       ACCEPT_TOKEN(aux_sym_unknown_hash_token1);
-      if (lookahead == '(') ADVANCE(60);
-      if (lookahead == ';') ADVANCE(17);
-      if (lookahead == '\\') ADVANCE(9);
-      if (lookahead == 'f') ADVANCE(23);
-      if (lookahead == 't') ADVANCE(22);
-      if ((!eof && set_contains(aux_sym_unknown_hash_token2_character_set_1, 14, lookahead))) ADVANCE(72);
+      if (lookahead == '(') ADVANCE(72);
+      if (lookahead == 'e') ADVANCE(25);
+      if ((!eof && set_contains(aux_sym_unknown_hash_token2_character_set_1, 14, lookahead))) ADVANCE(71);
       END_STATE();
     case 67:
       ACCEPT_TOKEN(aux_sym_unknown_hash_token1);
-      if (lookahead == '(') ADVANCE(73);
-      if (lookahead == 'e') ADVANCE(24);
-      if ((!eof && set_contains(aux_sym_unknown_hash_token2_character_set_1, 14, lookahead))) ADVANCE(72);
+      if (lookahead == '(') ADVANCE(72);
+      if (lookahead == 'e') ADVANCE(26);
+      if ((!eof && set_contains(aux_sym_unknown_hash_token2_character_set_1, 14, lookahead))) ADVANCE(71);
       END_STATE();
     case 68:
       ACCEPT_TOKEN(aux_sym_unknown_hash_token1);
-      if (lookahead == '(') ADVANCE(73);
-      if (lookahead == 'e') ADVANCE(25);
-      if ((!eof && set_contains(aux_sym_unknown_hash_token2_character_set_1, 14, lookahead))) ADVANCE(72);
+      if (lookahead == '(') ADVANCE(72);
+      if (lookahead == 'l') ADVANCE(69);
+      if ((!eof && set_contains(aux_sym_unknown_hash_token2_character_set_1, 14, lookahead))) ADVANCE(71);
       END_STATE();
     case 69:
       ACCEPT_TOKEN(aux_sym_unknown_hash_token1);
-      if (lookahead == '(') ADVANCE(73);
-      if (lookahead == 'l') ADVANCE(70);
-      if ((!eof && set_contains(aux_sym_unknown_hash_token2_character_set_1, 14, lookahead))) ADVANCE(72);
+      if (lookahead == '(') ADVANCE(72);
+      if (lookahead == 's') ADVANCE(67);
+      if ((!eof && set_contains(aux_sym_unknown_hash_token2_character_set_1, 14, lookahead))) ADVANCE(71);
       END_STATE();
     case 70:
       ACCEPT_TOKEN(aux_sym_unknown_hash_token1);
-      if (lookahead == '(') ADVANCE(73);
-      if (lookahead == 's') ADVANCE(68);
-      if ((!eof && set_contains(aux_sym_unknown_hash_token2_character_set_1, 14, lookahead))) ADVANCE(72);
+      if (lookahead == '(') ADVANCE(72);
+      if (lookahead == 'u') ADVANCE(66);
+      if ((!eof && set_contains(aux_sym_unknown_hash_token2_character_set_1, 14, lookahead))) ADVANCE(71);
       END_STATE();
     case 71:
       ACCEPT_TOKEN(aux_sym_unknown_hash_token1);
-      if (lookahead == '(') ADVANCE(73);
-      if (lookahead == 'u') ADVANCE(67);
-      if ((!eof && set_contains(aux_sym_unknown_hash_token2_character_set_1, 14, lookahead))) ADVANCE(72);
+      if (lookahead == '(') ADVANCE(72);
+      if ((!eof && set_contains(aux_sym_unknown_hash_token2_character_set_1, 14, lookahead))) ADVANCE(71);
       END_STATE();
     case 72:
-      ACCEPT_TOKEN(aux_sym_unknown_hash_token1);
-      if (lookahead == '(') ADVANCE(73);
-      if ((!eof && set_contains(aux_sym_unknown_hash_token2_character_set_1, 14, lookahead))) ADVANCE(72);
-      END_STATE();
-    case 73:
       ACCEPT_TOKEN(aux_sym_unknown_hash_token2);
       END_STATE();
-    case 74:
+    case 73:
       ACCEPT_TOKEN(anon_sym_LBRACK);
       END_STATE();
-    case 75:
+    case 74:
       ACCEPT_TOKEN(anon_sym_RBRACK);
       END_STATE();
-    case 76:
+    case 75:
       ACCEPT_TOKEN(anon_sym_LBRACE);
       END_STATE();
-    case 77:
+    case 76:
       ACCEPT_TOKEN(anon_sym_RBRACE);
       END_STATE();
     default:
@@ -1075,132 +1073,132 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
 
 static const TSLexerMode ts_lex_modes[STATE_COUNT] = {
   [0] = {.lex_state = 0, .external_lex_state = 1},
-  [1] = {.lex_state = 11, .external_lex_state = 1},
-  [2] = {.lex_state = 12, .external_lex_state = 1},
-  [3] = {.lex_state = 12, .external_lex_state = 1},
-  [4] = {.lex_state = 12, .external_lex_state = 1},
-  [5] = {.lex_state = 12, .external_lex_state = 1},
-  [6] = {.lex_state = 12, .external_lex_state = 1},
-  [7] = {.lex_state = 12, .external_lex_state = 1},
-  [8] = {.lex_state = 12, .external_lex_state = 1},
-  [9] = {.lex_state = 12, .external_lex_state = 1},
-  [10] = {.lex_state = 12, .external_lex_state = 1},
-  [11] = {.lex_state = 12, .external_lex_state = 1},
-  [12] = {.lex_state = 12, .external_lex_state = 1},
-  [13] = {.lex_state = 12, .external_lex_state = 1},
-  [14] = {.lex_state = 12, .external_lex_state = 1},
-  [15] = {.lex_state = 12, .external_lex_state = 1},
-  [16] = {.lex_state = 12, .external_lex_state = 1},
-  [17] = {.lex_state = 12, .external_lex_state = 1},
-  [18] = {.lex_state = 12, .external_lex_state = 1},
-  [19] = {.lex_state = 12, .external_lex_state = 1},
-  [20] = {.lex_state = 12, .external_lex_state = 1},
-  [21] = {.lex_state = 12, .external_lex_state = 1},
-  [22] = {.lex_state = 12, .external_lex_state = 1},
-  [23] = {.lex_state = 12, .external_lex_state = 1},
-  [24] = {.lex_state = 12, .external_lex_state = 1},
-  [25] = {.lex_state = 3, .external_lex_state = 1},
-  [26] = {.lex_state = 3, .external_lex_state = 1},
-  [27] = {.lex_state = 3, .external_lex_state = 1},
-  [28] = {.lex_state = 3, .external_lex_state = 1},
-  [29] = {.lex_state = 3, .external_lex_state = 1},
-  [30] = {.lex_state = 3, .external_lex_state = 1},
-  [31] = {.lex_state = 3, .external_lex_state = 1},
-  [32] = {.lex_state = 3, .external_lex_state = 1},
-  [33] = {.lex_state = 3, .external_lex_state = 1},
-  [34] = {.lex_state = 3, .external_lex_state = 1},
-  [35] = {.lex_state = 3, .external_lex_state = 1},
-  [36] = {.lex_state = 3, .external_lex_state = 1},
-  [37] = {.lex_state = 3, .external_lex_state = 1},
-  [38] = {.lex_state = 3, .external_lex_state = 1},
-  [39] = {.lex_state = 3, .external_lex_state = 1},
-  [40] = {.lex_state = 3, .external_lex_state = 1},
-  [41] = {.lex_state = 3, .external_lex_state = 1},
-  [42] = {.lex_state = 3, .external_lex_state = 1},
-  [43] = {.lex_state = 3, .external_lex_state = 1},
-  [44] = {.lex_state = 3, .external_lex_state = 1},
-  [45] = {.lex_state = 3, .external_lex_state = 1},
-  [46] = {.lex_state = 3, .external_lex_state = 1},
-  [47] = {.lex_state = 3, .external_lex_state = 1},
-  [48] = {.lex_state = 3, .external_lex_state = 1},
-  [49] = {.lex_state = 3, .external_lex_state = 1},
-  [50] = {.lex_state = 3, .external_lex_state = 1},
-  [51] = {.lex_state = 3, .external_lex_state = 1},
-  [52] = {.lex_state = 3, .external_lex_state = 1},
-  [53] = {.lex_state = 3, .external_lex_state = 1},
-  [54] = {.lex_state = 3, .external_lex_state = 1},
-  [55] = {.lex_state = 12, .external_lex_state = 1},
-  [56] = {.lex_state = 12, .external_lex_state = 1},
-  [57] = {.lex_state = 12, .external_lex_state = 1},
-  [58] = {.lex_state = 12, .external_lex_state = 1},
-  [59] = {.lex_state = 3, .external_lex_state = 1},
-  [60] = {.lex_state = 12, .external_lex_state = 1},
-  [61] = {.lex_state = 12, .external_lex_state = 1},
-  [62] = {.lex_state = 12, .external_lex_state = 1},
-  [63] = {.lex_state = 12, .external_lex_state = 1},
-  [64] = {.lex_state = 12, .external_lex_state = 1},
-  [65] = {.lex_state = 12, .external_lex_state = 1},
-  [66] = {.lex_state = 12, .external_lex_state = 1},
-  [67] = {.lex_state = 12, .external_lex_state = 1},
-  [68] = {.lex_state = 12, .external_lex_state = 1},
-  [69] = {.lex_state = 12, .external_lex_state = 1},
-  [70] = {.lex_state = 12, .external_lex_state = 1},
-  [71] = {.lex_state = 12, .external_lex_state = 1},
-  [72] = {.lex_state = 12, .external_lex_state = 1},
-  [73] = {.lex_state = 12, .external_lex_state = 1},
-  [74] = {.lex_state = 12, .external_lex_state = 1},
-  [75] = {.lex_state = 12, .external_lex_state = 1},
-  [76] = {.lex_state = 12, .external_lex_state = 1},
-  [77] = {.lex_state = 12, .external_lex_state = 1},
-  [78] = {.lex_state = 12, .external_lex_state = 1},
-  [79] = {.lex_state = 12, .external_lex_state = 1},
-  [80] = {.lex_state = 12, .external_lex_state = 1},
-  [81] = {.lex_state = 12, .external_lex_state = 1},
-  [82] = {.lex_state = 12, .external_lex_state = 1},
-  [83] = {.lex_state = 12, .external_lex_state = 1},
-  [84] = {.lex_state = 12, .external_lex_state = 1},
-  [85] = {.lex_state = 12, .external_lex_state = 1},
-  [86] = {.lex_state = 12, .external_lex_state = 1},
-  [87] = {.lex_state = 12, .external_lex_state = 1},
-  [88] = {.lex_state = 12, .external_lex_state = 1},
-  [89] = {.lex_state = 12, .external_lex_state = 1},
-  [90] = {.lex_state = 12, .external_lex_state = 1},
-  [91] = {.lex_state = 12, .external_lex_state = 1},
-  [92] = {.lex_state = 12, .external_lex_state = 1},
-  [93] = {.lex_state = 12, .external_lex_state = 1},
-  [94] = {.lex_state = 12, .external_lex_state = 1},
-  [95] = {.lex_state = 12, .external_lex_state = 1},
-  [96] = {.lex_state = 12, .external_lex_state = 1},
-  [97] = {.lex_state = 12, .external_lex_state = 1},
-  [98] = {.lex_state = 3, .external_lex_state = 1},
-  [99] = {.lex_state = 3, .external_lex_state = 1},
-  [100] = {.lex_state = 3, .external_lex_state = 1},
-  [101] = {.lex_state = 3, .external_lex_state = 1},
-  [102] = {.lex_state = 3, .external_lex_state = 1},
-  [103] = {.lex_state = 3, .external_lex_state = 1},
-  [104] = {.lex_state = 3, .external_lex_state = 1},
-  [105] = {.lex_state = 3, .external_lex_state = 1},
-  [106] = {.lex_state = 3, .external_lex_state = 1},
-  [107] = {.lex_state = 3, .external_lex_state = 1},
-  [108] = {.lex_state = 3, .external_lex_state = 1},
-  [109] = {.lex_state = 3, .external_lex_state = 1},
-  [110] = {.lex_state = 3, .external_lex_state = 1},
-  [111] = {.lex_state = 3, .external_lex_state = 1},
-  [112] = {.lex_state = 3, .external_lex_state = 1},
-  [113] = {.lex_state = 3, .external_lex_state = 1},
-  [114] = {.lex_state = 3, .external_lex_state = 1},
-  [115] = {.lex_state = 3, .external_lex_state = 1},
-  [116] = {.lex_state = 3, .external_lex_state = 1},
-  [117] = {.lex_state = 3, .external_lex_state = 1},
-  [118] = {.lex_state = 3, .external_lex_state = 1},
-  [119] = {.lex_state = 4, .external_lex_state = 1},
-  [120] = {.lex_state = 4, .external_lex_state = 1},
-  [121] = {.lex_state = 4, .external_lex_state = 1},
-  [122] = {.lex_state = 4, .external_lex_state = 1},
-  [123] = {.lex_state = 4, .external_lex_state = 1},
-  [124] = {.lex_state = 4, .external_lex_state = 1},
-  [125] = {.lex_state = 4, .external_lex_state = 1},
-  [126] = {.lex_state = 0, .external_lex_state = 1},
+  [1] = {.lex_state = 12, .external_lex_state = 2},
+  [2] = {.lex_state = 13, .external_lex_state = 2},
+  [3] = {.lex_state = 13, .external_lex_state = 2},
+  [4] = {.lex_state = 13, .external_lex_state = 2},
+  [5] = {.lex_state = 13, .external_lex_state = 2},
+  [6] = {.lex_state = 13, .external_lex_state = 2},
+  [7] = {.lex_state = 13, .external_lex_state = 2},
+  [8] = {.lex_state = 13, .external_lex_state = 2},
+  [9] = {.lex_state = 13, .external_lex_state = 2},
+  [10] = {.lex_state = 13, .external_lex_state = 2},
+  [11] = {.lex_state = 13, .external_lex_state = 2},
+  [12] = {.lex_state = 13, .external_lex_state = 2},
+  [13] = {.lex_state = 13, .external_lex_state = 2},
+  [14] = {.lex_state = 13, .external_lex_state = 2},
+  [15] = {.lex_state = 13, .external_lex_state = 2},
+  [16] = {.lex_state = 13, .external_lex_state = 2},
+  [17] = {.lex_state = 13, .external_lex_state = 2},
+  [18] = {.lex_state = 13, .external_lex_state = 2},
+  [19] = {.lex_state = 13, .external_lex_state = 2},
+  [20] = {.lex_state = 13, .external_lex_state = 2},
+  [21] = {.lex_state = 13, .external_lex_state = 2},
+  [22] = {.lex_state = 13, .external_lex_state = 2},
+  [23] = {.lex_state = 13, .external_lex_state = 2},
+  [24] = {.lex_state = 13, .external_lex_state = 2},
+  [25] = {.lex_state = 3, .external_lex_state = 2},
+  [26] = {.lex_state = 3, .external_lex_state = 2},
+  [27] = {.lex_state = 3, .external_lex_state = 2},
+  [28] = {.lex_state = 3, .external_lex_state = 2},
+  [29] = {.lex_state = 3, .external_lex_state = 2},
+  [30] = {.lex_state = 3, .external_lex_state = 2},
+  [31] = {.lex_state = 3, .external_lex_state = 2},
+  [32] = {.lex_state = 3, .external_lex_state = 2},
+  [33] = {.lex_state = 3, .external_lex_state = 2},
+  [34] = {.lex_state = 3, .external_lex_state = 2},
+  [35] = {.lex_state = 3, .external_lex_state = 2},
+  [36] = {.lex_state = 3, .external_lex_state = 2},
+  [37] = {.lex_state = 3, .external_lex_state = 2},
+  [38] = {.lex_state = 3, .external_lex_state = 2},
+  [39] = {.lex_state = 3, .external_lex_state = 2},
+  [40] = {.lex_state = 3, .external_lex_state = 2},
+  [41] = {.lex_state = 3, .external_lex_state = 2},
+  [42] = {.lex_state = 3, .external_lex_state = 2},
+  [43] = {.lex_state = 3, .external_lex_state = 2},
+  [44] = {.lex_state = 3, .external_lex_state = 2},
+  [45] = {.lex_state = 3, .external_lex_state = 2},
+  [46] = {.lex_state = 3, .external_lex_state = 2},
+  [47] = {.lex_state = 3, .external_lex_state = 2},
+  [48] = {.lex_state = 3, .external_lex_state = 2},
+  [49] = {.lex_state = 3, .external_lex_state = 2},
+  [50] = {.lex_state = 3, .external_lex_state = 2},
+  [51] = {.lex_state = 3, .external_lex_state = 2},
+  [52] = {.lex_state = 3, .external_lex_state = 2},
+  [53] = {.lex_state = 3, .external_lex_state = 2},
+  [54] = {.lex_state = 3, .external_lex_state = 2},
+  [55] = {.lex_state = 13, .external_lex_state = 2},
+  [56] = {.lex_state = 13, .external_lex_state = 2},
+  [57] = {.lex_state = 13, .external_lex_state = 2},
+  [58] = {.lex_state = 13, .external_lex_state = 2},
+  [59] = {.lex_state = 3, .external_lex_state = 2},
+  [60] = {.lex_state = 13, .external_lex_state = 2},
+  [61] = {.lex_state = 13, .external_lex_state = 2},
+  [62] = {.lex_state = 13, .external_lex_state = 2},
+  [63] = {.lex_state = 13, .external_lex_state = 2},
+  [64] = {.lex_state = 13, .external_lex_state = 2},
+  [65] = {.lex_state = 13, .external_lex_state = 2},
+  [66] = {.lex_state = 13, .external_lex_state = 2},
+  [67] = {.lex_state = 13, .external_lex_state = 2},
+  [68] = {.lex_state = 13, .external_lex_state = 2},
+  [69] = {.lex_state = 13, .external_lex_state = 2},
+  [70] = {.lex_state = 13, .external_lex_state = 2},
+  [71] = {.lex_state = 13, .external_lex_state = 2},
+  [72] = {.lex_state = 13, .external_lex_state = 2},
+  [73] = {.lex_state = 13, .external_lex_state = 2},
+  [74] = {.lex_state = 13, .external_lex_state = 2},
+  [75] = {.lex_state = 13, .external_lex_state = 2},
+  [76] = {.lex_state = 13, .external_lex_state = 2},
+  [77] = {.lex_state = 13, .external_lex_state = 2},
+  [78] = {.lex_state = 13, .external_lex_state = 2},
+  [79] = {.lex_state = 13, .external_lex_state = 2},
+  [80] = {.lex_state = 13, .external_lex_state = 2},
+  [81] = {.lex_state = 13, .external_lex_state = 2},
+  [82] = {.lex_state = 13, .external_lex_state = 2},
+  [83] = {.lex_state = 13, .external_lex_state = 2},
+  [84] = {.lex_state = 13, .external_lex_state = 2},
+  [85] = {.lex_state = 13, .external_lex_state = 2},
+  [86] = {.lex_state = 13, .external_lex_state = 2},
+  [87] = {.lex_state = 13, .external_lex_state = 2},
+  [88] = {.lex_state = 13, .external_lex_state = 2},
+  [89] = {.lex_state = 13, .external_lex_state = 2},
+  [90] = {.lex_state = 13, .external_lex_state = 2},
+  [91] = {.lex_state = 13, .external_lex_state = 2},
+  [92] = {.lex_state = 13, .external_lex_state = 2},
+  [93] = {.lex_state = 13, .external_lex_state = 2},
+  [94] = {.lex_state = 13, .external_lex_state = 2},
+  [95] = {.lex_state = 13, .external_lex_state = 2},
+  [96] = {.lex_state = 13, .external_lex_state = 2},
+  [97] = {.lex_state = 13, .external_lex_state = 2},
+  [98] = {.lex_state = 3, .external_lex_state = 2},
+  [99] = {.lex_state = 3, .external_lex_state = 2},
+  [100] = {.lex_state = 3, .external_lex_state = 2},
+  [101] = {.lex_state = 3, .external_lex_state = 2},
+  [102] = {.lex_state = 3, .external_lex_state = 2},
+  [103] = {.lex_state = 3, .external_lex_state = 2},
+  [104] = {.lex_state = 3, .external_lex_state = 2},
+  [105] = {.lex_state = 3, .external_lex_state = 2},
+  [106] = {.lex_state = 3, .external_lex_state = 2},
+  [107] = {.lex_state = 3, .external_lex_state = 2},
+  [108] = {.lex_state = 3, .external_lex_state = 2},
+  [109] = {.lex_state = 3, .external_lex_state = 2},
+  [110] = {.lex_state = 3, .external_lex_state = 2},
+  [111] = {.lex_state = 3, .external_lex_state = 2},
+  [112] = {.lex_state = 3, .external_lex_state = 2},
+  [113] = {.lex_state = 3, .external_lex_state = 2},
+  [114] = {.lex_state = 3, .external_lex_state = 2},
+  [115] = {.lex_state = 3, .external_lex_state = 2},
+  [116] = {.lex_state = 3, .external_lex_state = 2},
+  [117] = {.lex_state = 3, .external_lex_state = 2},
+  [118] = {.lex_state = 3, .external_lex_state = 2},
+  [119] = {.lex_state = 4, .external_lex_state = 3},
+  [120] = {.lex_state = 4, .external_lex_state = 3},
+  [121] = {.lex_state = 4, .external_lex_state = 3},
+  [122] = {.lex_state = 4, .external_lex_state = 3},
+  [123] = {.lex_state = 4, .external_lex_state = 3},
+  [124] = {.lex_state = 4, .external_lex_state = 3},
+  [125] = {.lex_state = 4, .external_lex_state = 3},
+  [126] = {.lex_state = 0, .external_lex_state = 2},
 };
 
 static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
@@ -1233,6 +1231,8 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_LBRACE] = ACTIONS(1),
     [anon_sym_RBRACE] = ACTIONS(1),
     [sym_block_comment] = ACTIONS(3),
+    [sym__string_text] = ACTIONS(1),
+    [sym__error_sentinel] = ACTIONS(1),
   },
   [STATE(1)] = {
     [sym_source_file] = STATE(126),
@@ -5091,92 +5091,85 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_RBRACK,
       anon_sym_LBRACE,
       anon_sym_RBRACE,
-  [630] = 5,
-    ACTIONS(3), 1,
-      sym_block_comment,
+  [630] = 4,
     ACTIONS(472), 1,
-      sym_comment,
-    ACTIONS(474), 1,
       anon_sym_DQUOTE,
     STATE(124), 1,
       aux_sym_string_repeat1,
-    ACTIONS(476), 2,
+    ACTIONS(3), 2,
+      sym_block_comment,
+      sym_comment,
+    ACTIONS(474), 2,
       sym__string_text,
       sym_escape_sequence,
-  [647] = 5,
-    ACTIONS(3), 1,
-      sym_block_comment,
-    ACTIONS(472), 1,
-      sym_comment,
-    ACTIONS(478), 1,
+  [645] = 4,
+    ACTIONS(476), 1,
       anon_sym_DQUOTE,
     STATE(121), 1,
       aux_sym_string_repeat1,
-    ACTIONS(480), 2,
+    ACTIONS(3), 2,
+      sym_block_comment,
+      sym_comment,
+    ACTIONS(478), 2,
       sym__string_text,
       sym_escape_sequence,
-  [664] = 5,
-    ACTIONS(3), 1,
-      sym_block_comment,
-    ACTIONS(472), 1,
-      sym_comment,
-    ACTIONS(482), 1,
+  [660] = 4,
+    ACTIONS(480), 1,
       anon_sym_DQUOTE,
     STATE(123), 1,
       aux_sym_string_repeat1,
-    ACTIONS(484), 2,
+    ACTIONS(3), 2,
+      sym_block_comment,
+      sym_comment,
+    ACTIONS(482), 2,
       sym__string_text,
       sym_escape_sequence,
-  [681] = 5,
-    ACTIONS(3), 1,
-      sym_block_comment,
-    ACTIONS(472), 1,
-      sym_comment,
-    ACTIONS(486), 1,
+  [675] = 4,
+    ACTIONS(484), 1,
       anon_sym_DQUOTE,
     STATE(125), 1,
       aux_sym_string_repeat1,
-    ACTIONS(488), 2,
+    ACTIONS(3), 2,
+      sym_block_comment,
+      sym_comment,
+    ACTIONS(486), 2,
       sym__string_text,
       sym_escape_sequence,
-  [698] = 5,
-    ACTIONS(3), 1,
-      sym_block_comment,
-    ACTIONS(472), 1,
-      sym_comment,
-    ACTIONS(490), 1,
+  [690] = 4,
+    ACTIONS(488), 1,
       anon_sym_DQUOTE,
     STATE(123), 1,
       aux_sym_string_repeat1,
-    ACTIONS(492), 2,
+    ACTIONS(3), 2,
+      sym_block_comment,
+      sym_comment,
+    ACTIONS(490), 2,
       sym__string_text,
       sym_escape_sequence,
-  [715] = 5,
-    ACTIONS(3), 1,
+  [705] = 4,
+    ACTIONS(493), 1,
+      anon_sym_DQUOTE,
+    STATE(123), 1,
+      aux_sym_string_repeat1,
+    ACTIONS(3), 2,
       sym_block_comment,
-    ACTIONS(472), 1,
       sym_comment,
+    ACTIONS(482), 2,
+      sym__string_text,
+      sym_escape_sequence,
+  [720] = 4,
     ACTIONS(495), 1,
       anon_sym_DQUOTE,
     STATE(123), 1,
       aux_sym_string_repeat1,
-    ACTIONS(484), 2,
-      sym__string_text,
-      sym_escape_sequence,
-  [732] = 5,
-    ACTIONS(3), 1,
+    ACTIONS(3), 2,
       sym_block_comment,
-    ACTIONS(472), 1,
       sym_comment,
-    ACTIONS(497), 1,
-      anon_sym_DQUOTE,
-    STATE(123), 1,
-      aux_sym_string_repeat1,
-    ACTIONS(484), 2,
+    ACTIONS(482), 2,
       sym__string_text,
       sym_escape_sequence,
-  [749] = 2,
-    ACTIONS(499), 1,
+  [735] = 2,
+    ACTIONS(497), 1,
       ts_builtin_sym_end,
     ACTIONS(3), 2,
       sym_block_comment,
@@ -5206,13 +5199,13 @@ static const uint32_t ts_small_parse_table_map[] = {
   [SMALL_STATE(117)] = 570,
   [SMALL_STATE(118)] = 600,
   [SMALL_STATE(119)] = 630,
-  [SMALL_STATE(120)] = 647,
-  [SMALL_STATE(121)] = 664,
-  [SMALL_STATE(122)] = 681,
-  [SMALL_STATE(123)] = 698,
-  [SMALL_STATE(124)] = 715,
-  [SMALL_STATE(125)] = 732,
-  [SMALL_STATE(126)] = 749,
+  [SMALL_STATE(120)] = 645,
+  [SMALL_STATE(121)] = 660,
+  [SMALL_STATE(122)] = 675,
+  [SMALL_STATE(123)] = 690,
+  [SMALL_STATE(124)] = 705,
+  [SMALL_STATE(125)] = 720,
+  [SMALL_STATE(126)] = 735,
 };
 
 static const TSParseActionEntry ts_parse_actions[] = {
@@ -5438,33 +5431,45 @@ static const TSParseActionEntry ts_parse_actions[] = {
   [466] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_datum_comment, 3, 0, 0),
   [468] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bracket, 1, 0, 0),
   [470] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_bracket, 1, 0, 0),
-  [472] = {.entry = {.count = 1, .reusable = false}}, SHIFT_EXTRA(),
-  [474] = {.entry = {.count = 1, .reusable = false}}, SHIFT(93),
-  [476] = {.entry = {.count = 1, .reusable = true}}, SHIFT(124),
-  [478] = {.entry = {.count = 1, .reusable = false}}, SHIFT(75),
-  [480] = {.entry = {.count = 1, .reusable = true}}, SHIFT(121),
-  [482] = {.entry = {.count = 1, .reusable = false}}, SHIFT(67),
-  [484] = {.entry = {.count = 1, .reusable = true}}, SHIFT(123),
-  [486] = {.entry = {.count = 1, .reusable = false}}, SHIFT(100),
-  [488] = {.entry = {.count = 1, .reusable = true}}, SHIFT(125),
-  [490] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_string_repeat1, 2, 0, 0),
-  [492] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_string_repeat1, 2, 0, 0), SHIFT_REPEAT(123),
-  [495] = {.entry = {.count = 1, .reusable = false}}, SHIFT(61),
-  [497] = {.entry = {.count = 1, .reusable = false}}, SHIFT(101),
-  [499] = {.entry = {.count = 1, .reusable = true}},  ACCEPT_INPUT(),
+  [472] = {.entry = {.count = 1, .reusable = true}}, SHIFT(93),
+  [474] = {.entry = {.count = 1, .reusable = true}}, SHIFT(124),
+  [476] = {.entry = {.count = 1, .reusable = true}}, SHIFT(75),
+  [478] = {.entry = {.count = 1, .reusable = true}}, SHIFT(121),
+  [480] = {.entry = {.count = 1, .reusable = true}}, SHIFT(67),
+  [482] = {.entry = {.count = 1, .reusable = true}}, SHIFT(123),
+  [484] = {.entry = {.count = 1, .reusable = true}}, SHIFT(100),
+  [486] = {.entry = {.count = 1, .reusable = true}}, SHIFT(125),
+  [488] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_string_repeat1, 2, 0, 0),
+  [490] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_string_repeat1, 2, 0, 0), SHIFT_REPEAT(123),
+  [493] = {.entry = {.count = 1, .reusable = true}}, SHIFT(61),
+  [495] = {.entry = {.count = 1, .reusable = true}}, SHIFT(101),
+  [497] = {.entry = {.count = 1, .reusable = true}},  ACCEPT_INPUT(),
 };
 
 enum ts_external_scanner_symbol_identifiers {
   ts_external_token_block_comment = 0,
+  ts_external_token__string_text = 1,
+  ts_external_token__error_sentinel = 2,
 };
 
 static const TSSymbol ts_external_scanner_symbol_map[EXTERNAL_TOKEN_COUNT] = {
   [ts_external_token_block_comment] = sym_block_comment,
+  [ts_external_token__string_text] = sym__string_text,
+  [ts_external_token__error_sentinel] = sym__error_sentinel,
 };
 
-static const bool ts_external_scanner_states[2][EXTERNAL_TOKEN_COUNT] = {
+static const bool ts_external_scanner_states[4][EXTERNAL_TOKEN_COUNT] = {
   [1] = {
     [ts_external_token_block_comment] = true,
+    [ts_external_token__string_text] = true,
+    [ts_external_token__error_sentinel] = true,
+  },
+  [2] = {
+    [ts_external_token_block_comment] = true,
+  },
+  [3] = {
+    [ts_external_token_block_comment] = true,
+    [ts_external_token__string_text] = true,
   },
 };
 
