@@ -411,6 +411,10 @@ impl<'t> Lowerer<'t> {
                 self.error(span, "unterminated string");
                 return;
             }
+            prefix @ ("'" | "`" | "," | ",@" | "#;") if in_error => {
+                self.error(span, format!("expected a datum after {prefix}"));
+                return;
+            }
             // Punctuation of well-formed nodes, comments.
             _ => return,
         };
@@ -866,6 +870,10 @@ mod tests {
             "\"one two three\""
         );
         assert_eq!(data("\"spans\nlines\""), "\"spans\\nlines\"");
+        assert_eq!(
+            data("\"#| not a comment\" \"\\n#|\""),
+            "\"#| not a comment\" \"\\n#|\""
+        );
     }
 
     #[test]
@@ -1062,6 +1070,52 @@ mod tests {
         let parsed = read(&format!("{} (ok)", nested(200_000)));
         assert_eq!(parsed.errors.len(), 1);
         assert_eq!(parsed.data.len(), 1);
+    }
+
+    #[test]
+    fn truncated_input_is_reported() {
+        for (text, start, message) in [
+            ("'", 0, "expected a datum after '"),
+            ("#;", 0, "expected a datum after #;"),
+            (",@", 0, "expected a datum after ,@"),
+            ("(", 0, "unclosed parenthesis"),
+            ("#(", 0, "unclosed parenthesis"),
+            ("\"abc\\", 0, "unterminated string"),
+        ] {
+            let errors = errors(text);
+            assert_eq!(
+                errors.first().map(|e| (e.0, e.2.as_str())),
+                Some((start, message)),
+                "reading {text:?}"
+            );
+        }
+    }
+
+    /// Random text from characters that matter to the grammar: reading never panics, and
+    /// a tree with an error always yields a syntax error.
+    #[test]
+    fn every_parse_error_is_reported() {
+        const PIECES: &[&str] = &[
+            "(", ")", "#(", "'", "`", ",", ",@", ".", "\"", "\\", "#", "#;", "#|", "|#", ";", "\n",
+            " ", "a", "1", "[", "}", "#t", "#\\", "x", "é",
+        ];
+        let mut state = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        let mut parser = parser();
+        for _ in 0..2000 {
+            let len = next(12);
+            let text: String = (0..len).map(|_| PIECES[next(PIECES.len())]).collect();
+            let tree = parser.parse(&text, None).expect("parsed");
+            let parsed = read_tree(&text, &tree);
+            if tree.root_node().has_error() {
+                assert!(!parsed.errors.is_empty(), "no error reported for {text:?}");
+            }
+        }
     }
 
     #[test]
