@@ -156,8 +156,9 @@ struct LineLayout {
     /// The line starts inside a token (a string or block comment from an earlier line),
     /// so its leading whitespace is part of that token.
     starts_in_token: bool,
-    /// The line break belongs to a token, so its trailing whitespace does too.
-    ends_in_token: bool,
+    /// Where the last token on the line ends: whitespace before it belongs to the
+    /// token (`#\ ` is a space, and a string may run on past the line break).
+    token_end: usize,
 }
 
 /// Where a list or vector stands, as far as its later lines need to know.
@@ -265,9 +266,14 @@ impl<'t> Indenter<'t> {
         }
     }
 
-    /// The lines a multi-line token covers keep their text.
+    /// Records the lines a token covers: the ones it continues keep their leading
+    /// whitespace, and none loses whitespace that is inside the token.
     fn mark_token_lines(&mut self, node: Node) {
-        let (start, end) = (node.start_byte(), node.end_byte());
+        let (start, mut end) = (node.start_byte(), node.end_byte());
+        if matches!(node.kind(), "comment" | "shebang") {
+            // These run to the end of the line, trailing whitespace included; it goes.
+            end = start + self.text.get(start..end).map_or(0, |t| t.trim_end().len());
+        }
         let (first, last) = (
             self.lines.line_of(start),
             self.lines.line_of(end.saturating_sub(1).max(start)),
@@ -276,9 +282,8 @@ impl<'t> Indenter<'t> {
             if line > first {
                 self.layout[line].starts_in_token = true;
             }
-            if line < last || self.lines.content_ends[line] < end {
-                self.layout[line].ends_in_token = true;
-            }
+            let token_end = &mut self.layout[line].token_end;
+            *token_end = (*token_end).max(end);
         }
     }
 
@@ -348,11 +353,8 @@ fn render(text: &str, lines: &Lines, layout: &[LineLayout]) -> String {
     for (i, line) in layout.iter().enumerate() {
         let content = &text[lines.starts[i]..lines.content_ends[i]];
         let line_break = &text[lines.content_ends[i]..lines.ends[i]];
-        let content = if line.ends_in_token {
-            content
-        } else {
-            content.trim_end_matches(BLANK)
-        };
+        let keep = line.token_end.clamp(lines.starts[i], lines.content_ends[i]) - lines.starts[i];
+        let content = &content[..content.trim_end_matches(BLANK).len().max(keep)];
         if !line.starts_in_token {
             let body = content.trim_start_matches(BLANK);
             if body.is_empty() {
@@ -515,6 +517,15 @@ mod tests {
             "(display \"one  \n   two\n\n  three\")\n",
         );
         check("(f \"a\nb\" x\n y)", "(f \"a\nb\" x\n   y)\n");
+    }
+
+    #[test]
+    fn whitespace_inside_tokens_is_kept() {
+        check(
+            "(list #\\ \n#\\\t\n   x)",
+            "(list #\\ \n      #\\\t\n      x)\n",
+        );
+        check("(f #\\\n   x)", "(f #\\\n   x)\n");
     }
 
     #[test]
