@@ -209,8 +209,8 @@
           (else (loop (cdr l) (+ i 1))))))
 
 ;;; ------------------------------------------------------------------------------------
-;;; Sorting: a stable bottom-up merge sort. `(sort list less?)` and `(sort less? list)` both
-;;; work; a vector gives a new vector.
+;;; Sorting: a stable bottom-up merge sort of natural runs. `(sort list less?)` and
+;;; `(sort less? list)` both work; a vector gives a new vector.
 
 (define (sort a b)
   (define swapped (procedure? a))
@@ -230,10 +230,16 @@
     (if (null? (cdr runs))
         (car runs)
         (merge-all (merge-pairs runs '()))))
+  ;; The maximal non-descending runs of l, in order: sorted input is a single run.
+  (define (runs l)
+    (let loop ((l (cdr l)) (run (list (car l))) (acc '()))
+      (cond ((null? l) (reverse (cons (reverse run) acc)))
+            ((less? (car l) (car run)) (loop (cdr l) (list (car l)) (cons (reverse run) acc)))
+            (else (loop (cdr l) (cons (car l) run) acc)))))
   (define (sort-list l)
     (if (null? l)
         '()
-        (merge-all (map list l))))
+        (merge-all (runs l))))
   (if (vector? seq)
       (list->vector (sort-list (vector->list seq)))
       (sort-list (%check 'sort 'list seq))))

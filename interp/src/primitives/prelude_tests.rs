@@ -121,6 +121,9 @@ fn sorting() {
     );
     check("(let ((l (map (lambda (i) (modulo (* i 7919) 10007)) (iota 10007)))) (equal? (sort l <) (iota 10007)))", "#t");
     check("(length (sort (map (lambda (i) (modulo (* i 7919) 100003)) (iota 100000)) <))", "100000");
+    check("(equal? (sort (iota 100000) <) (iota 100000))", "#t");
+    check("(sort '(5 4 3 3 2 1 1) <)", "(1 1 2 3 3 4 5)");
+    check("(sort '(1 2 2 1) >)", "(2 2 1 1)");
     check("(sort '(1 2) 5)", "error: sort: expected procedure, got 5");
     check("(sort 5 <)", "error: sort: expected list, got 5");
 }
