@@ -103,6 +103,10 @@ pub enum Lock {
     Keyed { coll: CollId, key: Term, label: Option<Symbol> },
     /// Parameter `index` of a procedure nothing calls.
     Param { proc: Symbol, index: usize, name: Symbol },
+    /// A lock the analysis cannot name (a mutex taken with `mutex-acquire`): no graph node,
+    /// never a common serializer, never a self-deadlock, and a race side holding it is silent
+    /// (design §3.7).
+    Unknown,
 }
 
 /// Three-valued identity test.
@@ -157,6 +161,7 @@ impl Lock {
                     Same::Maybe
                 }
             }
+            (Lock::Unknown, _) | (_, Lock::Unknown) => Same::No,
             (Lock::Param { .. }, _) | (_, Lock::Param { .. }) => Same::Maybe,
             _ => Same::No,
         }

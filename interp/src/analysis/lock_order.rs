@@ -25,11 +25,13 @@ enum Node {
     Param(String, usize),
 }
 
-fn node(lock: &Lock) -> Node {
+/// The graph node of a lock; a lock the analysis cannot name has none (§3.7).
+fn node(lock: &Lock) -> Option<Node> {
     match lock {
-        Lock::Made(m) => Node::Made(*m),
-        Lock::Keyed { coll, .. } => Node::Coll(*coll),
-        Lock::Param { proc, index, .. } => Node::Param(proc.to_string(), *index),
+        Lock::Made(m) => Some(Node::Made(*m)),
+        Lock::Keyed { coll, .. } => Some(Node::Coll(*coll)),
+        Lock::Param { proc, index, .. } => Some(Node::Param(proc.to_string(), *index)),
+        Lock::Unknown => None,
     }
 }
 
@@ -65,7 +67,7 @@ fn build(events: &[Acquire]) -> Graph<'_> {
             if e.lock.same(&held.lock, |a, b| prover.distinct(a, b)) == Same::Yes {
                 continue; // self-deadlock, reported elsewhere
             }
-            let (from, to) = (node(&held.lock), node(&e.lock));
+            let (Some(from), Some(to)) = (node(&held.lock), node(&e.lock)) else { continue };
             let edge = Edge { ev: i, h };
             if from == to {
                 if let Node::Coll(c) = from {
@@ -314,8 +316,10 @@ fn primary_index(ctx: &Context<'_>, g: &Graph<'_>, choice: &[Edge]) -> usize {
     let mut best_key = (false, 0u32, 0u32);
     for (i, &e) in choice.iter().enumerate() {
         let ev = g.ev(e);
-        let (from, to) = (node(&g.held(e).lock), node(&ev.lock));
-        let against = majority(g, &from, &to) == Some(false);
+        let against = match (node(&g.held(e).lock), node(&ev.lock)) {
+            (Some(from), Some(to)) => majority(g, &from, &to) == Some(false),
+            _ => false,
+        };
         let start = ctx.task_start(&ev.task).map_or(0, |s| s.start);
         let key = (against, ev.token.start, start);
         if i == 0 || key > best_key {

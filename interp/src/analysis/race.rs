@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use crate::diagnostic::{Code, Diagnostic, Related};
 
-use super::identity::Same;
+use super::identity::{Lock, Same};
 use super::report::Context;
 use super::run::{Access, Loc};
 use super::tasks::concurrent;
@@ -56,14 +56,19 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
     }
 }
 
-/// Whether some serializer is certainly held at both accesses (an unknown one: silence).
+/// Whether some serializer is certainly held at both accesses. A side holding a lock the
+/// analysis cannot name (a parameter of an uncalled procedure, a mutex) counts as protected:
+/// silence rather than a guess (design §3.7).
 fn common_lock(a: &Access, b: &Access) -> bool {
+    let opaque = |x: &Access| x.held.iter().any(|h| matches!(h.lock, Lock::Param { .. } | Lock::Unknown));
+    if opaque(a) || opaque(b) {
+        return true;
+    }
     a.held.iter().any(|x| {
         b.held.iter().any(|y| {
             let same = x.lock.same(&y.lock, |s, t| s.is_ground() && t.is_ground() && s != t);
             // A keyed serializer taken by a variable key names one serializer per task.
             same == Same::Yes && (x.lock.key().is_none_or(|k| k.is_ground()) || a.task == b.task)
-                || matches!(x.lock, super::identity::Lock::Param { .. })
         })
     })
 }
@@ -105,14 +110,7 @@ fn report(ctx: &Context<'_>, loc: Loc, base: usize, p: &Access, o: &Access, all:
     let sides: &[(&String, &Access, &[super::tasks::Step])] =
         if same_event { &[(&ptask, p, pt)] } else { &[(&otask, o, ot), (&ptask, p, pt)] };
     for &(task, a, path) in sides {
-        if let Some(start) = ctx.task_start(path) {
-            if !(start.start <= a.span.start && a.span.end <= start.end) || !a.trace.is_empty() {
-                d.related.push(Related { span: start, message: format!("{task} starts here") });
-                for step in a.trace.iter() {
-                    d.related.push(Related { span: step.span, message: ctx.step_message(task, step) });
-                }
-            }
-        }
+        d.related.extend(ctx.path_related(task, path, &a.trace, a.span));
     }
     if let Some((spawn, _)) = ctx.spawn_between(pt, ot).or_else(|| ctx.spawn_between(pt, pt)) {
         let what = ctx.slice(spawn).unwrap_or("parallel");

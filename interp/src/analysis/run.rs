@@ -127,6 +127,7 @@ impl Run {
                 None => self.coll_names.get(coll).cloned().unwrap_or_else(|| "a keyed serializer".into()),
             },
             Lock::Param { name, .. } => name.to_string(),
+            Lock::Unknown => "a lock".into(),
         }
     }
 
@@ -171,6 +172,63 @@ struct DataV<'a> {
     coll: Option<CollId>,
     key: Option<Term>,
     elems: AVal<'a>,
+    /// The elements in order, for a proper list of known length (`list`, `cons` onto one):
+    /// `car`, `cdr` and friends then pick the right one instead of the join of all, so a
+    /// list of serializers walked in order keeps its order.
+    items: Option<Rc<Vec<AVal<'a>>>>,
+}
+
+impl<'a> DataV<'a> {
+    fn new(elems: AVal<'a>) -> DataV<'a> {
+        DataV { coll: None, key: None, elems, items: None }
+    }
+
+    fn keyed(coll: Option<CollId>, key: Option<Term>, elems: AVal<'a>) -> DataV<'a> {
+        DataV { coll, key, elems, items: None }
+    }
+
+    /// A proper list of these elements.
+    fn list(items: Vec<AVal<'a>>) -> DataV<'a> {
+        let mut elems = AVal::default();
+        for a in &items {
+            for v in &a.vals {
+                elems.join(AVal { vals: vec![v.clone()], term: a.term.clone(), ..Default::default() });
+            }
+        }
+        DataV { coll: None, key: None, elems: elems.or_unknown(), items: Some(Rc::new(items)) }
+    }
+}
+
+/// `car`, `cdr`, `cadr`, … `list-ref` on a list of known elements; `None` when the path
+/// leaves the known part.
+fn positional<'a>(op: &str, index: Option<usize>, items: &[AVal<'a>]) -> Option<AVal<'a>> {
+    let path: Vec<char> = match op {
+        "list-ref" => std::iter::once('a').chain(std::iter::repeat_n('d', index?)).collect(),
+        "last" => std::iter::once('a').chain(std::iter::repeat_n('d', items.len().checked_sub(1)?)).collect(),
+        _ => op.strip_prefix('c')?.strip_suffix('r')?.chars().collect(),
+    };
+    let mut rest: &[AVal<'a>] = items;
+    // Applied right to left: `cadr` is `car` of `cdr`.
+    let mut steps = path.iter().rev().peekable();
+    while let Some(step) = steps.next() {
+        match step {
+            'd' => rest = rest.get(1..)?,
+            'a' => {
+                let item = rest.first()?;
+                if steps.peek().is_none() {
+                    return Some(item.clone());
+                }
+                let [V::Data(d)] = item.vals.as_slice() else { return None };
+                rest = d.items.as_deref()?.as_slice();
+            }
+            _ => return None,
+        }
+    }
+    if rest.is_empty() {
+        Some(AVal::constant())
+    } else {
+        Some(AVal::one(V::Data(Rc::new(DataV::list(rest.to_vec())))))
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -235,9 +293,6 @@ impl<'a> AVal<'a> {
         } else {
             self
         }
-    }
-    fn has_sproc(&self) -> bool {
-        self.vals.iter().any(|v| matches!(v, V::SProc(_)))
     }
     fn holds_serializer(&self, depth: u32) -> bool {
         depth < 4
@@ -341,6 +396,9 @@ struct Runner<'a> {
     stack: Vec<Span>,
     called: HashSet<Span>,
     budget: u64,
+    /// `mutex-acquire` calls minus `mutex-release` calls so far: a statement that raises it
+    /// leaves the rest of its body under a lock the analysis cannot name.
+    mutex_depth: i64,
 }
 
 /// Runs the file's top-level forms (skipping malformed ones), then each procedure nothing
@@ -357,6 +415,7 @@ pub fn run(data: &[Datum], res: &Resolution) -> Run {
         stack: Vec::new(),
         called: HashSet::new(),
         budget: 0,
+        mutex_depth: 0,
     };
     let root = Ctx {
         env: None,
@@ -517,7 +576,7 @@ impl<'a> Runner<'a> {
             .map(|x| match x {
                 V::Data(d) if d.coll.is_none() && d.elems.holds_serializer(0) => {
                     self.out.coll_names.insert(coll, name.to_string());
-                    V::Data(Rc::new(DataV { coll: Some(coll), key: None, elems: d.elems.clone() }))
+                    V::Data(Rc::new(DataV::keyed(Some(coll), None, d.elems.clone())))
                 }
                 other => other.clone(),
             })
@@ -720,29 +779,44 @@ impl<'a> Runner<'a> {
 
     fn body(&mut self, forms: &'a [Datum], ctx: &Ctx<'a>) -> AVal<'a> {
         let mut last = AVal::constant();
+        let mut cur = ctx.clone();
         for (i, f) in forms.iter().enumerate() {
+            let depth = self.mutex_depth;
             last = match self.form_of(f) {
                 Some("define") => {
-                    if let Some((name, value)) = self.define_parts(f, ctx) {
+                    if let Some((name, value)) = self.define_parts(f, &cur) {
                         let mut v = value(self);
                         if let (Some(id), Some(sym)) = (self.res.binder(name.span), name.as_symbol()) {
                             self.bind_name(&mut v, sym);
-                            self.define_local(ctx, id, v);
+                            self.define_local(&cur, id, v);
                         }
                     }
                     AVal::constant()
                 }
                 Some("begin") if f.as_list().is_some_and(|l| l[1..].iter().any(|g| self.form_of(g) == Some("define"))) => {
-                    self.body(&f.as_list().unwrap()[1..], ctx)
+                    self.body(&f.as_list().unwrap()[1..], &cur)
                 }
                 Some("define-syntax" | "define-record-type") => AVal::constant(),
-                _ => self.eval(f, ctx),
+                _ => self.eval(f, &cur),
             };
             if i + 1 < forms.len() {
-                self.statement(f, &last, ctx);
+                self.statement(f, &last, &cur);
             }
+            self.track_mutex(depth, f.span, &mut cur);
         }
         last
+    }
+
+    /// After a statement that took (or released) a mutex, the rest of the body runs under
+    /// (or outside) a lock the analysis cannot name.
+    fn track_mutex(&mut self, before: i64, at: Span, ctx: &mut Ctx<'a>) {
+        if self.mutex_depth > before {
+            ctx.held.push(Held { lock: Lock::Unknown, token: at, call: at, trace_len: ctx.trace.len(), passed_at: None });
+        } else if self.mutex_depth < before {
+            if let Some(i) = ctx.held.iter().rposition(|h| h.lock == Lock::Unknown) {
+                ctx.held.remove(i);
+            }
+        }
     }
 
     fn define_local(&mut self, ctx: &Ctx<'a>, id: BindingId, v: AVal<'a>) {
@@ -895,7 +969,7 @@ impl<'a> Runner<'a> {
                 for a in args {
                     out.join(self.eval(a, ctx));
                 }
-                AVal::one(V::Data(Rc::new(DataV { coll: None, key: None, elems: out.or_unknown() })))
+                AVal::one(V::Data(Rc::new(DataV::new(out.or_unknown()))))
             }
             "amb" => {
                 let mut out = AVal::default();
@@ -1317,11 +1391,7 @@ impl<'a> Runner<'a> {
             self.bind(&frame, p, v);
         }
         if let Some(rest) = c.rest {
-            let mut elems = AVal::default();
-            for a in args {
-                elems.join(a);
-            }
-            let v = AVal::one(V::Data(Rc::new(DataV { coll: None, key: None, elems: elems.or_unknown() })));
+            let v = AVal::one(V::Data(Rc::new(DataV::list(args.collect()))));
             self.bind(&frame, rest, v);
         }
         let mut c2 = ctx.clone();
@@ -1392,7 +1462,13 @@ impl<'a> Runner<'a> {
                 self.out.locs.insert(Loc::Obj(o), LocInfo { name: None, task: ctx.task.clone() });
                 AVal::one(V::Obj(o))
             }
-            "cons" | "list" | "append" | "list-copy" | "reverse" | "vector->list" | "iota" | "list-tail"
+            "list" => AVal::one(V::Data(Rc::new(DataV::list(args.to_vec())))),
+            "cons" if args.len() == 2 && known_list(&args[1]).is_some() => {
+                let mut items = vec![args[0].clone()];
+                items.extend(known_list(&args[1]).unwrap().iter().cloned());
+                AVal::one(V::Data(Rc::new(DataV::list(items))))
+            }
+            "cons" | "append" | "list-copy" | "reverse" | "vector->list" | "iota" | "list-tail"
             | "delete" | "delete-duplicates" | "last-pair" => {
                 let mut elems = AVal::default();
                 for a in args {
@@ -1403,18 +1479,29 @@ impl<'a> Runner<'a> {
                         }
                     }
                 }
-                AVal::one(V::Data(Rc::new(DataV { coll: None, key: None, elems: elems.or_unknown() })))
+                AVal::one(V::Data(Rc::new(DataV::new(elems.or_unknown()))))
             }
             "car" | "cdr" | "caar" | "cadr" | "cdar" | "cddr" | "caddr" | "cdddr" | "cadddr" | "list-ref" | "last"
             | "stream-car" | "stream-cdr" => {
                 let x = arg(0);
                 let term = x.term.clone().map(|t| Term::Acc(name, Rc::new(t)));
+                let index = match arg(1).term.as_ref().and_then(Term::lit) {
+                    Some(Lit::Int(i)) if *i >= 0 => Some(*i as usize),
+                    _ => None,
+                };
+                if let Some(mut v) = known_list(&x).and_then(|items| positional(n, index, items)) {
+                    if v.term.is_none() {
+                        v.term = term;
+                    }
+                    v.label = None;
+                    return v;
+                }
                 let mut out = AVal::default();
                 for v in &x.vals {
                     match v {
                         V::Data(d) if d.coll.is_some() => {
                             let key = d.key.clone().or_else(|| term.clone());
-                            out.join(AVal::one(V::Data(Rc::new(DataV { coll: d.coll, key, elems: d.elems.clone() }))));
+                            out.join(AVal::one(V::Data(Rc::new(DataV::keyed(d.coll, key, d.elems.clone())))));
                         }
                         V::Data(d) => {
                             out.join(d.elems.clone());
@@ -1465,6 +1552,14 @@ impl<'a> Runner<'a> {
                 AVal::constant()
             }
             "parallel-map" => self.parallel_map(args, call, ctx),
+            "mutex-acquire" => {
+                self.mutex_depth += 1;
+                AVal::constant()
+            }
+            "mutex-release" => {
+                self.mutex_depth -= 1;
+                AVal::constant()
+            }
             "map" | "for-each" | "filter" | "fold" | "fold-left" | "fold-right" | "foldr" | "reduce" | "append-map"
             | "filter-map" | "any" | "every" | "andmap" | "ormap" | "vector-map" | "vector-for-each" | "sort"
             | "hash-table-walk" | "stream-map" | "stream-filter" | "stream-for-each" | "list-index" | "remove"
@@ -1481,7 +1576,7 @@ impl<'a> Runner<'a> {
             match v {
                 V::Data(d) if d.coll.is_some() => {
                     let key = key.clone().unwrap_or_else(|| self.fresh_var(Symbol::intern("key")));
-                    out.join(AVal::one(V::Data(Rc::new(DataV { coll: d.coll, key: Some(key), elems: d.elems.clone() }))));
+                    out.join(AVal::one(V::Data(Rc::new(DataV::keyed(d.coll, Some(key), d.elems.clone())))));
                 }
                 V::Data(_) => out.join(AVal::one(v.clone())),
                 V::Obj(o) => {
@@ -1489,7 +1584,7 @@ impl<'a> Runner<'a> {
                     if self.objs[o as usize].holds_sers {
                         let key = key.clone().unwrap_or_else(|| self.fresh_var(Symbol::intern("key")));
                         let elems = self.objs[o as usize].vals.clone();
-                        out.join(AVal::one(V::Data(Rc::new(DataV { coll: Some(CollId::Obj(o)), key: Some(key), elems }))));
+                        out.join(AVal::one(V::Data(Rc::new(DataV::keyed(Some(CollId::Obj(o)), Some(key), elems)))));
                     } else {
                         out.join(self.objs[o as usize].vals.clone());
                         out.join(AVal::constant());
@@ -1535,7 +1630,11 @@ impl<'a> Runner<'a> {
             _ => (vec![0], (1..args.len()).collect(), 0),
         };
         let mut results = AVal::default();
+        // `dynamic-wind` whose before thunk takes a mutex runs the body under it.
+        let mut cur = ctx.clone();
+        let ctx = &mut cur;
         for &p in &proc_idx {
+            let depth = self.mutex_depth;
             let Some(f) = args.get(p) else { continue };
             let mut call_args: Vec<AVal<'a>> = list_idxs.iter().map(|&i| self.elements(&args[i])).collect();
             if n == "apply" {
@@ -1555,11 +1654,17 @@ impl<'a> Runner<'a> {
             if n == "for-each" || n == "vector-for-each" || n == "hash-table-walk" || n == "stream-for-each" {
                 self.dropped_result(&r, ctx);
             }
+            if n == "dynamic-wind" {
+                self.track_mutex(depth, call.span, ctx);
+                if p != 1 {
+                    continue;
+                }
+            }
             results.join(r);
         }
         match n {
             "map" | "append-map" | "filter-map" | "vector-map" | "stream-map" => {
-                AVal::one(V::Data(Rc::new(DataV { coll: None, key: None, elems: results.or_unknown() })))
+                AVal::one(V::Data(Rc::new(DataV::new(results.or_unknown()))))
             }
             "filter" | "remove" | "sort" | "stream-filter" | "partition" => {
                 args.iter().find(|a| a.vals.iter().any(|v| matches!(v, V::Data(_)))).cloned().unwrap_or_else(AVal::unknown)
@@ -1617,7 +1722,7 @@ impl<'a> Runner<'a> {
             }
             results.join(r);
         }
-        AVal::one(V::Data(Rc::new(DataV { coll: None, key: None, elems: results.or_unknown() })))
+        AVal::one(V::Data(Rc::new(DataV::new(results.or_unknown()))))
     }
 
     fn parallel_map(&mut self, args: &[AVal<'a>], call: &CallInfo, ctx: &Ctx<'a>) -> AVal<'a> {
@@ -1640,7 +1745,7 @@ impl<'a> Runner<'a> {
         let inner = CallInfo::new(call.span, call.args.first().copied().unwrap_or(call.head), None, Vec::new());
         let r = self.apply(f, vec![elem], &inner, &tctx);
         self.dropped_result(&r, ctx);
-        AVal::one(V::Data(Rc::new(DataV { coll: None, key: None, elems: r })))
+        AVal::one(V::Data(Rc::new(DataV::new(r))))
     }
 
     // ----- procedures nothing calls -----
@@ -1686,6 +1791,14 @@ impl<'a> Runner<'a> {
             self.budget = BUDGET_PER_FORM;
             self.call_closure(&c, args, &call, &ctx);
         }
+    }
+}
+
+/// The elements of a value that is one proper list of known length.
+fn known_list<'v, 'a>(v: &'v AVal<'a>) -> Option<&'v [AVal<'a>]> {
+    match v.vals.as_slice() {
+        [V::Data(d)] if d.coll.is_none() => d.items.as_deref().map(Vec::as_slice),
+        _ => None,
     }
 }
 
