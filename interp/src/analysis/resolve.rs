@@ -159,6 +159,14 @@ impl Resolution {
         out
     }
 
+    /// The binding of the identifier under the cursor and its references (see [`references`]).
+    ///
+    /// [`references`]: Resolution::references
+    pub fn references_at(&self, offset: usize, include_declaration: bool) -> Option<(BindingId, Vec<Span>)> {
+        let id = self.definition_at(offset)?.id;
+        Some((id, self.references(id, include_declaration)))
+    }
+
     /// Names visible at an offset, innermost first, then top-level names, built-ins and
     /// special forms; each name once (the innermost binding wins).
     pub fn visible_names_at(&self, offset: usize) -> Vec<&Binding> {
@@ -1135,4 +1143,152 @@ fn record_names(items: &[Datum]) -> Vec<&Datum> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    //! Fixtures mark the cursor with `$0`; `check_*` helpers strip it and query the resolution.
+
+    use super::*;
+    use crate::reader;
+
+    /// The text without its `$0` marker, the marker's offset and the resolution.
+    fn fixture(marked: &str) -> (String, usize, Resolution) {
+        let offset = marked.find("$0").expect("the fixture needs a `$0` cursor");
+        let text = marked.replacen("$0", "", 1);
+        let parsed = reader::read(&text);
+        assert!(parsed.errors.is_empty(), "fixture does not read: {:?}", parsed.errors);
+        let res = resolve(&parsed.data);
+        (text, offset, res)
+    }
+
+    fn slice(text: &str, span: Span) -> &str {
+        &text[span.range()]
+    }
+
+    /// The binding at the cursor: its name, kind and the text from its binder to the end of
+    /// that line (enough to tell which binder it is), or `None` for built-ins.
+    fn check_definition(marked: &str, name: &str, kind: BindingKind, binder_context: Option<&str>) {
+        let (text, offset, res) = fixture(marked);
+        let b = res.definition_at(offset).unwrap_or_else(|| panic!("nothing at the cursor of {marked:?}"));
+        assert_eq!(b.name.as_str(), name, "{marked}");
+        assert_eq!(b.kind, kind, "{marked}");
+        let context = b.span.map(|s| {
+            let rest = &text[s.start as usize..];
+            rest.lines().next().unwrap_or("").to_string()
+        });
+        assert_eq!(context.as_deref(), binder_context, "{marked}");
+    }
+
+    #[test]
+    fn definition_of_locals_parameters_and_top_level_names() {
+        check_definition("(let ((x 1)) (+ x$0 1))", "x", BindingKind::Local, Some("x 1)) (+ x 1))"));
+        check_definition("(define (f x) x$0)\n(define x 1)", "x", BindingKind::Parameter, Some("x) x)"));
+        check_definition("(define (f) (g$0))\n(define (g) 1)", "g", BindingKind::TopLevel, Some("g) 1)"));
+        check_definition("(define (f a$0) a)", "a", BindingKind::Parameter, Some("a) a)"));
+        check_definition("(define (f a) a$0)", "a", BindingKind::Parameter, Some("a) a)"));
+        check_definition("(define (f a) $0a)", "a", BindingKind::Parameter, Some("a) a)"));
+    }
+
+    #[test]
+    fn definition_of_built_ins_and_special_forms() {
+        check_definition("(car$0 '(1))", "car", BindingKind::Builtin, None);
+        check_definition("(i$0f #t 1 2)", "if", BindingKind::SpecialForm, None);
+        check_definition("(let ((if 1)) if$0)", "if", BindingKind::Local, Some("if 1)) if)"));
+        check_definition("(define (car x) x)\n(car$0 1)", "car", BindingKind::TopLevel, Some("car x) x)"));
+    }
+
+    #[test]
+    fn definition_in_every_binding_form() {
+        check_definition("(let loop ((i 0)) (loop$0 (+ i 1)))", "loop", BindingKind::Local, Some("loop ((i 0)) (loop (+ i 1)))"));
+        check_definition("(let* ((a 1) (b a$0)) b)", "a", BindingKind::Local, Some("a 1) (b a)) b)"));
+        check_definition("(letrec ((ev? (lambda (n) (od?$0 n))) (od? (lambda (n) n))) 1)", "od?", BindingKind::Local, Some("od? (lambda (n) n))) 1)"));
+        check_definition("(define (f)\n  (define (g) (h$0))\n  (define (h) 1)\n  (g))", "h", BindingKind::Local, Some("h) 1)"));
+        check_definition("(do ((i 0 (+ i$0 1))) ((= i 3)))", "i", BindingKind::Local, Some("i 0 (+ i 1))) ((= i 3)))"));
+        check_definition("(match '(1 2) ((?a ?b) (+ a$0 b)))", "a", BindingKind::Local, Some("a ?b) (+ a b)))"));
+        check_definition("(handle (effect ask 1) (on ask (q k) (k q$0)))", "q", BindingKind::Parameter, Some("q k) (k q)))"));
+        check_definition("(define-syntax my-if (syntax-rules () ((_ c a b) (cond (c a) (else b)))))\n(my-if$0 #t 1 2)", "my-if", BindingKind::Macro, Some("my-if (syntax-rules () ((_ c a b) (cond (c a) (else b)))))"));
+    }
+
+    #[test]
+    fn nothing_at_whitespace_strings_or_numbers() {
+        for marked in ["(define x 1) $0", "(display \"a$0b\")", "(+ 1$02 3)"] {
+            let (_, offset, res) = fixture(marked);
+            assert!(res.definition_at(offset).is_none(), "{marked}");
+        }
+    }
+
+    /// References of the binding at the cursor, as `line:col` of their starts (0-based).
+    fn check_references(marked: &str, include_declaration: bool, expected: &[&str]) {
+        let (text, offset, res) = fixture(marked);
+        let spans = res.references_at(offset, include_declaration).map(|(_, s)| s).unwrap_or_default();
+        let lines = crate::syntax::LineIndex::new(&text);
+        let got: Vec<String> = spans
+            .iter()
+            .map(|s| {
+                let l = lines.line(s.start as usize);
+                format!("{}:{} {}", l, s.start as usize - lines.line_start(l), slice(&text, *s))
+            })
+            .collect();
+        assert_eq!(got, expected, "{marked}");
+    }
+
+    #[test]
+    fn references_in_source_order_with_or_without_the_binder() {
+        let marked = "(define (f a$0)\n  (+ a a))\n(define a 2)\n(f a)";
+        check_references(marked, true, &["0:11 a", "1:5 a", "1:7 a"]);
+        check_references(marked, false, &["1:5 a", "1:7 a"]);
+        // From a reference, the same set; the top-level `a` is another binding.
+        check_references("(define (f a) (+ a$0 a))\n(f a)", false, &["0:17 a", "0:19 a"]);
+        check_references("(define a 1)\n(define (f) a)\n(f a$0)", true, &["0:8 a", "1:12 a", "2:3 a"]);
+    }
+
+    #[test]
+    fn references_of_a_name_defined_twice_list_both_binders() {
+        check_references("(define x 1)\n(define x 2)\n(display x$0)", true, &["0:8 x", "1:8 x", "2:9 x"]);
+    }
+
+    #[test]
+    fn references_follow_set_targets_and_forward_uses() {
+        check_references("(define (bump) (set! n (+ n 1)))\n(define n$0 0)", true, &["1:8 n", "0:21 n", "0:26 n"]);
+    }
+
+    /// Names visible at the cursor: the first `locals` entries (innermost first) and that
+    /// `also` are among them, with their kinds.
+    fn check_visible(marked: &str, locals: &[(&str, BindingKind)], also: &[(&str, BindingKind)], hidden: &[&str]) {
+        let (_, offset, res) = fixture(marked);
+        let names = res.visible_names_at(offset);
+        let got: Vec<(&str, BindingKind)> = names.iter().map(|b| (b.name.as_str(), b.kind)).collect();
+        assert_eq!(&got[..locals.len()], locals, "{marked}");
+        for a in also {
+            assert!(got.contains(a), "{marked}: {a:?} missing");
+        }
+        for h in hidden {
+            assert!(!got.iter().any(|(n, _)| n == h), "{marked}: `{h}` should not be visible");
+        }
+        let mut seen = BTreeSet::new();
+        assert!(got.iter().all(|(n, _)| seen.insert(*n)), "each name once");
+    }
+
+    #[test]
+    fn visible_names_innermost_first_then_top_level_then_built_ins() {
+        check_visible(
+            "(define top 1)\n(define (f a)\n  (let ((b 2))\n    (+ $0 b)))",
+            &[("b", BindingKind::Local), ("a", BindingKind::Parameter), ("f", BindingKind::TopLevel), ("top", BindingKind::TopLevel)],
+            &[("car", BindingKind::Builtin), ("if", BindingKind::SpecialForm), ("make-serializer", BindingKind::Builtin)],
+            &[],
+        );
+    }
+
+    #[test]
+    fn visible_names_respect_binding_form_scopes() {
+        // `let` inits do not see the names they bind; `let*` inits see the earlier ones.
+        check_visible("(let ((a 1) (b $0)) b)", &[], &[], &["a", "b"]);
+        check_visible("(let* ((a 1) (b $0)) b)", &[("a", BindingKind::Local)], &[], &["b"]);
+        check_visible("(letrec ((a (lambda () $0)) (b 2)) a)", &[("b", BindingKind::Local), ("a", BindingKind::Local)], &[], &[]);
+        // A local shadows a top-level name of the same name: it appears once, as the local.
+        check_visible("(define x 1)\n(define (f x) $0)", &[("x", BindingKind::Parameter), ("f", BindingKind::TopLevel)], &[], &[]);
+        // Outside a procedure its parameters are gone.
+        check_visible("(define (f a) a)\n$0", &[("f", BindingKind::TopLevel)], &[], &["a"]);
+    }
 }
