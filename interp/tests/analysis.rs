@@ -274,3 +274,21 @@ fn output_is_deterministic() {
         assert_eq!(a, b, "{}", path.display());
     }
 }
+
+/// Prints the diagnostics (human form, then JSON) of the files named in `ANALYSIS_DUMP`
+/// (colon-separated): `ANALYSIS_DUMP=a.omega cargo test -p omega --test analysis dump -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn dump() {
+    let Some(paths) = std::env::var_os("ANALYSIS_DUMP") else { return };
+    for path in std::env::split_paths(&paths).filter(|p| !p.as_os_str().is_empty()) {
+        let text = std::fs::read_to_string(&path).unwrap();
+        let name = path.display().to_string();
+        let file = SourceFile::new(&name, &text);
+        let diags = analysis::check(&text);
+        print!("{}", omega::diagnostic::render_human(&file, &diags));
+        if std::env::var_os("ANALYSIS_JSON").is_some() {
+            println!("{}", serde_json::to_string_pretty(&to_json(&file, "file:///f.omega", &diags)).unwrap());
+        }
+    }
+}
