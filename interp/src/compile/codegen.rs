@@ -10,7 +10,7 @@ use super::core::*;
 use crate::symbol::Symbol;
 use crate::syntax::Span;
 use crate::value::Value;
-use crate::vm::code::{CaptureFrom, Op, Proto};
+use crate::vm::code::{CaptureFrom, Fast, Op, Proto};
 
 /// Global variables by number: instructions name globals by index into this table.
 #[derive(Default)]
@@ -267,6 +267,16 @@ impl Codegen<'_> {
                 self.ret(tail, span);
             }
             Expr::Call(f, args) => {
+                if let Expr::Global(name) = &f.expr {
+                    if let Some(op) = Fast::from_name(name.as_str()).filter(|op| op.arity() == args.len()) {
+                        for a in args {
+                            self.expr(a, false);
+                        }
+                        let g = self.globals.id(*name);
+                        self.emit(Op::Builtin { g, op, tail }, span);
+                        return;
+                    }
+                }
                 self.expr(f, false);
                 for a in args {
                     self.expr(a, false);

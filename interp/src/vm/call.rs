@@ -3,6 +3,7 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
+use super::code::Fast;
 use super::{Closure, Flow, Frame, Machine};
 use crate::error::{Error, ErrorKind};
 use crate::printer::write_short;
@@ -59,6 +60,52 @@ impl Machine {
             _ => write_short(f),
         };
         Error::new(format!("{name}: expected {expected}, got {got}"))
+    }
+
+    /// The built-in that global `g` still holds, if it is the original `op`.
+    #[inline]
+    pub(super) fn builtin_if_original(&self, g: u32, op: Fast) -> Option<&'static Primitive> {
+        let original = self.fast[op as usize]?;
+        match &self.globals[g as usize] {
+            Value::Primitive(p) if std::ptr::eq(*p, original) => Some(original),
+            _ => None,
+        }
+    }
+
+    /// A call in tail position from the frame at `fp`: the callee and its `argc` arguments
+    /// on top of the stack replace the returning frame.
+    pub(super) fn tail_call(&mut self, fp: usize, argc: usize) -> Result<Flow, Error> {
+        let callee = self.stack.len() - argc - 1;
+        if let Value::Primitive(p) = &self.stack[callee] {
+            if !Self::is_machine_primitive(p) {
+                // A primitive returns at once: call it, then return its value.
+                let p = *p;
+                if argc < p.min || p.max.is_some_and(|m| argc > m) {
+                    return Err(self.arity_error(&self.stack[callee].clone(), argc));
+                }
+                let r = (p.f)(&mut self.ctx, &self.stack[callee + 1..])?;
+                self.stack.truncate(fp - 1);
+                self.frames.pop();
+                return self.deliver(r);
+            }
+        }
+        // Move callee and arguments down over the returning frame.
+        let base = fp - 1;
+        let n = argc + 1;
+        let len = self.stack.len();
+        for k in 0..n {
+            self.stack.swap(base + k, len - n + k);
+        }
+        self.stack.truncate(base + n);
+        self.frames.pop();
+        match &self.stack[base] {
+            Value::Closure(c) if !c.proto.rest && c.proto.params as usize == argc => {
+                let c = c.clone();
+                self.enter(c, base + 1)?;
+                Ok(Flow::Continue)
+            }
+            _ => self.apply(base, argc),
+        }
     }
 
     /// Calls the procedure at `stack[callee]` with the `argc` values above it.

@@ -44,6 +44,9 @@ pub enum Op {
     Closure(u32),
     Call(u32),
     TailCall(u32),
+    /// A call of global `g` that is usually built-in `op` with its arguments on the stack:
+    /// done in place while `g` still holds that built-in, else an ordinary call.
+    Builtin { g: u32, op: Fast, tail: bool },
     Return,
     /// `(effect op a…)`: constant `op` holds the op symbol; `argc` arguments are on the stack.
     Effect { op: u32, argc: u32 },
@@ -56,6 +59,81 @@ pub enum Op {
     Guard,
     /// `(delay E)`: a thunk on the stack becomes a promise; `force_result` for `delay-force`.
     Delay { force_result: bool },
+}
+
+/// Built-ins common enough in loops to get an instruction of their own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fast {
+    Add,
+    Sub,
+    Mul,
+    Lt,
+    Gt,
+    Le,
+    Ge,
+    NumEq,
+    Car,
+    Cdr,
+    Cons,
+    IsNull,
+    IsPair,
+    Not,
+    IsEq,
+    IsZero,
+}
+
+impl Fast {
+    pub const ALL: [Fast; 16] = [
+        Fast::Add,
+        Fast::Sub,
+        Fast::Mul,
+        Fast::Lt,
+        Fast::Gt,
+        Fast::Le,
+        Fast::Ge,
+        Fast::NumEq,
+        Fast::Car,
+        Fast::Cdr,
+        Fast::Cons,
+        Fast::IsNull,
+        Fast::IsPair,
+        Fast::Not,
+        Fast::IsEq,
+        Fast::IsZero,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Fast::Add => "+",
+            Fast::Sub => "-",
+            Fast::Mul => "*",
+            Fast::Lt => "<",
+            Fast::Gt => ">",
+            Fast::Le => "<=",
+            Fast::Ge => ">=",
+            Fast::NumEq => "=",
+            Fast::Car => "car",
+            Fast::Cdr => "cdr",
+            Fast::Cons => "cons",
+            Fast::IsNull => "null?",
+            Fast::IsPair => "pair?",
+            Fast::Not => "not",
+            Fast::IsEq => "eq?",
+            Fast::IsZero => "zero?",
+        }
+    }
+
+    /// How many arguments the instruction takes.
+    pub fn arity(self) -> usize {
+        match self {
+            Fast::Car | Fast::Cdr | Fast::IsNull | Fast::IsPair | Fast::Not | Fast::IsZero => 1,
+            _ => 2,
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Fast> {
+        Fast::ALL.into_iter().find(|f| f.name() == name)
+    }
 }
 
 /// Where a closure's captured variable comes from in the procedure that makes it.

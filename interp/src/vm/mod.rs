@@ -140,6 +140,8 @@ pub struct Machine {
     stack: Vec<Value>,
     frames: Vec<Frame>,
     sched: sched::Scheduler,
+    /// The original built-ins behind `Op::Builtin`, by `Fast` number.
+    fast: [Option<&'static crate::value::Primitive>; 16],
 }
 
 /// What the instruction loop stopped for.
@@ -166,6 +168,7 @@ impl Machine {
             stack: Vec::new(),
             frames: Vec::new(),
             sched: sched::Scheduler::default(),
+            fast: code::Fast::ALL.map(|op| crate::primitives::all().find(|p| p.name == op.name())),
         }
     }
 

@@ -3,7 +3,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use super::code::{CaptureFrom, Op};
+use super::code::{CaptureFrom, Fast, Op};
 use super::{Closure, Flow, Frame, Machine};
 use crate::error::Error;
 use crate::value::{Object, Promise, Value};
@@ -30,9 +30,26 @@ impl Machine {
         let Some(Frame::Call { closure, pc, fp }) = self.frames.last() else {
             return Ok(Flow::Continue);
         };
-        let mut clo: Rc<Closure> = closure.clone();
+        // The running closure, borrowed from the top frame (which owns it) without touching
+        // its reference count; re-read whenever the top frame changes.
+        let mut clo: *const Closure = Rc::as_ptr(closure);
+        // The running procedure's instructions, likewise borrowed.
+        let mut code: *const [Op] = closure.proto.code.as_slice();
         let mut pc = *pc as usize;
         let mut fp = *fp as usize;
+        macro_rules! code {
+            () => {
+                // SAFETY: as for `clo`: the instructions belong to the closure's procedure.
+                unsafe { &*code }
+            };
+        }
+        macro_rules! clo {
+            () => {
+                // SAFETY: `clo` points into the `Rc` held by the top frame, which stays on the
+                // frame stack until `reload!` re-reads it.
+                unsafe { &*clo }
+            };
+        }
 
         macro_rules! save_pc {
             () => {
@@ -45,7 +62,8 @@ impl Machine {
             () => {
                 match self.frames.last() {
                     Some(Frame::Call { closure, pc: p, fp: f }) => {
-                        clo = closure.clone();
+                        clo = Rc::as_ptr(closure);
+                        code = closure.proto.code.as_slice();
                         pc = *p as usize;
                         fp = *f as usize;
                     }
@@ -64,10 +82,10 @@ impl Machine {
         }
 
         loop {
-            let op = clo.proto.code[pc];
+            let op = code!()[pc];
             pc += 1;
             match op {
-                Op::Const(i) => self.stack.push(clo.proto.consts[i as usize].clone()),
+                Op::Const(i) => self.stack.push(clo!().proto.consts[i as usize].clone()),
                 Op::Local(i) => {
                     let v = self.stack[fp + i as usize].clone();
                     self.stack.push(v);
@@ -80,7 +98,7 @@ impl Machine {
                     let v = self.stack[fp + i as usize].clone();
                     if matches!(v, Value::Undefined) {
                         save_pc!();
-                        return Err(used_early(clo.proto.local_names[i as usize].as_str()));
+                        return Err(used_early(clo!().proto.local_names[i as usize].as_str()));
                     }
                     self.stack.push(v);
                 }
@@ -88,7 +106,7 @@ impl Machine {
                     let v = unbox(&self.stack[fp + i as usize]);
                     if matches!(v, Value::Undefined) {
                         save_pc!();
-                        return Err(used_early(clo.proto.local_names[i as usize].as_str()));
+                        return Err(used_early(clo!().proto.local_names[i as usize].as_str()));
                     }
                     self.stack.push(v);
                 }
@@ -106,19 +124,19 @@ impl Machine {
                     *slot = Value::Boxed(Rc::new(RefCell::new(v)));
                 }
                 Op::NewBox(i) => self.stack[fp + i as usize] = Value::Boxed(Rc::new(RefCell::new(Value::Undefined))),
-                Op::Capture(i) => self.stack.push(clo.captures[i as usize].clone()),
-                Op::CaptureBox(i) => self.stack.push(unbox(&clo.captures[i as usize])),
+                Op::Capture(i) => self.stack.push(clo!().captures[i as usize].clone()),
+                Op::CaptureBox(i) => self.stack.push(unbox(&clo!().captures[i as usize])),
                 Op::CaptureBoxChecked(i) => {
-                    let v = unbox(&clo.captures[i as usize]);
+                    let v = unbox(&clo!().captures[i as usize]);
                     if matches!(v, Value::Undefined) {
                         save_pc!();
-                        return Err(used_early(clo.proto.capture_names[i as usize].as_str()));
+                        return Err(used_early(clo!().proto.capture_names[i as usize].as_str()));
                     }
                     self.stack.push(v);
                 }
                 Op::SetCaptureBox(i) => {
                     let v = self.stack.pop().unwrap();
-                    set_box(&clo.captures[i as usize], v);
+                    set_box(&clo!().captures[i as usize], v);
                 }
                 Op::Global(g) => {
                     let v = &self.globals[g as usize];
@@ -144,7 +162,7 @@ impl Machine {
                     self.stack.pop();
                 }
                 Op::Name(c) => {
-                    if let (Some(Value::Object(o)), Value::Symbol(name)) = (self.stack.last(), &clo.proto.consts[c as usize]) {
+                    if let (Some(Value::Object(o)), Value::Symbol(name)) = (self.stack.last(), &clo!().proto.consts[c as usize]) {
                         if let Object::Serializer(lock) | Object::Mutex(lock) = &**o {
                             lock.name_if_unnamed(name.as_str());
                         }
@@ -163,13 +181,13 @@ impl Machine {
                     }
                 }
                 Op::Closure(i) => {
-                    let proto = clo.proto.protos[i as usize].clone();
+                    let proto = clo!().proto.protos[i as usize].clone();
                     let captures = proto
                         .captures
                         .iter()
                         .map(|c| match *c {
                             CaptureFrom::Local(s) => self.stack[fp + s as usize].clone(),
-                            CaptureFrom::Capture(j) => clo.captures[j as usize].clone(),
+                            CaptureFrom::Capture(j) => clo!().captures[j as usize].clone(),
                         })
                         .collect();
                     self.stack.push(Value::Closure(Rc::new(Closure { proto, captures })));
@@ -181,9 +199,13 @@ impl Machine {
                     // Fast paths: a closure or a plain primitive.
                     match &self.stack[callee] {
                         Value::Closure(c) if !c.proto.rest && c.proto.params == argc => {
-                            let c = c.clone();
+                            // The frame takes over the callee's slot's reference.
+                            let Value::Closure(c) = std::mem::take(&mut self.stack[callee]) else { unreachable!() };
+                            clo = Rc::as_ptr(&c);
+                            code = c.proto.code.as_slice();
                             self.enter(c, callee + 1)?;
-                            reload!();
+                            pc = 0;
+                            fp = callee + 1;
                         }
                         Value::Primitive(p) if !Self::is_machine_primitive(p) => {
                             let p = *p;
@@ -201,43 +223,50 @@ impl Machine {
                 Op::TailCall(argc) => {
                     save_pc!();
                     self.tick()?;
-                    let callee = self.stack.len() - argc as usize - 1;
-                    if let Value::Primitive(p) = &self.stack[callee] {
-                        if !Self::is_machine_primitive(p) {
-                            // A primitive returns at once: call it, then return its value.
-                            let p = *p;
-                            if argc as usize >= p.min && p.max.is_none_or(|m| argc as usize <= m) {
-                                let r = (p.f)(&mut self.ctx, &self.stack[callee + 1..])?;
+                    match self.tail_call(fp, argc as usize) {
+                        Ok(Flow::Continue) => reload!(),
+                        other => return other,
+                    }
+                }
+                Op::Builtin { g, op, tail } => {
+                    let n = op.arity();
+                    let len = self.stack.len();
+                    match self.builtin_if_original(g, op) {
+                        Some(p) => {
+                            if !fast_builtin(op, &mut self.stack) {
+                                save_pc!();
+                                let r = (p.f)(&mut self.ctx, &self.stack[len - n..])?;
+                                self.stack.truncate(len - n);
+                                self.stack.push(r);
+                            }
+                            if tail {
+                                let r = self.stack.pop().unwrap();
                                 self.stack.truncate(fp - 1);
                                 self.frames.pop();
                                 match self.deliver(r) {
                                     Ok(Flow::Continue) => reload!(),
                                     other => return other,
                                 }
-                                continue;
+                            } else if let Op::JumpIfFalse(t) = code!()[pc] {
+                                // A test followed by a branch: branch at once.
+                                pc = if let Some(Value::Bool(false)) = self.stack.pop() { t as usize } else { pc + 1 };
                             }
-                            return Err(self.arity_error(&self.stack[callee].clone(), argc as usize));
                         }
-                    }
-                    // Move callee and arguments down over the returning frame.
-                    let base = fp - 1;
-                    let n = argc as usize + 1;
-                    let len = self.stack.len();
-                    for k in 0..n {
-                        self.stack.swap(base + k, len - n + k);
-                    }
-                    self.stack.truncate(base + n);
-                    self.frames.pop();
-                    match &self.stack[base] {
-                        Value::Closure(c) if !c.proto.rest && c.proto.params == argc => {
-                            let c = c.clone();
-                            self.enter(c, base + 1)?;
-                            reload!();
+                        None => {
+                            // The name no longer holds the built-in: an ordinary call.
+                            save_pc!();
+                            let callee = self.globals[g as usize].clone();
+                            if matches!(callee, Value::Undefined) {
+                                return Err(self.unbound(g));
+                            }
+                            self.stack.insert(len - n, callee);
+                            self.tick()?;
+                            let r = if tail { self.tail_call(fp, n) } else { self.apply(len - n, n) };
+                            match r {
+                                Ok(Flow::Continue) => reload!(),
+                                other => return other,
+                            }
                         }
-                        _ => match self.apply(base, argc as usize) {
-                            Ok(Flow::Continue) => reload!(),
-                            other => return other,
-                        },
                     }
                 }
                 Op::Return => {
@@ -245,7 +274,8 @@ impl Machine {
                     self.stack.truncate(fp - 1);
                     self.frames.pop();
                     if let Some(Frame::Call { closure, pc: p, fp: f }) = self.frames.last() {
-                        clo = closure.clone();
+                        clo = Rc::as_ptr(closure);
+                        code = closure.proto.code.as_slice();
                         pc = *p as usize;
                         fp = *f as usize;
                         self.stack.push(v);
@@ -257,11 +287,11 @@ impl Machine {
                     }
                 }
                 Op::Effect { op, argc } => {
-                    let Value::Symbol(op) = clo.proto.consts[op as usize] else { unreachable!() };
+                    let Value::Symbol(op) = clo!().proto.consts[op as usize] else { unreachable!() };
                     flow!(self.perform(op, argc as usize));
                 }
                 Op::Handle { ops, n, ret } => {
-                    let ops = clo.proto.consts[ops as usize].clone();
+                    let ops = clo!().proto.consts[ops as usize].clone();
                     flow!(self.install_handler(&ops, n as usize, ret));
                 }
                 Op::Parallel(n) => flow!(self.parallel(n as usize)),
@@ -291,4 +321,58 @@ fn set_box(cell: &Value, v: Value) {
 
 fn used_early(name: &str) -> Error {
     Error::new(format!("{name}: used before its definition"))
+}
+
+/// The common cases of a fast built-in, done in place on the stack without a call; `false`
+/// (stack untouched) leaves the rest (other number types, errors) to the primitive itself.
+#[inline(always)]
+fn fast_builtin(op: Fast, stack: &mut Vec<Value>) -> bool {
+    use Value::{Bool, Int};
+    let len = stack.len();
+    if op.arity() == 1 {
+        let v = &stack[len - 1];
+        let r = match (op, v) {
+            (Fast::Car, Value::Pair(p)) => p.car(),
+            (Fast::Cdr, Value::Pair(p)) => p.cdr(),
+            (Fast::IsNull, v) => Bool(matches!(v, Value::Null)),
+            (Fast::IsPair, v) => Bool(matches!(v, Value::Pair(_))),
+            (Fast::Not, v) => Bool(matches!(v, Bool(false))),
+            (Fast::IsZero, Int(a)) => Bool(*a == 0),
+            _ => return false,
+        };
+        stack[len - 1] = r;
+        return true;
+    }
+    let (a, b) = (&stack[len - 2], &stack[len - 1]);
+    let r = match (op, a, b) {
+        (Fast::Add, Int(a), Int(b)) => match a.checked_add(*b) {
+            Some(x) => Int(x),
+            None => return false,
+        },
+        (Fast::Sub, Int(a), Int(b)) => match a.checked_sub(*b) {
+            Some(x) => Int(x),
+            None => return false,
+        },
+        (Fast::Mul, Int(a), Int(b)) => match a.checked_mul(*b) {
+            Some(x) => Int(x),
+            None => return false,
+        },
+        (Fast::Lt, Int(a), Int(b)) => Bool(a < b),
+        (Fast::Gt, Int(a), Int(b)) => Bool(a > b),
+        (Fast::Le, Int(a), Int(b)) => Bool(a <= b),
+        (Fast::Ge, Int(a), Int(b)) => Bool(a >= b),
+        (Fast::NumEq, Int(a), Int(b)) => Bool(a == b),
+        (Fast::IsEq, Int(a), Int(b)) => Bool(a == b),
+        (Fast::IsEq, Value::Symbol(a), Value::Symbol(b)) => Bool(a == b),
+        (Fast::Cons, _, _) => {
+            let b = stack.pop().unwrap();
+            let a = stack.pop().unwrap();
+            stack.push(Value::cons(a, b));
+            return true;
+        }
+        _ => return false,
+    };
+    stack.truncate(len - 1);
+    stack[len - 2] = r;
+    true
 }
