@@ -292,3 +292,25 @@ fn dump() {
         }
     }
 }
+
+/// A chain where each procedure calls the previous one twice has 2^30 call paths. Identical
+/// calls are replayed from the memo and a file-wide budget bounds the rest, so the check stays
+/// fast and still finds the race at the bottom of the chain.
+#[test]
+fn doubling_call_chains_stay_cheap() {
+    let mut text = String::from("(define s (make-serializer))\n(define t (make-table))\n(define (f0 x) (insert! x 1 t))\n");
+    for i in 1..=30 {
+        text.push_str(&format!("(define (f{i} x) (f{p} x) (f{p} (+ x 1)))\n", p = i - 1));
+    }
+    for i in 0..200 {
+        text.push_str(&format!("(f30 {i})\n"));
+    }
+    text.push_str("(parallel (lambda () (f30 1)) (lambda () ((s (lambda () (f30 2))))))\n");
+    let start = std::time::Instant::now();
+    let diags = analysis::check(&text);
+    let elapsed = start.elapsed();
+    assert!(elapsed < std::time::Duration::from_secs(20), "took {elapsed:?}");
+    let races: Vec<_> = diags.iter().filter(|d| d.code == omega::diagnostic::Code::Race).collect();
+    assert_eq!(races.len(), 1, "{diags:#?}");
+    assert_eq!(races[0].data.state.as_deref(), Some("t"));
+}

@@ -26,6 +26,8 @@ use super::tasks::{Branch, Spawn, SpawnKind, Step, TaskPath};
 const MAX_VALUES: usize = 8;
 /// Abstract evaluation steps allowed per top-level form.
 const BUDGET_PER_FORM: u64 = 200_000;
+/// Abstract evaluation steps allowed for the whole file.
+const BUDGET_PER_FILE: u64 = 4_000_000;
 
 // ----- events -----
 
@@ -399,6 +401,27 @@ struct Runner<'a> {
     /// `mutex-acquire` calls minus `mutex-release` calls so far: a statement that raises it
     /// leaves the rest of its body under a lock the analysis cannot name.
     mutex_depth: i64,
+    /// Finished instantiations that can be replayed: a second call with the same callee,
+    /// arguments, held set, facts and task adds only duplicate events.
+    memo: HashMap<u64, Memo<'a>>,
+    /// Frames made so far that bind a `set!` variable: such a frame is a location of its
+    /// own, so a call that makes one is never replayed.
+    assigned_frames: u32,
+    /// Abstract steps left for the whole file: a hard bound on pathological inputs, after
+    /// which calls are no longer entered (fewer findings, never false ones).
+    file_budget: u64,
+    /// Calls not entered (recursion bound or budget): a call during which this grows saw a
+    /// truncated picture and is not replayed.
+    cuts: u64,
+}
+
+/// A replayable call: its result, and what its body did to the mutex depth. The arguments
+/// and callee are kept so the addresses in the key stay theirs.
+struct Memo<'a> {
+    result: AVal<'a>,
+    mutex_delta: i64,
+    first_id: u32,
+    _keep: (Rc<Closure<'a>>, Vec<AVal<'a>>),
 }
 
 /// Runs the file's top-level forms (skipping malformed ones), then each procedure nothing
@@ -416,6 +439,10 @@ pub fn run(data: &[Datum], res: &Resolution) -> Run {
         called: HashSet::new(),
         budget: 0,
         mutex_depth: 0,
+        memo: HashMap::new(),
+        assigned_frames: 0,
+        file_budget: BUDGET_PER_FILE,
+        cuts: 0,
     };
     let root = Ctx {
         env: None,
@@ -430,8 +457,10 @@ pub fn run(data: &[Datum], res: &Resolution) -> Run {
         if res.malformed_forms.contains(&i) {
             continue;
         }
-        r.budget = BUDGET_PER_FORM;
+        r.budget = BUDGET_PER_FORM.min(r.file_budget);
+        let before = r.budget;
         r.toplevel(form, &root);
+        r.file_budget -= before - r.budget;
     }
     r.latent_procedures(data);
     r.out
@@ -834,6 +863,9 @@ impl<'a> Runner<'a> {
 
     fn bind(&mut self, frame: &Env<'a>, binder: &Datum, mut v: AVal<'a>) {
         let Some(id) = self.res.binder(binder.span) else { return };
+        if self.res.is_assigned(id) {
+            self.assigned_frames += 1;
+        }
         if let Some(name) = binder.as_symbol() {
             if v.term.is_none() {
                 v.term = Some(self.fresh_var(name));
@@ -1376,10 +1408,7 @@ impl<'a> Runner<'a> {
         self.apply(&inner, args.to_vec(), &inner_call, &ctx)
     }
 
-    fn call_closure(&mut self, c: &Rc<Closure<'a>>, args: Vec<AVal<'a>>, call: &CallInfo, ctx: &Ctx<'a>) -> AVal<'a> {
-        if self.budget == 0 || self.stack.iter().filter(|s| **s == c.id).count() >= 2 {
-            return AVal::unknown();
-        }
+    fn enter_closure(&mut self, c: &Rc<Closure<'a>>, args: Vec<AVal<'a>>, call: &CallInfo, ctx: &Ctx<'a>) -> AVal<'a> {
         self.called.insert(c.id);
         let frame = self.new_frame(ctx, c.env.clone());
         let mut args = args.into_iter();
@@ -1406,6 +1435,49 @@ impl<'a> Runner<'a> {
         self.stack.push(c.id);
         let out = self.body(c.body, &c2);
         self.stack.pop();
+        out
+    }
+
+    /// A call, replayed from the memo when an identical one already ran to the end.
+    fn call_closure(&mut self, c: &Rc<Closure<'a>>, args: Vec<AVal<'a>>, call: &CallInfo, ctx: &Ctx<'a>) -> AVal<'a> {
+        if self.budget == 0 || self.stack.iter().filter(|s| **s == c.id).count() >= 2 {
+            self.cuts += 1;
+            return AVal::unknown();
+        }
+        let key = memo_key(c, &args, ctx);
+        if let Some(m) = self.memo.get(&key) {
+            let (mut result, delta, first_id) = (m.result.clone(), m.mutex_delta, m.first_id);
+            self.mutex_depth += delta;
+            if result.term.as_ref().is_some_and(|t| made_after(t, first_id)) {
+                let name = match result.term.as_ref() {
+                    Some(Term::Var(_, n)) => *n,
+                    _ => Symbol::intern("value"),
+                };
+                result.term = Some(self.fresh_var(name));
+            }
+            return result;
+        }
+        let (first_id, made, objs, frames, depth, cuts) = (
+            self.next_id,
+            self.out.made_names.len(),
+            self.objs.len(),
+            self.assigned_frames,
+            self.mutex_depth,
+            self.cuts,
+        );
+        let kept = args.clone();
+        let out = self.enter_closure(c, args, call, ctx);
+        let replayable = self.out.made_names.len() == made
+            && self.objs.len() == objs
+            && self.assigned_frames == frames
+            && self.cuts == cuts
+            && plain_result(&out, first_id, 0);
+        if replayable {
+            self.memo.insert(
+                key,
+                Memo { result: out.clone(), mutex_delta: self.mutex_depth - depth, first_id, _keep: (c.clone(), kept) },
+            );
+        }
         out
     }
 
@@ -1788,10 +1860,94 @@ impl<'a> Runner<'a> {
                 })
                 .collect();
             let call = CallInfo::new(c.id, c.id, None, Vec::new());
-            self.budget = BUDGET_PER_FORM;
+            self.budget = BUDGET_PER_FORM.min(self.file_budget);
+            let before = self.budget;
             self.call_closure(&c, args, &call, &ctx);
+            self.file_budget -= before - self.budget;
         }
     }
+}
+
+/// The memo key of a call: callee (lambda and environment), arguments, and the context
+/// parts that events record (held set, facts, task, joined locks, latent). The trace is left
+/// out on purpose: a replay differs only in the call path, and one path is enough.
+fn memo_key<'a>(c: &Rc<Closure<'a>>, args: &[AVal<'a>], ctx: &Ctx<'a>) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    c.id.hash(&mut h);
+    c.env.as_ref().map(Rc::as_ptr).hash(&mut h);
+    args.len().hash(&mut h);
+    for a in args {
+        hash_aval(a, &mut h, 0);
+    }
+    for held in &ctx.held {
+        (&held.lock, held.token, held.call, held.passed_at).hash(&mut h);
+    }
+    ctx.facts.hash(&mut h);
+    ctx.task.hash(&mut h);
+    for j in ctx.joined.iter() {
+        (&j.held.lock, j.held.token, j.spawn).hash(&mut h);
+    }
+    ctx.latent.hash(&mut h);
+    h.finish()
+}
+
+fn hash_aval<H: std::hash::Hasher>(a: &AVal<'_>, h: &mut H, depth: u32) {
+    use std::hash::Hash;
+    (&a.term, a.label, a.passed_at, a.vals.len()).hash(h);
+    for v in &a.vals {
+        std::mem::discriminant(v).hash(h);
+        match v {
+            V::Const | V::Unknown => {}
+            V::Ser(l) => l.hash(h),
+            V::SProc(p) => Rc::as_ptr(p).hash(h),
+            V::Closure(c) => (c.id, c.env.as_ref().map(Rc::as_ptr)).hash(h),
+            V::Prim(p) => p.hash(h),
+            V::Obj(o) => o.hash(h),
+            V::Data(d) if depth < 2 => {
+                (d.coll, &d.key).hash(h);
+                hash_aval(&d.elems, h, depth + 1);
+                if let Some(items) = &d.items {
+                    items.len().hash(h);
+                    for i in items.iter() {
+                        hash_aval(i, h, depth + 1);
+                    }
+                }
+            }
+            V::Data(d) => Rc::as_ptr(d).hash(h),
+            V::Param(p, i, n) => (p, i, n).hash(h),
+        }
+    }
+}
+
+/// Whether a term mentions a value first bound after `first_id` (inside the call).
+fn made_after(t: &Term, first_id: u32) -> bool {
+    match t {
+        Term::Var(id, _) => *id > first_id,
+        Term::Acc(_, inner) => made_after(inner, first_id),
+        Term::Lit(_) | Term::Global(..) => false,
+    }
+}
+
+/// A result that a replay may hand out again: no procedure (its frame belongs to one call)
+/// and no data whose key terms were made inside the call.
+fn plain_result(v: &AVal<'_>, first_id: u32, depth: u32) -> bool {
+    depth < 4
+        && v.vals.iter().all(|x| match x {
+            V::Const | V::Unknown | V::Prim(_) | V::Obj(_) | V::Param(..) => true,
+            V::Ser(l) => l.key().is_none_or(|k| !made_after(k, first_id)),
+            V::Data(d) => {
+                d.key.as_ref().is_none_or(|k| !made_after(k, first_id))
+                    && (depth > 0 || d.elems.term.as_ref().is_none_or(|t| !made_after(t, first_id)))
+                    && plain_result(&d.elems, first_id, depth + 1)
+                    && d.items.as_ref().is_none_or(|items| {
+                        items.iter().all(|i| {
+                            i.term.as_ref().is_none_or(|t| !made_after(t, first_id)) && plain_result(i, first_id, depth + 1)
+                        })
+                    })
+            }
+            V::SProc(_) | V::Closure(_) => false,
+        })
 }
 
 /// The elements of a value that is one proper list of known length.
