@@ -62,6 +62,7 @@ impl Session {
             machine.define_global(Symbol::intern(p.name), value);
         }
         for name in crate::builtins::CONSTANTS {
+            machine.define_global(internal_name(name), Value::Null);
             machine.define_global(Symbol::intern(name), Value::Null);
         }
         let mut session = Session { machine, sources: Vec::new(), llm };

@@ -156,6 +156,9 @@ pub struct Expander<'e> {
     next_fn: usize,
     expansions: usize,
     depth: usize,
+    /// Prelude code: it reaches globals through their internal names, so a program that
+    /// redefines `reverse` does not change what `map` does.
+    internal: bool,
 }
 
 type Res<T> = Result<T, Error>;
@@ -175,8 +178,8 @@ pub fn internal_name(name: &str) -> Symbol {
 }
 
 impl<'e> Expander<'e> {
-    pub fn new(env: &'e mut ExpandEnv) -> Expander<'e> {
-        Expander { env, vars: Vec::new(), ribs: Vec::new(), fns: vec![0], next_fn: 1, expansions: 0, depth: 0 }
+    pub fn new(env: &'e mut ExpandEnv, internal: bool) -> Expander<'e> {
+        Expander { env, vars: Vec::new(), ribs: Vec::new(), fns: vec![0], next_fn: 1, expansions: 0, depth: 0, internal }
     }
 
     // ----- names -----
@@ -203,6 +206,7 @@ impl<'e> Expander<'e> {
         }
         match special(sym.as_str()) {
             Some(s) => Meaning::Special(s),
+            None if self.internal && !sym.as_str().starts_with("#%") => Meaning::Global(internal_name(sym.as_str())),
             None => Meaning::Global(sym),
         }
     }
@@ -269,6 +273,14 @@ impl<'e> Expander<'e> {
                     let name = self.env.strip(name);
                     self.env.macros.remove(&name);
                     let value = self.expand_named(&value, Some(name))?;
+                    if self.internal {
+                        // Defines the internal name, then the public one as a copy.
+                        let inner = internal_name(name.as_str());
+                        let copy = Node::new(Expr::Global(inner), span);
+                        let define_inner = Node::new(Expr::DefineGlobal(inner, Box::new(value)), span);
+                        let define = Node::new(Expr::DefineGlobal(name, Box::new(copy)), span);
+                        return Ok(seq(vec![define_inner, define], span));
+                    }
                     return Ok(Node::new(Expr::DefineGlobal(name, Box::new(value)), span));
                 }
                 Special::DefineSyntax => {

@@ -24,7 +24,7 @@ pub fn compile_toplevel(
     source: u32,
     hidden: bool,
 ) -> Result<Rc<Proto>, Error> {
-    let mut ex = expand::Expander::new(env);
+    let mut ex = expand::Expander::new(env, hidden);
     let node = ex.toplevel(form).map_err(|mut e| {
         if let Some(loc) = &mut e.loc {
             loc.source = source;
