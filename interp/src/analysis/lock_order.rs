@@ -8,6 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::diagnostic::{Code, Diagnostic, Fix, Related, Severity};
+use crate::syntax::Span;
 
 use super::identity::{CollId, Lock, Same};
 use super::key_order::{self, direction, Direction, Fact, Prover, Rel};
@@ -347,7 +348,8 @@ fn deadlock_report(ctx: &Context<'_>, g: &Graph<'_>, choice: &[Edge]) -> Diagnos
             ctx.lock_ref(&pe.lock),
             ctx.lock_ref(&ph.lock),
             ctx.task_name(&oe.task, &pe.task),
-            ctx.line(oe.token)
+            // Where that task does it: its first call when the nesting is in a helper.
+            ctx.line(oe.trace.first().map_or(oe.token, |step| step.span))
         )
     } else {
         // Rotate to the smallest name, following the edges.
@@ -397,32 +399,56 @@ fn deadlock_report(ctx: &Context<'_>, g: &Graph<'_>, choice: &[Edge]) -> Diagnos
             message: format!("{ptask} then waits for `{}`", ctx.lock(&pe.lock)),
         });
     }
-    if let Some(fix) = swap_fix(ctx, g, choice[p]) {
+    if let Some(fix) = swap_fix(ctx, g, choice, p) {
         d.fixes.push(fix);
     }
     d
 }
 
-/// Swap the two serializers of the primary nesting: the acquisition tokens when both are
+/// The two places that decide a nesting's order: the acquisition tokens when both are
 /// written there, else the arguments that passed them into the helper.
-fn swap_fix(ctx: &Context<'_>, g: &Graph<'_>, e: Edge) -> Option<Fix> {
+fn order_sites(g: &Graph<'_>, e: Edge) -> Option<(Span, Span)> {
     let (ev, h) = (g.ev(e), g.held(e));
-    let (a, b) = match (h.passed_at, ev.passed_at) {
-        (Some(x), Some(y)) => (x, y),
-        (None, None) => (h.token, ev.token),
-        _ => return None,
-    };
+    match (h.passed_at, ev.passed_at) {
+        (Some(x), Some(y)) => Some((x, y)),
+        (None, None) => Some((h.token, ev.token)),
+        _ => None,
+    }
+}
+
+/// Swap the two serializers of the primary nesting, so it follows the file's majority order.
+/// Not offered when another nesting of the cycle goes through the same two places (the
+/// order then follows the data, and swapping changes both).
+fn swap_fix(ctx: &Context<'_>, g: &Graph<'_>, choice: &[Edge], p: usize) -> Option<Fix> {
+    let e = choice[p];
+    let (ev, h) = (g.ev(e), g.held(e));
+    let (a, b) = order_sites(g, e)?;
     if a == b || a.end > b.start && b.end > a.start {
+        return None;
+    }
+    let same_sites = |o: &Edge| order_sites(g, *o).is_some_and(|(x, y)| (x == a && y == b) || (x == b && y == a));
+    if choice.iter().enumerate().any(|(i, o)| i != p && same_sites(o)) {
         return None;
     }
     let (ta, tb) = (ctx.slice(a)?.to_string(), ctx.slice(b)?.to_string());
     let inner = ctx.lock(&ev.lock);
     let outer = ctx.lock(&h.lock);
-    Some(Fix {
-        title: format!("take `{inner}` before `{outer}`, as the other nestings do"),
-        edits: vec![(a, tb), (b, ta)],
-        preferred: true,
-    })
+    let mut title = format!("take `{inner}` before `{outer}`, as the other nestings do");
+    if h.passed_at.is_none() && code_between(ctx, a, b) {
+        title.push_str(&format!(" (the code before the inner acquisition then runs under `{inner}` instead of `{outer}`)"));
+    }
+    Some(Fix { title, edits: vec![(a, tb), (b, ta)], preferred: true })
+}
+
+/// Whether anything but `(lambda ()` and parentheses lies between the outer and the inner
+/// serializer token of a nesting.
+fn code_between(ctx: &Context<'_>, outer: Span, inner: Span) -> bool {
+    if outer.end > inner.start {
+        return true;
+    }
+    let Some(between) = ctx.slice(Span { start: outer.end, end: inner.start }) else { return true };
+    let rest: String = between.chars().filter(|c| !c.is_whitespace() && *c != '(').collect();
+    !(rest.is_empty() || rest == "lambda)")
 }
 
 fn latent_report(ctx: &Context<'_>, g: &Graph<'_>, choice: &[Edge]) -> Diagnostic {

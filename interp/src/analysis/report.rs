@@ -131,13 +131,14 @@ impl Context<'_> {
 
 /// `omega::serializer-not-called`: `(s p)` built and dropped.
 pub fn serializer_not_called(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
-    for &(expr, token) in &ctx.run.not_called {
+    for (&(expr, token), lock) in &ctx.run.not_called {
         let name = ctx.slice(token).unwrap_or("s");
         let mut d = Diagnostic::warning(
             Code::SerializerNotCalled,
             expr,
             format!("this serialized procedure is built but never called: `({name} p)` acquires `{name}` only when it is called, as in `(({name} p))`"),
         );
+        d.data.locks = vec![ctx.lock(lock)];
         if ctx.slice(expr).is_some() {
             d.fixes.push(Fix {
                 title: "call the serialized procedure".into(),

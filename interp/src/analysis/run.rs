@@ -10,7 +10,7 @@
 //! the first one takes. A budget bounds the work per top-level form.
 
 use std::cell::RefCell;
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::rc::Rc;
 
 use crate::builtins;
@@ -116,10 +116,20 @@ pub struct Run {
     pub made_spans: Vec<Span>,
     pub coll_names: HashMap<CollId, String>,
     /// Serialized procedures built and dropped: (expression, serializer token).
-    pub not_called: BTreeSet<(Span, Span)>,
+    pub not_called: BTreeMap<(Span, Span), Lock>,
+    /// The first local variable each key term was bound to, for messages ("if `a` equals `b`").
+    pub term_names: HashMap<Term, Symbol>,
 }
 
 impl Run {
+    /// A key term as messages show it: the local variable it was bound to, if any.
+    pub fn term_name(&self, t: &Term) -> String {
+        match self.term_names.get(t) {
+            Some(n) => n.to_string(),
+            None => t.to_string(),
+        }
+    }
+
     /// The name a lock is shown with.
     pub fn lock_name(&self, lock: &Lock) -> String {
         match lock {
@@ -646,7 +656,7 @@ impl<'a> Runner<'a> {
         for val in &v.vals {
             if let V::SProc(sp) = val {
                 if sp.expr == d.span && sp.definite {
-                    self.out.not_called.insert((sp.expr, sp.token));
+                    self.out.not_called.entry((sp.expr, sp.token)).or_insert_with(|| sp.lock.clone());
                 }
             }
         }
@@ -659,7 +669,7 @@ impl<'a> Runner<'a> {
         for val in &v.vals {
             if let V::SProc(sp) = val {
                 if sp.definite {
-                    self.out.not_called.insert((sp.expr, sp.token));
+                    self.out.not_called.entry((sp.expr, sp.token)).or_insert_with(|| sp.lock.clone());
                 }
             }
         }
@@ -867,8 +877,12 @@ impl<'a> Runner<'a> {
             self.assigned_frames += 1;
         }
         if let Some(name) = binder.as_symbol() {
-            if v.term.is_none() {
-                v.term = Some(self.fresh_var(name));
+            match &v.term {
+                None => v.term = Some(self.fresh_var(name)),
+                Some(t @ Term::Acc(..)) => {
+                    self.out.term_names.entry(t.clone()).or_insert(name);
+                }
+                Some(_) => {}
             }
             self.bind_name(&mut v, name);
         }

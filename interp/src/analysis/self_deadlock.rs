@@ -62,7 +62,9 @@ fn nested(ctx: &Context<'_>, e: &Acquire, h: &Held, same: Same) -> Diagnostic {
     let message = if same == Same::Maybe {
         match (h.lock.key(), e.lock.key()) {
             (Some(k1), Some(k2)) => format!(
-                "if `{k1}` equals `{k2}`, `{held_name}` and `{name}` are the same serializer: this task would wait for itself"
+                "if `{}` equals `{}`, `{held_name}` and `{name}` are the same serializer: this task would wait for itself",
+                ctx.run.term_name(k1),
+                ctx.run.term_name(k2)
             ),
             _ => format!("if `{held_name}` and `{name}` are the same serializer, this task waits for itself"),
         }
