@@ -375,3 +375,29 @@ fn every_finding_offers_a_suppression_that_works() {
         }
     }
 }
+
+#[test]
+fn the_order_by_key_fix_removes_keyed_deadlocks() {
+    let cases = [
+        ("analysis-examples", "08-guard-ignores-keys.omega"),
+        ("analysis-cases", "c11-parallel-map-unordered.omega"),
+        ("analysis-cases", "c20-keyed-literal-inversion.omega"),
+    ];
+    for (dir, name) in cases {
+        let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests").join(dir).join(name)).unwrap();
+        let diags = analysis::check(&text);
+        let d = diags.iter().find(|d| d.code == omega::diagnostic::Code::DeadlockOrder).unwrap();
+        let fix = d
+            .fixes
+            .iter()
+            .find(|f| f.title.contains("with-key-order"))
+            .unwrap_or_else(|| panic!("{name}: no key-order fix in {:#?}", d.fixes));
+        let fixed = apply_fix(&text, fix);
+        let after = analysis::check(&fixed);
+        let bad: Vec<_> = after.iter().filter(|d| d.severity <= omega::diagnostic::Severity::Warning).collect();
+        assert!(bad.is_empty(), "{name} after the fix:\n{fixed}\n{bad:#?}");
+        // Applied twice (another finding's fix), the helper is not inserted again.
+        let again = analysis::check(&fixed);
+        assert!(again.iter().all(|d| d.fixes.iter().all(|f| f.edits.len() == 1 || !f.title.contains("with-key-order"))));
+    }
+}

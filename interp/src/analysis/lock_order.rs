@@ -402,6 +402,14 @@ fn deadlock_report(ctx: &Context<'_>, g: &Graph<'_>, choice: &[Edge]) -> Diagnos
     if let Some(fix) = swap_fix(ctx, g, choice, p) {
         d.fixes.push(fix);
     }
+    if let (Some(k1), Some(k2)) = (ph.lock.key(), pe.lock.key()) {
+        if ph.lock.coll() == pe.lock.coll() {
+            if let Some(mut fix) = super::fixes::order_by_key(ctx, ph.call, pe.token, [k1, k2]) {
+                fix.preferred = d.fixes.is_empty();
+                d.fixes.push(fix);
+            }
+        }
+    }
     d
 }
 

@@ -35,6 +35,7 @@
 
 pub mod arity;
 pub mod effects;
+pub mod fixes;
 pub mod identity;
 pub mod key_order;
 pub mod lock_order;
@@ -76,7 +77,7 @@ pub fn analyze_text(text: &str, parsed: &Parsed) -> Vec<Diagnostic> {
     diags.extend(rest);
 
     let events = run::run(&parsed.data, &res);
-    let ctx = report::Context { text, lines: &lines, run: &events };
+    let ctx = report::Context { text, lines: &lines, run: &events, data: &parsed.data, res: &res };
     lock_order::check(&ctx, &mut diags);
     self_deadlock::check(&ctx, &mut diags);
     race::check(&ctx, &mut diags);

@@ -2,9 +2,10 @@
 //! and the `omega::serializer-not-called` report.
 
 use crate::diagnostic::{Code, Diagnostic, Fix, Related};
-use crate::syntax::{LineIndex, Span};
+use crate::syntax::{Datum, LineIndex, Span};
 
 use super::identity::Lock;
+use super::resolve::Resolution;
 use super::run::{Run, TraceStep};
 use super::tasks::{divergence, Branch, SpawnKind, Step};
 
@@ -13,6 +14,9 @@ pub struct Context<'a> {
     pub text: &'a str,
     pub lines: &'a LineIndex,
     pub run: &'a Run,
+    /// The top-level forms and their resolution, for fixes that rewrite code.
+    pub data: &'a [Datum],
+    pub res: &'a Resolution,
 }
 
 impl Context<'_> {

@@ -1,0 +1,127 @@
+//! Quick fixes that rewrite code (design §5.3): "order by key" for keyed deadlocks. The swap
+//! fix lives with the lock-order check, the suppression comment with `suppress`.
+//!
+//! Fixes are plain text edits built from the syntax tree and the resolution; they are only
+//! offered when the code has the shape the rewrite understands, never guessed.
+
+use crate::diagnostic::Fix;
+use crate::syntax::{Datum, DatumKind, Span};
+
+use super::identity::{Lit, Term};
+use super::report::Context;
+use super::resolve::BindingKind;
+
+/// The name of the helper the fix inserts.
+const HELPER: &str = "with-key-order";
+
+/// How one serializer of a nesting is fetched: `(selector key)`, written inline or bound to
+/// the variable used at the acquisition.
+struct Fetch<'d> {
+    selector: &'d Datum,
+    key: &'d Datum,
+}
+
+/// "Order by key": insert `with-key-order` once, after the selector's definition, and call
+/// it instead of the nesting `((outer (lambda () ((inner thunk)))))` or
+/// `((outer (inner thunk)))`. `outer_call` is the span of `(outer …)`, `inner_token` that of
+/// the inner serializer; `keys` are the key terms seen there (they choose `<`, `char<?` or
+/// `string<?`).
+pub fn order_by_key(ctx: &Context<'_>, outer_call: Span, inner_token: Span, keys: [&Term; 2]) -> Option<Fix> {
+    let nesting = find(ctx.data, &|d| matches!(&d.kind, DatumKind::List(items, None) if items.len() == 1 && items[0].span == outer_call))?;
+    let outer = nesting.as_list()?[0].as_list()?;
+    let [outer_ser, wrapped] = outer else { return None };
+    let inner = match wrapped.as_list()? {
+        // ((outer (inner thunk)))
+        [s, _] if s.span == inner_token => wrapped,
+        // ((outer (lambda () ((inner thunk)))))
+        [lambda, formals, body] if is_keyword(ctx, lambda, "lambda") && formals.as_list() == Some(&[]) => {
+            match body.as_list()? {
+                [call] if call.as_list().is_some_and(|c| c.len() == 2 && c[0].span == inner_token) => call,
+                _ => return None,
+            }
+        }
+        _ => return None,
+    };
+    let [inner_ser, thunk] = inner.as_list()? else { return None };
+    let (first, second) = (fetch(ctx, outer_ser)?, fetch(ctx, inner_ser)?);
+    let selector = first.selector.as_symbol()?;
+    if second.selector.as_symbol() != Some(selector) {
+        return None;
+    }
+    let sel_id = ctx.res.reference(first.selector.span)?;
+    if ctx.res.binding(sel_id).kind != BindingKind::TopLevel {
+        return None;
+    }
+    let text = |d: &Datum| ctx.slice(d.span).map(str::to_string);
+    let call = format!("({HELPER} {} {} {})", text(first.key)?, text(second.key)?, text(thunk)?);
+    let mut edits = vec![(nesting.span, call)];
+    let helper_defined = ctx.res.toplevel(crate::symbol::Symbol::intern(HELPER)).is_some();
+    if !helper_defined {
+        let def_span = ctx.res.binding(sel_id).span?;
+        let def = ctx.data.iter().find(|f| f.span.start <= def_span.start && def_span.end <= f.span.end)?;
+        let less = match keys.iter().find_map(|k| k.lit()) {
+            Some(Lit::Int(_)) => "(< k1 k2)",
+            Some(Lit::Char(_)) => "(char<? k1 k2)",
+            Some(Lit::Sym(_)) => "(string<? (symbol->string k1) (symbol->string k2))",
+            _ => "(string<? k1 k2)",
+        };
+        let helper = format!(
+            "\n\n;; Takes the serializers of two keys in key order (one if the keys are equal), then runs thunk.\n\
+             (define ({HELPER} k1 k2 thunk)\n  \
+             (let ((s1 ({selector} k1)) (s2 ({selector} k2)))\n    \
+             (cond ((equal? k1 k2) ((s1 thunk)))\n          \
+             ({less} ((s1 (lambda () ((s2 thunk))))))\n          \
+             (else ((s2 (lambda () ((s1 thunk)))))))))"
+        );
+        edits.push((Span { start: def.span.end, end: def.span.end }, helper));
+    }
+    Some(Fix {
+        title: format!("take both serializers in key order with `{HELPER}`"),
+        edits,
+        preferred: false,
+    })
+}
+
+/// `(selector key)` itself, or a variable bound to it by a `let`-family clause.
+fn fetch<'d>(ctx: &Context<'d>, d: &'d Datum) -> Option<Fetch<'d>> {
+    if let Some([selector, key]) = d.as_list() {
+        return selector.as_symbol().map(|_| Fetch { selector, key });
+    }
+    d.as_symbol()?;
+    let id = ctx.res.reference(d.span)?;
+    let binder = ctx.res.binding(id);
+    if binder.kind != BindingKind::Local {
+        return None;
+    }
+    let at = binder.span?;
+    let clause = find(ctx.data, &|c| matches!(c.as_list(), Some([n, _]) if n.span == at))?;
+    let [_, init] = clause.as_list()? else { return None };
+    match init.as_list()? {
+        [selector, key] if selector.as_symbol().is_some() => Some(Fetch { selector, key }),
+        _ => None,
+    }
+}
+
+fn is_keyword(ctx: &Context<'_>, d: &Datum, name: &str) -> bool {
+    d.is_symbol(name)
+        && ctx.res.reference(d.span).is_some_and(|id| ctx.res.binding(id).kind == BindingKind::SpecialForm)
+}
+
+/// The first datum (pre-order) satisfying `pred`, descending only into data that could
+/// contain it.
+fn find<'d>(data: &'d [Datum], pred: &dyn Fn(&Datum) -> bool) -> Option<&'d Datum> {
+    for d in data {
+        if pred(d) {
+            return Some(d);
+        }
+        let found = match &d.kind {
+            DatumKind::List(items, tail) => find(items, pred).or_else(|| tail.as_deref().and_then(|t| find(std::slice::from_ref(t), pred))),
+            DatumKind::Vector(items) => find(items, pred),
+            _ => None,
+        };
+        if found.is_some() {
+            return found;
+        }
+    }
+    None
+}
