@@ -47,13 +47,15 @@ pub struct Error {
     pub loc: Option<Loc>,
     /// Innermost first.
     pub stack: Vec<StackFrame>,
+    /// Other places that explain the error: for a deadlock, where each task on the cycle waits.
+    pub related: Vec<(String, Loc)>,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub fn new(message: impl Into<String>) -> Error {
-        Error { kind: ErrorKind::Eval, message: message.into(), payload: None, loc: None, stack: Vec::new() }
+        Error { kind: ErrorKind::Eval, message: message.into(), payload: None, loc: None, stack: Vec::new(), related: Vec::new() }
     }
 
     pub fn with_kind(kind: ErrorKind, message: impl Into<String>) -> Error {

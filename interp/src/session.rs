@@ -166,6 +166,9 @@ impl Session {
             Some(loc) => format!("{}: error: {}", self.location(loc), e.message),
             None => format!("error: {}", e.message),
         };
+        for (what, loc) in &e.related {
+            out.push_str(&format!("\n  {what}: {}", self.location(*loc)));
+        }
         if e.kind != ErrorKind::Syntax {
             for frame in &e.stack {
                 match frame.loc {

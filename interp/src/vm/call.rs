@@ -23,6 +23,16 @@ pub static MACHINE_PRIMITIVES: [Primitive; 10] = [
     machine("make-promise", 1, Some(1)),
 ];
 
+/// Primitives that read or write mutable state tasks may share.
+const SHARED_STATE: &[&str] = &[
+    "read-table", "add-entry", "write-table!", "detect-conflict", "read-context", "write-context!",
+    "insert-at!", "get-buffer", "lookup", "insert!", "table->alist", "put", "get", "hash-table-set!",
+    "hash-table-ref/default", "hash-table-delete!", "hash-table-contains?", "hash-table-count",
+    "hash-table-keys", "hash-table-values", "hash-table->alist", "hash-table-clear!", "hash-set!",
+    "hash-has-key?", "%hash-table-ref", "%hash-table-contains?", "vector-ref", "vector-set!",
+    "vector-fill!", "set-car!", "set-cdr!",
+];
+
 const fn machine(name: &'static str, min: usize, max: Option<usize>) -> Primitive {
     Primitive { name, min, max, f: |_, _| Err(Error::new("internal: machine primitive called directly")) }
 }
@@ -60,6 +70,13 @@ impl Machine {
             _ => write_short(f),
         };
         Error::new(format!("{name}: expected {expected}, got {got}"))
+    }
+
+    /// Whether calling `f` reads or writes state that tasks share (a scheduling point of the
+    /// seeded scheduler).
+    #[inline]
+    pub(super) fn touches_shared_state(&self, f: &Value) -> bool {
+        self.sched.seed.is_some() && matches!(f, Value::Primitive(p) if SHARED_STATE.contains(&p.name))
     }
 
     /// The built-in that global `g` still holds, if it is the original `op`.

@@ -164,9 +164,12 @@ impl Machine {
         Ok(Flow::Suspend(Wait::Llm(work)))
     }
 
-    /// Where the running instruction is.
+    /// Where the running instruction is (or the call in tail position being made).
     pub(super) fn current_loc(&self) -> Option<Loc> {
-        let Some(Frame::Call { closure, pc, .. }) = self.frames.last() else { return None };
+        if self.tail_site.is_some() {
+            return self.tail_site;
+        }
+        let Some(Frame::Call { closure, pc, .. }) = self.frames.iter().rev().find(|f| matches!(f, Frame::Call { .. })) else { return None };
         let at = (*pc as usize).saturating_sub(1);
         closure.proto.spans.get(at).map(|&span| Loc { source: closure.proto.source, span })
     }

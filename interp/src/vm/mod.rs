@@ -140,6 +140,8 @@ pub struct Machine {
     stack: Vec<Value>,
     frames: Vec<Frame>,
     sched: sched::Scheduler,
+    /// Where a call in tail position was made, while its frame is already gone.
+    tail_site: Option<Loc>,
     /// The original built-ins behind `Op::Builtin`, by `Fast` number.
     fast: [Option<&'static crate::value::Primitive>; 16],
 }
@@ -168,6 +170,7 @@ impl Machine {
             stack: Vec::new(),
             frames: Vec::new(),
             sched: sched::Scheduler::default(),
+            tail_site: None,
             fast: code::Fast::ALL.map(|op| crate::primitives::all().find(|p| p.name == op.name())),
         }
     }
@@ -252,7 +255,10 @@ impl Machine {
     }
 
     /// Fills in where an error happened and the Omega call stack, from the running frames.
-    fn locate(&self, e: &mut Error) {
+    fn locate(&mut self, e: &mut Error) {
+        if let Some(site) = self.tail_site.take() {
+            e.loc.get_or_insert(site);
+        }
         if !e.stack.is_empty() {
             return;
         }

@@ -4,8 +4,9 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use super::code::{CaptureFrom, Fast, Op};
+use super::sched::Wait;
 use super::{Closure, Flow, Frame, Machine};
-use crate::error::Error;
+use crate::error::{Error, Loc};
 use crate::value::{Object, Promise, Value};
 
 impl Machine {
@@ -81,6 +82,18 @@ impl Machine {
             }};
         }
 
+        // Under the seeded scheduler, stops before the current instruction (a shared-state
+        // access) so another task may run first; the instruction runs when this task resumes.
+        macro_rules! interleave {
+            () => {
+                if self.sched.seed.is_some() && !std::mem::replace(&mut self.sched.retrying, false) {
+                    pc -= 1;
+                    save_pc!();
+                    return Ok(Flow::Suspend(Wait::Retry));
+                }
+            };
+        }
+
         loop {
             let op = code!()[pc];
             pc += 1;
@@ -135,6 +148,7 @@ impl Machine {
                     self.stack.push(v);
                 }
                 Op::SetCaptureBox(i) => {
+                    interleave!();
                     let v = self.stack.pop().unwrap();
                     set_box(&clo!().captures[i as usize], v);
                 }
@@ -147,6 +161,7 @@ impl Machine {
                     self.stack.push(v.clone());
                 }
                 Op::SetGlobal(g) => {
+                    interleave!();
                     if matches!(self.globals[g as usize], Value::Undefined) {
                         save_pc!();
                         let name = self.global_names.names[g as usize];
@@ -193,9 +208,12 @@ impl Machine {
                     self.stack.push(Value::Closure(Rc::new(Closure { proto, captures })));
                 }
                 Op::Call(argc) => {
+                    let callee = self.stack.len() - argc as usize - 1;
+                    if self.touches_shared_state(&self.stack[callee]) {
+                        interleave!();
+                    }
                     save_pc!();
                     self.tick()?;
-                    let callee = self.stack.len() - argc as usize - 1;
                     // Fast paths: a closure or a plain primitive.
                     match &self.stack[callee] {
                         Value::Closure(c) if !c.proto.rest && c.proto.params == argc => {
@@ -221,9 +239,20 @@ impl Machine {
                     }
                 }
                 Op::TailCall(argc) => {
+                    if self.touches_shared_state(&self.stack[self.stack.len() - argc as usize - 1]) {
+                        interleave!();
+                    }
                     save_pc!();
                     self.tick()?;
-                    match self.tail_call(fp, argc as usize) {
+                    if !matches!(self.stack[self.stack.len() - argc as usize - 1], Value::Closure(_)) {
+                        // The frame goes before the callee runs: remember the call site.
+                        self.tail_site = clo!().proto.spans.get(pc - 1).map(|&span| Loc { source: clo!().proto.source, span });
+                    }
+                    let r = self.tail_call(fp, argc as usize);
+                    if r.is_ok() {
+                        self.tail_site = None;
+                    }
+                    match r {
                         Ok(Flow::Continue) => reload!(),
                         other => return other,
                     }

@@ -59,10 +59,15 @@ pub(super) enum Wait {
     Llm(Vec<LlmWork>),
     /// Waits for a lock another task holds; on grant, calls the serialized procedure at
     /// `callee` with `argc` arguments (`None` for `mutex-acquire`).
-    Lock { lock: Rc<Lock>, call: Option<(usize, usize)> },
+    Lock { lock: Rc<Lock>, call: Option<(usize, usize)>, loc: Option<Loc> },
     /// Joins its children.
     Join,
     Yield,
+    /// A scheduling point of the seeded scheduler: the instruction at the saved position runs
+    /// again when the task resumes.
+    Retry,
+    /// A scheduling point of the seeded scheduler after taking an uncontended lock.
+    Acquired { call: Option<(usize, usize)> },
 }
 
 /// What to do when a task next runs.
@@ -75,6 +80,8 @@ enum Resume {
     Granted { call: Option<(usize, usize)> },
     /// Nothing to deliver (after `yield`).
     Continue,
+    /// Run the instruction the task stopped before.
+    Retry,
 }
 
 enum State {
@@ -88,6 +95,8 @@ enum State {
 
 struct Task {
     label: String,
+    /// `[]` for main, `[1]` for task 1, `[1, 2]` for task 1.2: the seeded scheduler's order.
+    path: Vec<u32>,
     parent: Option<TaskId>,
     /// 1-based position among its siblings.
     index: usize,
@@ -110,6 +119,8 @@ pub(super) struct Scheduler {
     requests: std::collections::HashMap<u64, (TaskId, usize)>,
     /// `--schedule SEED`: the SplitMix64 state of the seeded scheduler.
     pub seed: Option<u64>,
+    /// The running task resumed to run the instruction it stopped before.
+    pub retrying: bool,
 }
 
 impl Scheduler {
@@ -146,6 +157,7 @@ impl Machine {
         self.sched.reset();
         self.sched.tasks.push(Task {
             label: "main".into(),
+            path: Vec::new(),
             parent: None,
             index: 0,
             stack: Vec::new(),
@@ -161,11 +173,19 @@ impl Machine {
             while let Some(ev) = llm.next(Some(Duration::ZERO)) {
                 self.llm_done(ev, llm);
             }
-            if let Some(t) = self.sched.ready.pop_front() {
+            let next = match self.sched.seed {
+                Some(_) => self.seeded_pick(llm),
+                None => self.sched.ready.pop_front(),
+            };
+            if let Some(t) = next {
                 if let Some(result) = self.run_task(t, llm) {
                     return result;
                 }
                 continue;
+            }
+            if let Err(e) = self.check_clock() {
+                self.cancel_all(llm);
+                return Err(e);
             }
             if !self.sched.requests.is_empty() {
                 let timeout = self.limits.deadline.map(|d| d.saturating_duration_since(Instant::now())).map_or(Duration::from_millis(100), |d| d.min(Duration::from_millis(100)));
@@ -190,6 +210,30 @@ impl Machine {
         }
     }
 
+    /// The seeded scheduler's choice among the tasks that can run or wait only for an LLM
+    /// answer, in task order; waits for the answer if the chosen task needs one.
+    fn seeded_pick(&mut self, llm: &mut dyn LlmPort) -> Option<TaskId> {
+        let mut candidates: Vec<TaskId> = (0..self.sched.tasks.len() as TaskId)
+            .filter(|&t| matches!(self.sched.tasks[t as usize].state, State::Ready | State::WaitLlm { .. }))
+            .collect();
+        if candidates.is_empty() {
+            return None;
+        }
+        candidates.sort_by(|a, b| self.sched.tasks[*a as usize].path.cmp(&self.sched.tasks[*b as usize].path));
+        let seed = self.sched.seed.as_mut().unwrap();
+        let pick = candidates[(splitmix64(seed) % candidates.len() as u64) as usize];
+        while matches!(self.sched.tasks[pick as usize].state, State::WaitLlm { .. }) {
+            if let Some(ev) = llm.next(Some(Duration::from_millis(100))) {
+                self.llm_done(ev, llm);
+            }
+            if self.check_clock().is_err() {
+                return None;
+            }
+        }
+        self.sched.ready.retain(|&r| r != pick);
+        Some(pick)
+    }
+
     /// Runs task `t` until it stops; `Some` when the main task has finished.
     fn run_task(&mut self, t: TaskId, llm: &mut dyn LlmPort) -> Option<Result<Value, Error>> {
         self.switch_to(t);
@@ -200,6 +244,10 @@ impl Machine {
             Resume::Raise(e) => Err(e),
             Resume::Granted { call } => self.granted(call),
             Resume::Continue => Ok(Flow::Continue),
+            Resume::Retry => {
+                self.sched.retrying = true;
+                Ok(Flow::Continue)
+            }
         };
         let outcome = match first {
             Ok(Flow::Continue) => self.execute(),
@@ -274,10 +322,14 @@ impl Machine {
                 }
                 State::WaitLlm { replies: vec![None; ids.len()], ids, op }
             }
-            Wait::Lock { lock, call } => State::Blocked { lock, call, loc: self.current_loc() },
+            Wait::Lock { lock, call, loc } => State::Blocked { lock, call, loc },
             Wait::Join => return Ok(()),
-            Wait::Yield => {
-                self.sched.tasks[t as usize].resume = Some(Resume::Continue);
+            Wait::Yield | Wait::Retry | Wait::Acquired { .. } => {
+                self.sched.tasks[t as usize].resume = Some(match w {
+                    Wait::Retry => Resume::Retry,
+                    Wait::Acquired { call } => Resume::Granted { call },
+                    _ => Resume::Continue,
+                });
                 self.sched.ready.push_back(t);
                 State::Ready
             }
@@ -323,9 +375,12 @@ impl Machine {
             p.children_made += 1;
             let index = children.len() + 1;
             let label = if parent == 0 { format!("task {index}") } else { format!("{}.{index}", p.label) };
+            let mut path = p.path.clone();
+            path.push(index as u32);
             let frames = if call_thunks { vec![Frame::TaskEntry] } else { Vec::new() };
             self.sched.tasks.push(Task {
                 label,
+                path,
                 parent: Some(parent),
                 index,
                 stack: Vec::new(),
@@ -430,26 +485,39 @@ impl Machine {
         match lock.holder.get() {
             None => {
                 lock.holder.set(Some(me));
+                if self.sched.seed.is_some() {
+                    if call.is_some() {
+                        self.frames.push(Frame::Release { lock, held: true });
+                    }
+                    return Ok(Flow::Suspend(Wait::Acquired { call }));
+                }
                 self.after_acquire(lock, call)
             }
             Some(holder) => {
+                let loc = self.current_loc();
                 if let Some(cycle) = self.find_cycle(me, holder) {
                     let kind = if call.is_some() { "serializer" } else { "mutex" };
                     let mut text = format!("deadlock: {} waits for {kind} {} held by {}", self.sched.label(me), lock.display_name(), self.sched.label(holder));
                     if holder == me {
                         text.push_str(" (serializers are not reentrant)");
                     }
-                    for step in cycle {
+                    let mut related = Vec::new();
+                    for (task, step) in cycle {
                         text.push_str("; ");
                         text.push_str(&step);
+                        if let State::Blocked { loc: Some(at), .. } = &self.sched.tasks[task as usize].state {
+                            related.push((format!("{} waits here", self.sched.label(task)), *at));
+                        }
                     }
-                    return Err(Error::with_kind(ErrorKind::Deadlock, text));
+                    let mut e = Error::with_kind(ErrorKind::Deadlock, text);
+                    e.related = related;
+                    return Err(e);
                 }
                 lock.waiters.borrow_mut().push_back(me);
                 if call.is_some() {
                     self.frames.push(Frame::Release { lock: lock.clone(), held: false });
                 }
-                Ok(Flow::Suspend(Wait::Lock { lock, call }))
+                Ok(Flow::Suspend(Wait::Lock { lock, call, loc }))
             }
         }
     }
@@ -496,13 +564,14 @@ impl Machine {
 
     /// If making `me` wait for `holder` closes a cycle of waiting tasks, the steps of the
     /// cycle after the first, from `holder` back to `me`.
-    fn find_cycle(&self, me: TaskId, holder: TaskId) -> Option<Vec<String>> {
+    /// Each step is the waiting task and the sentence saying what it waits for.
+    fn find_cycle(&self, me: TaskId, holder: TaskId) -> Option<Vec<(TaskId, String)>> {
         if holder == me {
             return Some(Vec::new());
         }
         // Depth-first search over wait-for edges, remembering the path.
         let mut path: Vec<(TaskId, String)> = Vec::new();
-        self.search(holder, me, &mut path, &mut Vec::new()).then(|| path.into_iter().map(|(_, s)| s).collect())
+        self.search(holder, me, &mut path, &mut Vec::new()).then_some(path)
     }
 
     fn search(&self, from: TaskId, target: TaskId, path: &mut Vec<(TaskId, String)>, seen: &mut Vec<TaskId>) -> bool {
@@ -511,7 +580,7 @@ impl Machine {
         }
         seen.push(from);
         for (to, step) in self.waits_for(from) {
-            path.push((to, step));
+            path.push((from, step));
             if to == target || self.search(to, target, path, seen) {
                 return true;
             }
@@ -570,4 +639,13 @@ fn llm_value(op: &str, mut replies: Vec<LlmReply>) -> Value {
             Value::object(Object::Dist(entries.into_iter().map(|(t, c)| (Value::str(&t), c as f64 / n)).collect()))
         }
     }
+}
+
+/// The SplitMix64 generator: advances `state` and returns the next number.
+fn splitmix64(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
 }
