@@ -99,7 +99,15 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
     for cycle in cycles(&g, &name_of) {
         let lists: Vec<&Vec<Edge>> =
             (0..cycle.len()).map(|i| &g.edges[&(cycle[i].clone(), cycle[(i + 1) % cycle.len()].clone())]).collect();
+        // Through a family node the two ends may be different serializers: latent at most.
+        let family = cycle.iter().any(|n| matches!(n, Node::Made(m) if ctx.is_family(&Lock::Made(*m))));
         match choose(&g, &lists) {
+            Choice::Feasible(choice) if family => {
+                let d = latent_report(ctx, &g, &choice);
+                if latent.insert(d.data.locks.clone()) {
+                    out.push(d);
+                }
+            }
             Choice::Feasible(choice) => {
                 let d = deadlock_report(ctx, &g, &choice);
                 let key = d.data.locks.clone();

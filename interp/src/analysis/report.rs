@@ -29,6 +29,12 @@ impl Context<'_> {
         self.run.lock_name(lock)
     }
 
+    /// Whether a lock stands for several serializers (made once per element of a list of
+    /// unknown length): two acquisitions of it may take two different ones.
+    pub fn is_family(&self, lock: &Lock) -> bool {
+        matches!(lock, Lock::Made(m) if self.run.made_family.get(*m as usize).copied().unwrap_or(false))
+    }
+
     /// A lock for a message: `` `name` ``, plus its key when it is a keyed one with a
     /// literal key (`` `dst` (key "drafts") ``).
     pub fn lock_ref(&self, lock: &Lock) -> String {

@@ -26,6 +26,9 @@ use super::tasks::{Branch, Spawn, SpawnKind, Step, TaskPath};
 const MAX_VALUES: usize = 8;
 /// Abstract evaluation steps allowed per top-level form.
 const BUDGET_PER_FORM: u64 = 200_000;
+/// Lists of known length up to this many elements are mapped element by element (and
+/// `parallel-map` starts one task per element); longer ones as one abstract element.
+const MAX_ITEMS: usize = 8;
 /// Abstract evaluation steps allowed for the whole file.
 const BUDGET_PER_FILE: u64 = 4_000_000;
 
@@ -114,6 +117,9 @@ pub struct Run {
     pub made_names: Vec<Option<String>>,
     /// Span where each made serializer was created.
     pub made_spans: Vec<Span>,
+    /// Made serializers that stand for several runtime serializers (made in code that runs
+    /// once per element of a list of unknown length): two acquisitions of one may be two.
+    pub made_family: Vec<bool>,
     pub coll_names: HashMap<CollId, String>,
     /// Serialized procedures built and dropped: (expression, serializer token).
     pub not_called: BTreeMap<(Span, Span), Lock>,
@@ -188,15 +194,17 @@ struct DataV<'a> {
     /// `car`, `cdr` and friends then pick the right one instead of the join of all, so a
     /// list of serializers walked in order keeps its order.
     items: Option<Rc<Vec<AVal<'a>>>>,
+    /// The two halves of a pair made by `cons` onto something that is not a known list.
+    pair: Option<Rc<(AVal<'a>, AVal<'a>)>>,
 }
 
 impl<'a> DataV<'a> {
     fn new(elems: AVal<'a>) -> DataV<'a> {
-        DataV { coll: None, key: None, elems, items: None }
+        DataV { coll: None, key: None, elems, items: None, pair: None }
     }
 
     fn keyed(coll: Option<CollId>, key: Option<Term>, elems: AVal<'a>) -> DataV<'a> {
-        DataV { coll, key, elems, items: None }
+        DataV { coll, key, elems, items: None, pair: None }
     }
 
     /// A proper list of these elements.
@@ -207,7 +215,7 @@ impl<'a> DataV<'a> {
                 elems.join(AVal { vals: vec![v.clone()], term: a.term.clone(), ..Default::default() });
             }
         }
-        DataV { coll: None, key: None, elems: elems.or_unknown(), items: Some(Rc::new(items)) }
+        DataV { coll: None, key: None, elems: elems.or_unknown(), items: Some(Rc::new(items)), pair: None }
     }
 }
 
@@ -357,6 +365,9 @@ struct Ctx<'a> {
     trace: Rc<Vec<TraceStep>>,
     joined: Rc<Vec<Joined>>,
     latent: bool,
+    /// This code stands for several runtime runs (the procedure of a `map` over a list of
+    /// unknown length, a `parallel-map` task family): a serializer made here is a family.
+    multi: bool,
 }
 
 impl<'a> Ctx<'a> {
@@ -462,6 +473,7 @@ pub fn run(data: &[Datum], res: &Resolution) -> Run {
         trace: Rc::new(Vec::new()),
         joined: Rc::new(Vec::new()),
         latent: false,
+        multi: false,
     };
     for (i, form) in data.iter().enumerate() {
         if res.malformed_forms.contains(&i) {
@@ -473,10 +485,31 @@ pub fn run(data: &[Datum], res: &Resolution) -> Run {
         r.file_budget -= before - r.budget;
     }
     r.latent_procedures(data);
+    r.number_shared_names();
     r.out
 }
 
 impl<'a> Runner<'a> {
+    /// Several serializers made while evaluating one top-level define (a list of objects,
+    /// each with its own) would all show the define's name: number them `name#1`, `name#2`.
+    fn number_shared_names(&mut self) {
+        let mut count: HashMap<String, u32> = HashMap::new();
+        for (m, name) in self.out.made_names.iter().enumerate() {
+            if let (Some(name), true) = (name, self.made_top[m]) {
+                *count.entry(name.clone()).or_default() += 1;
+            }
+        }
+        let mut next: HashMap<String, u32> = HashMap::new();
+        for m in 0..self.out.made_names.len() {
+            let Some(name) = self.out.made_names[m].clone() else { continue };
+            if self.made_top[m] && count.get(&name).copied().unwrap_or(0) > 1 && !self.members.contains_key(&(m as u32)) {
+                let k = next.entry(name.clone()).or_default();
+                *k += 1;
+                self.out.made_names[m] = Some(format!("{name}#{k}"));
+            }
+        }
+    }
+
     fn fresh(&mut self) -> u32 {
         self.next_id += 1;
         self.next_id
@@ -879,7 +912,7 @@ impl<'a> Runner<'a> {
         if let Some(name) = binder.as_symbol() {
             match &v.term {
                 None => v.term = Some(self.fresh_var(name)),
-                Some(t @ Term::Acc(..)) => {
+                Some(t @ Term::Acc(..)) if self.res.binding(id).kind == BindingKind::Local => {
                     self.out.term_names.entry(t.clone()).or_insert(name);
                 }
                 Some(_) => {}
@@ -1539,6 +1572,7 @@ impl<'a> Runner<'a> {
                 self.made_top.push(explicit.is_some());
                 self.out.made_names.push(explicit);
                 self.out.made_spans.push(call.span);
+                self.out.made_family.push(ctx.multi);
                 AVal::one(V::Ser(Lock::Made(id)))
             }
             "make-table" | "make-hash-table" | "make-hash" | "make-vector" | "vector" | "make-buffer"
@@ -1565,7 +1599,11 @@ impl<'a> Runner<'a> {
                         }
                     }
                 }
-                AVal::one(V::Data(Rc::new(DataV::new(elems.or_unknown()))))
+                let mut data = DataV::new(elems.or_unknown());
+                if n == "cons" && args.len() == 2 {
+                    data.pair = Some(Rc::new((args[0].clone(), args[1].clone())));
+                }
+                AVal::one(V::Data(Rc::new(data)))
             }
             "car" | "cdr" | "caar" | "cadr" | "cdar" | "cddr" | "caddr" | "cdddr" | "cadddr" | "list-ref" | "last"
             | "stream-car" | "stream-cdr" => {
@@ -1575,7 +1613,16 @@ impl<'a> Runner<'a> {
                     Some(Lit::Int(i)) if *i >= 0 => Some(*i as usize),
                     _ => None,
                 };
-                if let Some(mut v) = known_list(&x).and_then(|items| positional(n, index, items)) {
+                let halves = match x.vals.as_slice() {
+                    [V::Data(d)] if d.coll.is_none() => d.pair.as_deref(),
+                    _ => None,
+                };
+                let half = match (n, halves) {
+                    ("car", Some((head, _))) => Some(head.clone()),
+                    ("cdr", Some((_, tail))) => Some(tail.clone()),
+                    _ => None,
+                };
+                if let Some(mut v) = half.or_else(|| known_list(&x).and_then(|items| positional(n, index, items))) {
                     if v.term.is_none() {
                         v.term = term;
                     }
@@ -1715,9 +1762,41 @@ impl<'a> Runner<'a> {
             "fold" | "fold-left" | "fold-right" | "foldr" | "reduce" => (vec![0], (2..args.len()).collect(), 1),
             _ => (vec![0], (1..args.len()).collect(), 0),
         };
+        // Over lists of known length, the procedure runs once per element, with that element:
+        // `map` then keeps the results in order, and what each call makes stays its own.
+        let per_item = matches!(n, "map" | "for-each" | "append-map" | "filter-map" | "any" | "every" | "andmap" | "ormap" | "filter" | "remove")
+            && !list_idxs.is_empty()
+            && list_idxs.iter().all(|&i| args.get(i).and_then(known_list).is_some_and(|l| l.len() <= MAX_ITEMS));
+        if per_item {
+            let lists: Vec<&[AVal<'a>]> = list_idxs.iter().map(|&i| known_list(&args[i]).unwrap()).collect();
+            let len = lists.iter().map(|l| l.len()).min().unwrap_or(0);
+            let mut inner = CallInfo::new(call.span, call.args.first().copied().unwrap_or(call.head), None, Vec::new());
+            inner.head_name = call.arg_names.first().copied().flatten();
+            let mut items = Vec::with_capacity(len);
+            for k in 0..len {
+                let call_args: Vec<AVal<'a>> = lists.iter().map(|l| l[k].clone()).collect();
+                let r = self.apply(&args[0], call_args, &inner, ctx);
+                if n == "for-each" {
+                    self.dropped_result(&r, ctx);
+                }
+                items.push(r);
+            }
+            return match n {
+                "map" => AVal::one(V::Data(Rc::new(DataV::list(items)))),
+                "append-map" | "filter-map" => {
+                    let mut all = AVal::default();
+                    items.into_iter().for_each(|r| all.join(r));
+                    AVal::one(V::Data(Rc::new(DataV::new(all.or_unknown()))))
+                }
+                "filter" | "remove" => AVal::one(V::Data(Rc::new(DataV::new(self.elements(&args[1]))))),
+                _ => AVal::constant(),
+            };
+        }
         let mut results = AVal::default();
         // `dynamic-wind` whose before thunk takes a mutex runs the body under it.
         let mut cur = ctx.clone();
+        // Otherwise one abstract call stands for the calls of every element.
+        cur.multi |= !matches!(n, "apply" | "dynamic-wind" | "hash-table-update!" | "hash-table-update!/default");
         let ctx = &mut cur;
         for &p in &proc_idx {
             let depth = self.mutex_depth;
@@ -1775,6 +1854,7 @@ impl<'a> Runner<'a> {
             trace: Rc::new(Vec::new()),
             joined: Rc::new(joined),
             latent: ctx.latent,
+            multi: ctx.multi,
         }
     }
 
@@ -1787,7 +1867,7 @@ impl<'a> Runner<'a> {
             branches: items[1..].iter().map(|b| b.span).collect(),
             proc_name: None,
         });
-        let mut results = AVal::default();
+        let mut results = Vec::with_capacity(items.len() - 1);
         for (i, e) in items[1..].iter().enumerate() {
             let tctx = self.spawn_ctx(ctx, site, Branch::Index(i as u32 + 1), head);
             let v = self.eval(e, &tctx);
@@ -1806,9 +1886,12 @@ impl<'a> Runner<'a> {
                     other => r.join(AVal::one(other.clone())),
                 }
             }
-            results.join(r);
+            results.push(r.or_unknown());
         }
-        AVal::one(V::Data(Rc::new(DataV::new(results.or_unknown()))))
+        if results.is_empty() {
+            return AVal::constant();
+        }
+        AVal::one(V::Data(Rc::new(DataV::list(results))))
     }
 
     fn parallel_map(&mut self, args: &[AVal<'a>], call: &CallInfo, ctx: &Ctx<'a>) -> AVal<'a> {
@@ -1824,9 +1907,21 @@ impl<'a> Runner<'a> {
             branches: call.args.first().copied().into_iter().collect(),
             proc_name,
         });
-        let single = list.vals.iter().all(|v| matches!(v, V::Data(d) if d.elems.vals.len() == 1 && d.elems.term.is_some() && false));
-        let branch = if single { Branch::Index(1) } else { Branch::Star };
-        let tctx = self.spawn_ctx(ctx, site, branch, call.head);
+        // One task per element of a short list of known length; else one task family.
+        if let Some(items) = known_list(list).filter(|l| l.len() <= MAX_ITEMS) {
+            let items = items.to_vec();
+            let inner = CallInfo::new(call.span, call.args.first().copied().unwrap_or(call.head), None, Vec::new());
+            let mut results = Vec::with_capacity(items.len());
+            for (i, item) in items.into_iter().enumerate() {
+                let tctx = self.spawn_ctx(ctx, site, Branch::Index(i as u32 + 1), call.head);
+                let r = self.apply(f, vec![item], &inner, &tctx);
+                self.dropped_result(&r, ctx);
+                results.push(r);
+            }
+            return AVal::one(V::Data(Rc::new(DataV::list(results))));
+        }
+        let mut tctx = self.spawn_ctx(ctx, site, Branch::Star, call.head);
+        tctx.multi = true;
         let elem = self.elements(list);
         let inner = CallInfo::new(call.span, call.args.first().copied().unwrap_or(call.head), None, Vec::new());
         let r = self.apply(f, vec![elem], &inner, &tctx);
@@ -1862,6 +1957,7 @@ impl<'a> Runner<'a> {
                 trace: Rc::new(Vec::new()),
                 joined: Rc::new(Vec::new()),
                 latent: true,
+                multi: false,
             };
             let proc_name = c.name.unwrap_or_else(|| Symbol::intern("procedure"));
             let args: Vec<AVal<'a>> = c
@@ -1902,7 +1998,7 @@ fn memo_key<'a>(c: &Rc<Closure<'a>>, args: &[AVal<'a>], ctx: &Ctx<'a>) -> u64 {
     for j in ctx.joined.iter() {
         (&j.held.lock, j.held.token, j.spawn).hash(&mut h);
     }
-    ctx.latent.hash(&mut h);
+    (ctx.latent, ctx.multi).hash(&mut h);
     h.finish()
 }
 
@@ -1926,6 +2022,10 @@ fn hash_aval<H: std::hash::Hasher>(a: &AVal<'_>, h: &mut H, depth: u32) {
                     for i in items.iter() {
                         hash_aval(i, h, depth + 1);
                     }
+                }
+                if let Some(pair) = &d.pair {
+                    hash_aval(&pair.0, h, depth + 1);
+                    hash_aval(&pair.1, h, depth + 1);
                 }
             }
             V::Data(d) => Rc::as_ptr(d).hash(h),
@@ -1954,10 +2054,8 @@ fn plain_result(v: &AVal<'_>, first_id: u32, depth: u32) -> bool {
                 d.key.as_ref().is_none_or(|k| !made_after(k, first_id))
                     && (depth > 0 || d.elems.term.as_ref().is_none_or(|t| !made_after(t, first_id)))
                     && plain_result(&d.elems, first_id, depth + 1)
-                    && d.items.as_ref().is_none_or(|items| {
-                        items.iter().all(|i| {
-                            i.term.as_ref().is_none_or(|t| !made_after(t, first_id)) && plain_result(i, first_id, depth + 1)
-                        })
+                    && d.items.iter().flat_map(|items| items.iter()).chain(d.pair.iter().flat_map(|p| [&p.0, &p.1])).all(|i| {
+                        i.term.as_ref().is_none_or(|t| !made_after(t, first_id)) && plain_result(i, first_id, depth + 1)
                     })
             }
             V::SProc(_) | V::Closure(_) => false,

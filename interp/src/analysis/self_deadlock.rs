@@ -17,17 +17,21 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
     for e in &ctx.run.acquires {
         let prover = Prover::new(&e.facts);
         for h in &e.held {
-            let same = e.lock.same(&h.lock, |a, b| prover.distinct(a, b));
+            let mut same = e.lock.same(&h.lock, |a, b| prover.distinct(a, b));
             if same == Same::No || param_guess(&e.lock, &h.lock, same) {
                 continue;
             }
-            let d = nested(ctx, e, h, same);
+            let family = same == Same::Yes && ctx.is_family(&e.lock);
+            if family {
+                same = Same::Maybe;
+            }
+            let d = nested(ctx, e, h, same, family);
             if seen.insert((d.span, d.message.clone())) {
                 out.push(d);
             }
         }
         for j in e.joined.iter() {
-            if e.lock.same(&j.held.lock, |a, b| prover.distinct(a, b)) != Same::Yes {
+            if e.lock.same(&j.held.lock, |a, b| prover.distinct(a, b)) != Same::Yes || ctx.is_family(&e.lock) {
                 continue;
             }
             let d = joined(ctx, e, &j.held, j.spawn);
@@ -53,13 +57,17 @@ fn severity(e: &Acquire, same: Same) -> Severity {
     }
 }
 
-fn nested(ctx: &Context<'_>, e: &Acquire, h: &Held, same: Same) -> Diagnostic {
+fn nested(ctx: &Context<'_>, e: &Acquire, h: &Held, same: Same, family: bool) -> Diagnostic {
     let name = ctx.lock(&e.lock);
     let held_name = ctx.lock(&h.lock);
     let severity = severity(e, same);
     // The point in the holding task that leads to the second acquisition.
     let primary = e.trace.get(h.trace_len).map_or(e.token, |s| s.span);
-    let message = if same == Same::Maybe {
+    let message = if family {
+        format!(
+            "`{name}` stands for several serializers (one per element); if this acquires the one this task already holds, it waits for itself"
+        )
+    } else if same == Same::Maybe {
         match (h.lock.key(), e.lock.key()) {
             (Some(k1), Some(k2)) => format!(
                 "if `{}` equals `{}`, `{held_name}` and `{name}` are the same serializer: this task would wait for itself",
