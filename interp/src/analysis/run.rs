@@ -7,7 +7,14 @@
 //! of the caller's serializers, literal keys fold guards, and the call site joins the trace.
 //! Recursion is unrolled once (a procedure appears at most twice on the abstract stack), which
 //! is enough for the held set to reach its fixpoint: the second level runs under every lock
-//! the first one takes. A budget bounds the work per top-level form.
+//! the first one takes. A call identical to one already finished (callee, arguments, held
+//! set, facts, task) is replayed from a memo instead of re-analysed, and budgets bound the
+//! work per top-level form and per file.
+//!
+//! Lists of known length keep their elements in order, and `map`, `for-each` and
+//! `parallel-map` over them run the procedure once per element (one task per element for
+//! `parallel-map`). Over other lists one abstract call stands for all elements; a serializer
+//! made there is a family member (`Run::made_family`).
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, HashSet};
