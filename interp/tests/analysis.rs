@@ -401,3 +401,56 @@ fn the_order_by_key_fix_removes_keyed_deadlocks() {
         assert!(again.iter().all(|d| d.fixes.iter().all(|f| f.edits.len() == 1 || !f.title.contains("with-key-order"))));
     }
 }
+
+/// Prints the hover notes of the files named in `ANALYSIS_DUMP`.
+#[test]
+#[ignore]
+fn dump_hover() {
+    let Some(paths) = std::env::var_os("ANALYSIS_DUMP") else { return };
+    for path in std::env::split_paths(&paths).filter(|p| !p.as_os_str().is_empty()) {
+        let text = std::fs::read_to_string(&path).unwrap();
+        println!("{}", path.display());
+        for n in analysis::analyze_file(&text).lock_orders {
+            println!("  {}", n.text);
+        }
+    }
+}
+
+/// The hover note at the `$0` cursor of a fixture.
+fn hover_at(marked: &str) -> Option<String> {
+    let offset = marked.find("$0").expect("a `$0` cursor");
+    let text = marked.replacen("$0", "", 1);
+    analysis::analyze_file(&text).lock_order_at(offset).map(|n| n.text.clone())
+}
+
+#[test]
+fn hover_shows_the_observed_order_and_the_verdict() {
+    let ex01 = example("01-chapter-deadlock.omega");
+    // On the define's name, and on a reference.
+    let on_define = ex01.replacen("(define term-a-serializer", "(define term-a-$0serializer", 1);
+    let on_use = ex01.replacen("((term-a-serializer", "((term-a-serializer$0", 1);
+    let expected = "`term-a-serializer` (line 4): before `term-b-serializer` at line 11 (task 1), after it at line 17 (task 2): possible deadlock";
+    assert_eq!(hover_at(&on_define).as_deref(), Some(expected));
+    assert_eq!(hover_at(&on_use).as_deref(), Some(expected));
+
+    let gate = example("05-gate-serializer.omega").replacen("(define inbox-serializer", "(define $0inbox-serializer", 1);
+    assert!(hover_at(&gate).unwrap().ends_with(": inverted, always under `desk-gate`"), "{:?}", hover_at(&gate));
+    let sequential = example("06-sequential-inverse-order.omega").replacen("(define style-serializer", "(define $0style-serializer", 1);
+    assert!(hover_at(&sequential).unwrap().ends_with("inverted, but never in tasks that run at the same time"));
+    let keys = example("02-chapter-key-order.omega").replacen("(define term-serializers", "(define $0term-serializers", 1);
+    assert!(hover_at(&keys).unwrap().contains("always nested in ascending key order"), "{:?}", hover_at(&keys));
+    let mirrored = example("09-descending-key-order.omega").replacen("(define topic-serializers", "(define $0topic-serializers", 1);
+    assert!(hover_at(&mirrored).unwrap().contains("always nested in descending key order"));
+    let reentry = example("07-reentry-by-recursion.omega").replacen("(define outline-serializer", "(define $0outline-serializer", 1);
+    assert!(hover_at(&reentry).unwrap().contains("deadlock: requested again while held (line 11)"), "{:?}", hover_at(&reentry));
+
+    // Not a serializer: no note.
+    assert_eq!(hover_at("(define (f x) x$0)\n(define s (make-serializer))"), None);
+    assert_eq!(hover_at("(define t$0 (make-table))"), None);
+}
+
+#[test]
+fn analysis_snapshots_can_move_between_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<analysis::Analysis>();
+}

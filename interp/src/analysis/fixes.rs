@@ -27,7 +27,8 @@ struct Fetch<'d> {
 /// the inner serializer; `keys` are the key terms seen there (they choose `<`, `char<?` or
 /// `string<?`).
 pub fn order_by_key(ctx: &Context<'_>, outer_call: Span, inner_token: Span, keys: [&Term; 2]) -> Option<Fix> {
-    let nesting = find(ctx.data, &|d| matches!(&d.kind, DatumKind::List(items, None) if items.len() == 1 && items[0].span == outer_call))?;
+    let nesting =
+        find_at(ctx.data, outer_call, &|d| matches!(&d.kind, DatumKind::List(items, None) if items.len() == 1 && items[0].span == outer_call))?;
     let outer = nesting.as_list()?[0].as_list()?;
     let [outer_ser, wrapped] = outer else { return None };
     let inner = match wrapped.as_list()? {
@@ -58,7 +59,7 @@ pub fn order_by_key(ctx: &Context<'_>, outer_call: Span, inner_token: Span, keys
     let helper_defined = ctx.res.toplevel(crate::symbol::Symbol::intern(HELPER)).is_some();
     if !helper_defined {
         let def_span = ctx.res.binding(sel_id).span?;
-        let def = ctx.data.iter().find(|f| f.span.start <= def_span.start && def_span.end <= f.span.end)?;
+        let def = ctx.data.get(ctx.data.partition_point(|f| f.span.end <= def_span.start))?;
         let less = match keys.iter().find_map(|k| k.lit()) {
             Some(Lit::Int(_)) => "(< k1 k2)",
             Some(Lit::Char(_)) => "(char<? k1 k2)",
@@ -94,7 +95,7 @@ fn fetch<'d>(ctx: &Context<'d>, d: &'d Datum) -> Option<Fetch<'d>> {
         return None;
     }
     let at = binder.span?;
-    let clause = find(ctx.data, &|c| matches!(c.as_list(), Some([n, _]) if n.span == at))?;
+    let clause = find_at(ctx.data, at, &|c| matches!(c.as_list(), Some([n, _]) if n.span == at))?;
     let [_, init] = clause.as_list()? else { return None };
     match init.as_list()? {
         [selector, key] if selector.as_symbol().is_some() => Some(Fetch { selector, key }),
@@ -107,8 +108,13 @@ fn is_keyword(ctx: &Context<'_>, d: &Datum, name: &str) -> bool {
         && ctx.res.reference(d.span).is_some_and(|id| ctx.res.binding(id).kind == BindingKind::SpecialForm)
 }
 
-/// The first datum (pre-order) satisfying `pred`, descending only into data that could
-/// contain it.
+/// The datum at `span` satisfying `pred`, searched only in the top-level form around it.
+fn find_at<'d>(data: &'d [Datum], span: Span, pred: &dyn Fn(&Datum) -> bool) -> Option<&'d Datum> {
+    let i = data.partition_point(|f| f.span.end <= span.start);
+    find(data.get(i..=i)?, pred)
+}
+
+/// The first datum (pre-order) satisfying `pred`.
 fn find<'d>(data: &'d [Datum], pred: &dyn Fn(&Datum) -> bool) -> Option<&'d Datum> {
     for d in data {
         if pred(d) {

@@ -139,9 +139,11 @@ fn cycles(g: &Graph<'_>, name_of: &dyn Fn(&Node) -> String) -> Vec<Vec<Node>> {
         nodes.insert(a.clone());
         nodes.insert(b.clone());
     }
-    let mut order: Vec<Node> = nodes.into_iter().collect();
-    order.sort_by_key(|n| (name_of(n), n.clone()));
-    let rank = |n: &Node| order.iter().position(|m| m == n).unwrap();
+    let mut named: Vec<(String, Node)> = nodes.into_iter().map(|n| (name_of(&n), n)).collect();
+    named.sort();
+    let order: Vec<Node> = named.into_iter().map(|(_, n)| n).collect();
+    let ranks: BTreeMap<&Node, usize> = order.iter().enumerate().map(|(i, n)| (n, i)).collect();
+    let rank = |n: &Node| ranks[n];
     let mut succ: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
     for (a, b) in g.edges.keys() {
         succ.entry(rank(a)).or_default().push(rank(b));

@@ -45,10 +45,12 @@
 //!    [`race`] turn events into findings; [`report`] names tasks and words related places and
 //!    `omega::serializer-not-called`; [`fixes`] builds code-rewriting quick fixes;
 //!    [`suppress`] drops allowed findings and adds the suppression fix.
+//! 5. [`hover`]: lock-order notes per serializer, kept in the [`Analysis`] for hover.
 //!
 //! # Code map
 //!
-//! - `mod.rs`: the entry points ([`check`], [`analyze_text`], [`check_file_output`]).
+//! - `mod.rs`: the entry points ([`check`], [`analyze_file`] → [`Analysis`],
+//!   [`analyze_text`], [`check_file_output`]).
 //! - [`resolve`]: scopes, binders, references, special-form shapes; the editor queries.
 //! - [`names`], [`arity`], [`effects`]: the checks that need only the resolution.
 //! - [`identity`]: serializer identities ([`identity::Lock`]), key terms and literals.
@@ -62,6 +64,7 @@
 //! - [`report`]: the shared wording (task names, paths, lines) and dropped serialized procedures.
 //! - [`fixes`]: the order-by-key rewrite.
 //! - [`suppress`]: `;; omega: allow` comments.
+//! - [`hover`]: "before `b` at line 11 (task 1), after it at line 17 (task 2): possible deadlock".
 //!
 //! # Invariants
 //!
@@ -85,6 +88,7 @@
 pub mod arity;
 pub mod effects;
 pub mod fixes;
+pub mod hover;
 pub mod identity;
 pub mod key_order;
 pub mod lock_order;
@@ -103,14 +107,42 @@ use crate::diagnostic::{sort_diagnostics, Code, Diagnostic};
 use crate::reader::{self, Parsed};
 use crate::syntax::{LineIndex, SourceFile};
 
+/// Everything the analysis of one file yields, for the language server: diagnostics, the
+/// name resolution (definition, references, completion) and lock-order notes for hover.
+/// Plain data: it can be kept as a snapshot and queried from another thread.
+#[derive(Clone, Debug)]
+pub struct Analysis {
+    pub diagnostics: Vec<Diagnostic>,
+    pub resolution: Resolution,
+    pub lock_orders: Vec<hover::LockOrderNote>,
+}
+
+impl Analysis {
+    /// The lock-order note of the serializer named at `offset` (its define or a reference),
+    /// such as "`term-a-serializer` (line 4): before `term-b-serializer` at line 11 (task 1),
+    /// after it at line 17 (task 2): possible deadlock".
+    pub fn lock_order_at(&self, offset: usize) -> Option<&hover::LockOrderNote> {
+        hover::note_at(&self.lock_orders, &self.resolution, offset)
+    }
+}
+
 /// Reads and analyses a file: reader errors as `omega::syntax`, then every check.
 pub fn check(text: &str) -> Vec<Diagnostic> {
+    analyze_file(text).diagnostics
+}
+
+/// Reads and analyses a file, keeping the resolution and hover notes beside the diagnostics.
+pub fn analyze_file(text: &str) -> Analysis {
     let parsed = reader::read(text);
-    analyze_text(text, &parsed)
+    analyze_parsed(text, &parsed)
 }
 
 /// Analyses data read from `text`. Suppression comments and quick fixes need the text.
 pub fn analyze_text(text: &str, parsed: &Parsed) -> Vec<Diagnostic> {
+    analyze_parsed(text, parsed).diagnostics
+}
+
+fn analyze_parsed(text: &str, parsed: &Parsed) -> Analysis {
     let lines = LineIndex::new(text);
     let res = resolve(&parsed.data);
     let mut diags: Vec<Diagnostic> =
@@ -141,7 +173,8 @@ pub fn analyze_text(text: &str, parsed: &Parsed) -> Vec<Diagnostic> {
         }
     }
     sort_diagnostics(&mut diags);
-    diags
+    let lock_orders = hover::notes(&ctx, &diags);
+    Analysis { diagnostics: diags, resolution: res, lock_orders }
 }
 
 /// Analyses data whose text is not at hand (no suppression comments, no text-based fixes).

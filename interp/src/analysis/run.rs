@@ -1943,7 +1943,8 @@ impl<'a> Runner<'a> {
         for (id, v) in &self.globals {
             for x in &v.vals {
                 if let V::Closure(c) = x {
-                    if !self.called.contains(&c.id) && data.iter().any(|d| d.span.start <= c.id.start && c.id.end <= d.span.end) {
+                    let form = data.get(data.partition_point(|d| d.span.end <= c.id.start));
+                    if !self.called.contains(&c.id) && form.is_some_and(|d| d.span.start <= c.id.start && c.id.end <= d.span.end) {
                         procs.push((*id, c.clone()));
                     }
                 }
