@@ -240,9 +240,12 @@
     (if (null? l)
         '()
         (merge-all (runs l))))
+  ;; A primitive predicate cannot call back into the program: sort without leaving Rust.
+  (define (sort-any l)
+    (if (%primitive? less?) (%sort-by-primitive l less?) (sort-list l)))
   (if (vector? seq)
-      (list->vector (sort-list (vector->list seq)))
-      (sort-list (%check 'sort 'list seq))))
+      (list->vector (sort-any (vector->list seq)))
+      (sort-any (%check 'sort 'list seq))))
 
 ;;; ------------------------------------------------------------------------------------
 ;;; Hash tables

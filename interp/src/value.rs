@@ -280,9 +280,15 @@ impl Drop for Pair {
     }
 }
 
-/// Moves a pair or object out of a cell onto the drop work list.
+/// Moves a pair or promise that this drop frees (its only owner is `v`) onto the work list;
+/// shared ones just lose a reference, which frees nothing.
 fn unlink(v: &mut Value, work: &mut Vec<Value>) {
-    if matches!(v, Value::Pair(_) | Value::Object(_)) {
+    let unique = match v {
+        Value::Pair(rc) => Rc::strong_count(rc) == 1,
+        Value::Object(rc) => Rc::strong_count(rc) == 1 && matches!(**rc, Object::Promise(_)),
+        _ => false,
+    };
+    if unique {
         work.push(std::mem::take(v));
     }
 }

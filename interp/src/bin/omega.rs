@@ -17,6 +17,9 @@ use omega::session::Session;
 use omega::value::Value;
 use omega::vm::Limits;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const USAGE: &str = "usage: omega run FILE | eval 'EXPR…' | repl | check [--format human|json] FILE… | fmt [--check] FILE…
 flags: --adapter NAME --model NAME --no-cache --offline --max-llm-calls N --max-in-flight N
        --timeout SECS --max-steps N --schedule SEED";

@@ -282,7 +282,14 @@ impl Codegen<'_> {
                     self.expr(a, false);
                 }
                 let n = args.len() as u32;
-                self.emit(if tail { Op::TailCall(n) } else { Op::Call(n) }, span);
+                if tail {
+                    self.emit(Op::TailCall(n), span);
+                    // Reached only when the machine makes the call an ordinary one (a call
+                    // from the program into the prelude keeps the caller's frame, for errors).
+                    self.emit(Op::Return, span);
+                } else {
+                    self.emit(Op::Call(n), span);
+                }
             }
             Expr::Let(binds, body) => {
                 for (v, init) in binds {

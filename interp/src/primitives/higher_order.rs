@@ -15,6 +15,8 @@ pub const PRIMITIVES: &[Primitive] = &[
     prim("%heads", 1, Some(1), heads),
     prim("%tails", 1, Some(1), tails),
     prim("%append-reverse", 2, Some(2), append_reverse),
+    prim("%sort-by-primitive", 2, Some(2), sort_by_primitive),
+    prim("%primitive?", 1, Some(1), is_plain_primitive),
 ];
 
 type R = Result<Value, Error>;
@@ -102,6 +104,42 @@ fn tails(_: &mut Ctx, args: &[Value]) -> R {
 }
 
 /// `(%append-reverse rev tail)`: the elements of rev, reversed, in front of tail.
+/// A primitive that works on its arguments alone (not one the machine runs, like `apply`).
+fn is_plain_primitive(_: &mut Ctx, args: &[Value]) -> R {
+    Ok(Value::Bool(matches!(&args[0], Value::Primitive(p) if !crate::vm::MACHINE_PRIMITIVES.iter().any(|m| m.name == p.name))))
+}
+
+/// `(%sort-by-primitive list less?)` where `less?` is a primitive (`<`, `string<?` …): a
+/// stable sort without leaving Rust, since a primitive cannot call back into the program.
+fn sort_by_primitive(ctx: &mut Ctx, args: &[Value]) -> R {
+    let Value::Primitive(less) = &args[1] else { return Err(Error::wrong_type("sort", "procedure", &args[1])) };
+    let mut items = list_items(&args[0]).ok_or_else(|| Error::wrong_type("sort", "list", &args[0]))?;
+    let mut failure = None;
+    items.sort_by(|a, b| {
+        if failure.is_some() {
+            return std::cmp::Ordering::Equal;
+        }
+        let mut test = |x: &Value, y: &Value| match (less.f)(ctx, &[x.clone(), y.clone()]) {
+            Ok(v) => v.is_true(),
+            Err(e) => {
+                failure = Some(e);
+                false
+            }
+        };
+        if test(a, b) {
+            std::cmp::Ordering::Less
+        } else if test(b, a) {
+            std::cmp::Ordering::Greater
+        } else {
+            std::cmp::Ordering::Equal
+        }
+    });
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(Value::list(items)),
+    }
+}
+
 fn append_reverse(_: &mut Ctx, args: &[Value]) -> R {
     let items = list_items(&args[0]).ok_or_else(|| Error::wrong_type("%append-reverse", "list", &args[0]))?;
     Ok(items.into_iter().fold(args[1].clone(), |acc, v| Value::cons(v, acc)))

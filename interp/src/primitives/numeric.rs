@@ -223,8 +223,15 @@ fn string_to_number(_: &mut Ctx, args: &[Value]) -> R {
 
 /// A chain comparison: every argument is type-checked, NaN compares false.
 fn chain(name: &str, args: &[Value], holds: fn(Ordering) -> bool) -> R {
-    let all = nums(name, args)?;
-    boolean(all.windows(2).all(|w| numbers::compare(w[0], w[1]).is_some_and(holds)))
+    // Every argument is checked, even after the answer is known.
+    let mut prev = Num::of(name, &args[0])?;
+    let mut all = true;
+    for a in &args[1..] {
+        let n = Num::of(name, a)?;
+        all &= numbers::compare(prev, n).is_some_and(holds);
+        prev = n;
+    }
+    boolean(all)
 }
 
 fn num_eq(_: &mut Ctx, args: &[Value]) -> R {

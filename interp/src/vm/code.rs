@@ -131,7 +131,9 @@ impl Fast {
         }
     }
 
+    /// The instruction for a call of global `name` (or its internal alias `#%name`).
     pub fn from_name(name: &str) -> Option<Fast> {
+        let name = name.strip_prefix("#%").unwrap_or(name);
         Fast::ALL.into_iter().find(|f| f.name() == name)
     }
 }

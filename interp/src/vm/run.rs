@@ -244,9 +244,21 @@ impl Machine {
                     }
                     save_pc!();
                     self.tick()?;
-                    if !matches!(self.stack[self.stack.len() - argc as usize - 1], Value::Closure(_)) {
-                        // The frame goes before the callee runs: remember the call site.
-                        self.tail_site = clo!().proto.spans.get(pc - 1).map(|&span| Loc { source: clo!().proto.source, span });
+                    if !clo!().proto.hidden {
+                        match &self.stack[self.stack.len() - argc as usize - 1] {
+                            Value::Closure(c) if c.proto.hidden => {
+                                // Into the prelude: keep this frame, so an error in there
+                                // points at this call (the next instruction returns).
+                                match self.apply(self.stack.len() - argc as usize - 1, argc as usize) {
+                                    Ok(Flow::Continue) => reload!(),
+                                    other => return other,
+                                }
+                                continue;
+                            }
+                            Value::Closure(_) => {}
+                            // The frame goes before the callee runs: remember the call site.
+                            _ => self.tail_site = clo!().proto.spans.get(pc - 1).map(|&span| Loc { source: clo!().proto.source, span }),
+                        }
                     }
                     let r = self.tail_call(fp, argc as usize);
                     if r.is_ok() {

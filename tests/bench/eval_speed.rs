@@ -1,0 +1,71 @@
+//! Whole-process speed of `omega run` against Guile 3 on the same programs.
+//!
+//! `cargo bench -p omega-tests --bench eval_speed` (builds the release `omega` first). Guile
+//! compiles a script on its first run and caches it, so a warm-up run precedes the timed ones.
+//! Reports the median of several runs, the ratio to Guile, and peak memory (via /usr/bin/time).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const RUNS: usize = 7;
+const PROGRAMS: &[&str] = &["fib", "tail-loop", "deep-recursion", "sort", "strings"];
+
+fn main() {
+    let root = omega_tests::repo_root();
+    let status = Command::new(env!("CARGO")).args(["build", "--release", "-p", "omega", "--bin", "omega"]).current_dir(&root).status();
+    assert!(status.is_ok_and(|s| s.success()), "cargo build --release failed");
+    let omega = root.join("target/release/omega");
+    let guile = which("guile");
+    if guile.is_none() {
+        println!("guile not found (apt-get install guile-3.0): omega figures only");
+    }
+    println!("{:<16} {:>10} {:>10} {:>8} {:>12}", "program", "omega", "guile", "ratio", "omega peak");
+    for name in PROGRAMS {
+        let dir = root.join("tests/bench/programs");
+        let omega_file = dir.join(format!("{name}.omega"));
+        let t_omega = median(|| run(Command::new(&omega).arg("run").arg(&omega_file)));
+        let peak = peak_kib(&omega, &omega_file);
+        let t_guile = guile.as_ref().map(|g| {
+            let file = dir.join(format!("{name}.scm"));
+            run(Command::new(g).arg(&file)); // compiles and caches
+            median(|| run(Command::new(g).arg(&file)))
+        });
+        let ratio = t_guile.map(|g| format!("{:.2}x", t_omega.as_secs_f64() / g.as_secs_f64())).unwrap_or_else(|| "-".into());
+        println!(
+            "{:<16} {:>8.1}ms {:>10} {:>8} {:>9} MiB",
+            name,
+            ms(t_omega),
+            t_guile.map(|g| format!("{:.1}ms", ms(g))).unwrap_or_else(|| "-".into()),
+            ratio,
+            peak.map(|k| format!("{:.0}", k as f64 / 1024.0)).unwrap_or_else(|| "-".into())
+        );
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn run(cmd: &mut Command) -> Duration {
+    let start = Instant::now();
+    let out = cmd.output().expect("spawn");
+    assert!(out.status.success(), "{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    start.elapsed()
+}
+
+fn median(mut f: impl FnMut() -> Duration) -> Duration {
+    let mut times: Vec<Duration> = (0..RUNS).map(|_| f()).collect();
+    times.sort();
+    times[RUNS / 2]
+}
+
+/// Peak resident memory of one run, in KiB, if /usr/bin/time is there.
+fn peak_kib(omega: &Path, file: &Path) -> Option<u64> {
+    let out = Command::new("/usr/bin/time").args(["-f", "%M"]).arg(omega).arg("run").arg(file).output().ok()?;
+    String::from_utf8_lossy(&out.stderr).lines().last()?.trim().parse().ok()
+}
+
+fn which(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")?.to_str()?.split(':').map(|d| Path::new(d).join(name)).find(|p| p.is_file())
+}

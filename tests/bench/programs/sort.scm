@@ -1,0 +1,7 @@
+(define (make-list-of n seed)
+  (let loop ((i 0) (x seed) (acc '()))
+    (if (= i n) acc (loop (+ i 1) (modulo (+ (* x 1103515245) 12345) 2147483648) (cons x acc)))))
+(define xs (make-list-of 100000 42))
+(define sorted (sort xs <))
+(display (list (car sorted) (length sorted)))
+(newline)

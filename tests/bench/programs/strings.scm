@@ -1,0 +1,7 @@
+(define (build n)
+  (let loop ((i 0) (parts '()))
+    (if (= i n)
+        (apply string-append (reverse parts))
+        (loop (+ i 1) (cons (number->string i) parts)))))
+(display (string-length (build 100000)))
+(newline)
