@@ -43,6 +43,15 @@ struct Seen {
     task: String,
 }
 
+/// What the file shows about one serializer: its nestings, the other serializers held at
+/// each (gate candidates, by the other serializer of the nesting), the findings naming it.
+#[derive(Default)]
+struct Facts<'d> {
+    seen: BTreeSet<Seen>,
+    gates: BTreeMap<String, Vec<BTreeSet<String>>>,
+    diags: Vec<&'d Diagnostic>,
+}
+
 pub fn notes(ctx: &Context<'_>, diags: &[Diagnostic]) -> Vec<LockOrderNote> {
     let mut out = Vec::new();
     // Serializers a top-level define names (one per name: numbered families are skipped).
@@ -54,57 +63,80 @@ pub fn notes(ctx: &Context<'_>, diags: &[Diagnostic]) -> Vec<LockOrderNote> {
             named.entry(id).or_default().push(m as u32);
         }
     }
-    for (id, made) in named {
-        if made.len() != 1 {
-            continue;
+    let mut facts: BTreeMap<u32, Facts<'_>> =
+        named.values().filter(|m| m.len() == 1).map(|m| (m[0], Facts::default())).collect();
+    // One pass over the events: each nesting is a fact about both of its serializers.
+    for e in &ctx.run.acquires {
+        let task = task_label(ctx, e);
+        for h in &e.held {
+            let (Lock::Made(outer), Lock::Made(inner)) = (&h.lock, &e.lock) else { continue };
+            if outer == inner {
+                continue;
+            }
+            let line = ctx.line(e.token);
+            for (me, other, rel) in [(*inner, &h.lock, Rel::After), (*outer, &e.lock, Rel::Before)] {
+                if let Some(f) = facts.get_mut(&me) {
+                    let other_name = ctx.lock(other);
+                    f.seen.insert(Seen { line, rel, other: other_name.clone(), task: task.clone() });
+                    f.gates.entry(other_name).or_default().push(others_held(ctx, e, &h.lock, &e.lock));
+                }
+            }
         }
-        let lock = Lock::Made(made[0]);
-        out.push(note_for(ctx, diags, id, &lock));
+    }
+    let by_name: BTreeMap<String, u32> = facts.keys().map(|m| (ctx.lock(&Lock::Made(*m)), *m)).collect();
+    for d in diags {
+        for l in &d.data.locks {
+            if let Some(f) = by_name.get(l).and_then(|m| facts.get_mut(m)) {
+                f.diags.push(d);
+            }
+        }
+    }
+    for (id, made) in named {
+        if let Some(f) = made.first().filter(|_| made.len() == 1).and_then(|m| facts.get(m)) {
+            out.push(note_for(ctx, id, &Lock::Made(made[0]), f));
+        }
+    }
+    // Keyed nestings inside one collection, by collection: (direction, line).
+    let mut keyed: BTreeMap<CollId, Vec<(Direction, usize)>> = BTreeMap::new();
+    for e in &ctx.run.acquires {
+        let Some(coll) = e.lock.coll() else { continue };
+        for h in e.held.iter().filter(|h| h.lock.coll() == Some(coll)) {
+            if let (Some(a), Some(b)) = (h.lock.key(), e.lock.key()) {
+                if a != b {
+                    keyed.entry(coll).or_default().push((direction(&e.facts, a, b), ctx.line(e.token)));
+                }
+            }
+        }
     }
     for (coll, name) in &ctx.run.coll_names {
         let CollId::Def(id) = coll else { continue };
-        if let Some(text) = collection_note(ctx, *coll, name, *id) {
-            out.push(LockOrderNote { binding: *id, name: name.clone(), text });
-        }
+        let text = collection_note(ctx, name, *id, keyed.get(coll).map_or(&[], Vec::as_slice));
+        out.push(LockOrderNote { binding: *id, name: name.clone(), text });
     }
     out.sort_by(|a, b| (a.binding, &a.name).cmp(&(b.binding, &b.name)));
     out.dedup_by(|a, b| a.binding == b.binding);
     out
 }
 
-fn note_for(ctx: &Context<'_>, diags: &[Diagnostic], id: BindingId, lock: &Lock) -> LockOrderNote {
+fn note_for(ctx: &Context<'_>, id: BindingId, lock: &Lock, facts: &Facts<'_>) -> LockOrderNote {
     let name = ctx.lock(lock);
-    let mut seen: BTreeSet<Seen> = BTreeSet::new();
-    let mut gates: BTreeMap<String, Vec<BTreeSet<String>>> = BTreeMap::new();
-    for e in &ctx.run.acquires {
-        let task = task_label(ctx, e);
-        if &e.lock == lock {
-            for h in e.held.iter().filter(|h| &h.lock != lock && h.lock != Lock::Unknown) {
-                let other = ctx.lock(&h.lock);
-                seen.insert(Seen { line: ctx.line(e.token), rel: Rel::After, other: other.clone(), task: task.clone() });
-                gates.entry(other).or_default().push(others_held(ctx, e, lock, &h.lock));
-            }
-        } else if e.lock != Lock::Unknown && e.held.iter().any(|h| &h.lock == lock) {
-            let other = ctx.lock(&e.lock);
-            seen.insert(Seen { line: ctx.line(e.token), rel: Rel::Before, other: other.clone(), task: task.clone() });
-            gates.entry(other).or_default().push(others_held(ctx, e, lock, &e.lock));
-        }
-    }
+    let seen = &facts.seen;
     let defined = ctx.res.binding(id).span.map_or(0, |s| ctx.line(s));
     let mut parts = Vec::new();
     let mut last_other: Option<&str> = None;
-    for s in &seen {
+    for s in seen {
         let rel = if s.rel == Rel::Before { "before" } else { "after" };
         let other = if last_other == Some(s.other.as_str()) { "it".to_string() } else { format!("`{}`", s.other) };
         let task = if s.task.is_empty() { String::new() } else { format!(" ({})", s.task) };
         parts.push(format!("{rel} {other} at line {}{task}", s.line));
         last_other = Some(&s.other);
     }
-    let verdict = verdict(diags, &name, &seen, &gates);
+    let verdict = verdict(&facts.diags, seen, &facts.gates);
     let text = if parts.is_empty() {
-        let reentry = diags.iter().find(|d| {
-            d.code == Code::SelfDeadlock && d.severity <= crate::diagnostic::Severity::Warning && d.data.locks.iter().any(|l| *l == name)
-        });
+        let reentry = facts
+            .diags
+            .iter()
+            .find(|d| d.code == Code::SelfDeadlock && d.severity <= crate::diagnostic::Severity::Warning);
         match reentry {
             Some(d) => format!(
                 "`{name}` (line {defined}): never nested with another serializer; deadlock: requested again while held (line {})",
@@ -127,17 +159,11 @@ fn others_held(ctx: &Context<'_>, e: &Acquire, a: &Lock, b: &Lock) -> BTreeSet<S
         .collect()
 }
 
-fn verdict(
-    diags: &[Diagnostic],
-    name: &str,
-    seen: &BTreeSet<Seen>,
-    gates: &BTreeMap<String, Vec<BTreeSet<String>>>,
-) -> String {
-    let names = |d: &&Diagnostic| d.data.locks.iter().any(|l| l == name);
-    if diags.iter().filter(names).any(|d| d.code == Code::DeadlockOrder) {
+fn verdict(diags: &[&Diagnostic], seen: &BTreeSet<Seen>, gates: &BTreeMap<String, Vec<BTreeSet<String>>>) -> String {
+    if diags.iter().any(|d| d.code == Code::DeadlockOrder) {
         return "possible deadlock".into();
     }
-    if diags.iter().filter(names).any(|d| d.code == Code::SelfDeadlock && d.severity <= crate::diagnostic::Severity::Warning) {
+    if diags.iter().any(|d| d.code == Code::SelfDeadlock && d.severity <= crate::diagnostic::Severity::Warning) {
         return "deadlock: requested again while held".into();
     }
     let inverted: Vec<&String> = gates
@@ -147,7 +173,7 @@ fn verdict(
     if inverted.is_empty() {
         return "one consistent order".into();
     }
-    if diags.iter().filter(names).any(|d| d.code == Code::LockOrderLatent) {
+    if diags.iter().any(|d| d.code == Code::LockOrderLatent) {
         return "inverted, but never in tasks that run at the same time".into();
     }
     for other in inverted {
@@ -174,32 +200,21 @@ fn task_label(ctx: &Context<'_>, e: &Acquire) -> String {
 }
 
 /// "always nested in ascending key order" for a collection of keyed serializers.
-fn collection_note(ctx: &Context<'_>, coll: CollId, name: &str, id: BindingId) -> Option<String> {
-    let mut dirs = Vec::new();
-    let mut lines = BTreeSet::new();
-    for e in ctx.run.acquires.iter().filter(|e| e.lock.coll() == Some(coll)) {
-        for h in e.held.iter().filter(|h| h.lock.coll() == Some(coll)) {
-            if let (Some(a), Some(b)) = (h.lock.key(), e.lock.key()) {
-                if a != b {
-                    dirs.push(direction(&e.facts, a, b));
-                    lines.insert(ctx.line(e.token));
-                }
-            }
-        }
-    }
+fn collection_note(ctx: &Context<'_>, name: &str, id: BindingId, nestings: &[(Direction, usize)]) -> String {
     let defined = ctx.res.binding(id).span.map_or(0, |s| ctx.line(s));
-    if dirs.is_empty() {
-        return Some(format!("`{name}` (line {defined}): serializers fetched by key, never two at once"));
+    if nestings.is_empty() {
+        return format!("`{name}` (line {defined}): serializers fetched by key, never two at once");
     }
+    let lines: BTreeSet<usize> = nestings.iter().map(|(_, l)| *l).collect();
     let at: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
-    let order = if dirs.iter().all(|d| matches!(d, Direction::Asc | Direction::AscEq)) {
-        "always nested in ascending key order".to_string()
-    } else if dirs.iter().all(|d| matches!(d, Direction::Desc | Direction::DescEq)) {
-        "always nested in descending key order".to_string()
+    let order = if nestings.iter().all(|(d, _)| matches!(d, Direction::Asc | Direction::AscEq)) {
+        "always nested in ascending key order"
+    } else if nestings.iter().all(|(d, _)| matches!(d, Direction::Desc | Direction::DescEq)) {
+        "always nested in descending key order"
     } else {
-        "nested in no provable key order: two tasks with swapped keys can deadlock".to_string()
+        "nested in no provable key order: two tasks with swapped keys can deadlock"
     };
-    Some(format!("`{name}` (line {defined}): serializers fetched by key, {order} (line {})", at.join(", ")))
+    format!("`{name}` (line {defined}): serializers fetched by key, {order} (line {})", at.join(", "))
 }
 
 /// The note for the binding under the cursor (a define's name or a reference to it).
