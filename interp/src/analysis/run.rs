@@ -1589,6 +1589,15 @@ impl<'a> Runner<'a> {
                 self.out.locs.insert(Loc::Obj(o), LocInfo { name: None, task: ctx.task.clone() });
                 AVal::one(V::Obj(o))
             }
+            // Same name, same order (symbols compare by name): the key term carries over.
+            "symbol->string" | "string->symbol" => {
+                let term = arg(0).term.map(|t| match t {
+                    Term::Lit(Lit::Sym(s)) if n == "symbol->string" => Term::Lit(Lit::Str(Rc::from(s.as_str()))),
+                    Term::Lit(Lit::Str(s)) if n == "string->symbol" => Term::Lit(Lit::Sym(Symbol::intern(&s))),
+                    other => other,
+                });
+                AVal { term, ..AVal::constant() }
+            }
             "list" => AVal::one(V::Data(Rc::new(DataV::list(args.to_vec())))),
             "cons" if args.len() == 2 && known_list(&args[1]).is_some() => {
                 let mut items = vec![args[0].clone()];
