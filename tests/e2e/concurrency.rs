@@ -206,3 +206,19 @@ fn cancelling_the_evaluation_stops_every_task() {
     assert_eq!(last(&r), "error: evaluation cancelled");
     assert!(server.wait_until(Duration::from_secs(5), |s| s.disconnects() >= 3), "requests still open after the cancel");
 }
+
+#[test]
+fn yield_lets_other_tasks_run_and_returns_nothing() {
+    let (mut s, out) = session(&LlmConfig::new(AdapterKind::None));
+    let r = run_in(
+        &mut s,
+        &out,
+        "(define log '())
+         (define (note! x) (set! log (cons x log)))
+         (parallel (lambda () (note! 'a1) (yield) (note! 'a2) (list (yield) 1))
+                   (lambda () (note! 'b1) (yield) (note! 'b2) 2))
+         (reverse log)",
+    );
+    assert_eq!(r.results[3].as_deref(), Some("=> ((#<unspecified> 1) 2)"));
+    assert_eq!(last(&r), "=> (a1 b1 a2 b2)");
+}

@@ -78,7 +78,7 @@ enum Resume {
     Raise(Error),
     /// A lock was handed over: make the pending call, or just go on.
     Granted { call: Option<(usize, usize)> },
-    /// Nothing to deliver (after `yield`).
+    /// Go on where the task stopped.
     Continue,
     /// Run the instruction the task stopped before.
     Retry,
@@ -328,7 +328,7 @@ impl Machine {
                 self.sched.tasks[t as usize].resume = Some(match w {
                     Wait::Retry => Resume::Retry,
                     Wait::Acquired { call } => Resume::Granted { call },
-                    _ => Resume::Continue,
+                    _ => Resume::Deliver(Value::Unspecified),
                 });
                 self.sched.ready.push_back(t);
                 State::Ready
