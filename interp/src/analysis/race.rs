@@ -35,11 +35,15 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
     }
     for (loc, accesses) in by_loc {
         let base = ctx.run.locs[&loc].task.len();
+        let region = ctx.run.locs[&loc].region;
         let mut best: Option<(bool, u32, usize, usize)> = None;
         for i in 0..accesses.len() {
             for j in i..accesses.len() {
                 let (a, b) = (accesses[i], accesses[j]);
                 if !(a.write || b.write) || !concurrent(&a.task[base..], &b.task[base..]) || common_lock(a, b) {
+                    continue;
+                }
+                if !same_member(ctx, region, &a.task[base..], &b.task[base..]) {
                     continue;
                 }
                 // Primary: a write, preferring write/write pairs, then the later write.
@@ -53,6 +57,19 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
         if let Some((_, _, p, o)) = best {
             out.push(report(ctx, loc, base, accesses[p], accesses[o], &accesses));
         }
+    }
+}
+
+/// A location made in code that stands for several runs (a `map` over a list of unknown
+/// length) is one of several objects: two tasks touch the same one only when they were
+/// started within that same run, i.e. by a spawn of the same region.
+fn same_member(ctx: &Context<'_>, region: u32, a: &[super::tasks::Step], b: &[super::tasks::Step]) -> bool {
+    if region == 0 {
+        return true;
+    }
+    match super::tasks::divergence(a, b) {
+        Some(i) => ctx.run.spawns[a[i].site as usize].region == region,
+        None => true,
     }
 }
 

@@ -99,6 +99,8 @@ pub enum Loc {
 #[derive(Clone, Debug)]
 pub struct LocInfo {
     pub name: Option<String>,
+    /// Made in a region standing for several runs (see `Spawn::region`), else 0.
+    pub region: u32,
     /// The task that created it: its own accesses are never concurrent with its children's.
     pub task: TaskPath,
 }
@@ -375,6 +377,9 @@ struct Ctx<'a> {
     /// This code stands for several runtime runs (the procedure of a `map` over a list of
     /// unknown length, a `parallel-map` task family): a serializer made here is a family.
     multi: bool,
+    /// The innermost such region (0: none). Objects made in a region are families; two
+    /// tasks started in the same region touch the same member, others may not.
+    region: u32,
 }
 
 impl<'a> Ctx<'a> {
@@ -441,6 +446,8 @@ struct Runner<'a> {
     /// Calls not entered (recursion bound or budget): a call during which this grows saw a
     /// truncated picture and is not replayed.
     cuts: u64,
+    /// Frames made in a region standing for several runs: their variables are families.
+    frame_regions: HashMap<u32, u32>,
 }
 
 /// A replayable call: its result, and what its body did to the mutex depth. The arguments
@@ -471,6 +478,7 @@ pub fn run(data: &[Datum], res: &Resolution) -> Run {
         assigned_frames: 0,
         file_budget: BUDGET_PER_FILE,
         cuts: 0,
+        frame_regions: HashMap::new(),
     };
     let root = Ctx {
         env: None,
@@ -481,6 +489,7 @@ pub fn run(data: &[Datum], res: &Resolution) -> Run {
         joined: Rc::new(Vec::new()),
         latent: false,
         multi: false,
+        region: 0,
     };
     for (i, form) in data.iter().enumerate() {
         if res.malformed_forms.contains(&i) {
@@ -838,7 +847,11 @@ impl<'a> Runner<'a> {
         if ctx.latent {
             return;
         }
-        self.out.locs.entry(loc).or_insert_with(|| LocInfo { name: Some(name.to_string()), task });
+        let region = match loc {
+            Loc::Var(_, instance) => self.frame_regions.get(&instance).copied().unwrap_or(0),
+            Loc::Obj(_) => 0,
+        };
+        self.out.locs.entry(loc).or_insert_with(|| LocInfo { name: Some(name.to_string()), region, task });
         self.push_access(loc, write, span, ctx);
     }
 
@@ -908,7 +921,11 @@ impl<'a> Runner<'a> {
     }
 
     fn new_frame(&mut self, ctx: &Ctx<'a>, parent: Option<Env<'a>>) -> Env<'a> {
-        Rc::new(Frame { vars: RefCell::new(Vec::new()), parent, instance: self.fresh(), task: ctx.task.clone() })
+        let instance = self.fresh();
+        if ctx.region != 0 {
+            self.frame_regions.insert(instance, ctx.region);
+        }
+        Rc::new(Frame { vars: RefCell::new(Vec::new()), parent, instance, task: ctx.task.clone() })
     }
 
     fn bind(&mut self, frame: &Env<'a>, binder: &Datum, mut v: AVal<'a>) {
@@ -1586,7 +1603,7 @@ impl<'a> Runner<'a> {
             | "make-mutable-context" | "list->vector" | "hash-table-copy" | "read-table" => {
                 let o = self.objs.len() as u32;
                 self.objs.push(ObjInfo::default());
-                self.out.locs.insert(Loc::Obj(o), LocInfo { name: None, task: ctx.task.clone() });
+                self.out.locs.insert(Loc::Obj(o), LocInfo { name: None, region: ctx.region, task: ctx.task.clone() });
                 AVal::one(V::Obj(o))
             }
             // Same name, same order (symbols compare by name): the key term carries over.
@@ -1812,7 +1829,10 @@ impl<'a> Runner<'a> {
         // `dynamic-wind` whose before thunk takes a mutex runs the body under it.
         let mut cur = ctx.clone();
         // Otherwise one abstract call stands for the calls of every element.
-        cur.multi |= !matches!(n, "apply" | "dynamic-wind" | "hash-table-update!" | "hash-table-update!/default");
+        if !matches!(n, "apply" | "dynamic-wind" | "hash-table-update!" | "hash-table-update!/default") {
+            cur.multi = true;
+            cur.region = self.fresh();
+        }
         let ctx = &mut cur;
         for &p in &proc_idx {
             let depth = self.mutex_depth;
@@ -1871,6 +1891,7 @@ impl<'a> Runner<'a> {
             joined: Rc::new(joined),
             latent: ctx.latent,
             multi: ctx.multi,
+            region: ctx.region,
         }
     }
 
@@ -1882,6 +1903,7 @@ impl<'a> Runner<'a> {
             head,
             branches: items[1..].iter().map(|b| b.span).collect(),
             proc_name: None,
+            region: ctx.region,
         });
         let mut results = Vec::with_capacity(items.len() - 1);
         for (i, e) in items[1..].iter().enumerate() {
@@ -1922,6 +1944,7 @@ impl<'a> Runner<'a> {
             head: call.head,
             branches: call.args.first().copied().into_iter().collect(),
             proc_name,
+            region: ctx.region,
         });
         // One task per element of a short list of known length; else one task family.
         if let Some(items) = known_list(list).filter(|l| l.len() <= MAX_ITEMS) {
@@ -1938,6 +1961,7 @@ impl<'a> Runner<'a> {
         }
         let mut tctx = self.spawn_ctx(ctx, site, Branch::Star, call.head);
         tctx.multi = true;
+        tctx.region = self.fresh();
         let elem = self.elements(list);
         let inner = CallInfo::new(call.span, call.args.first().copied().unwrap_or(call.head), None, Vec::new());
         let r = self.apply(f, vec![elem], &inner, &tctx);
@@ -1965,7 +1989,7 @@ impl<'a> Runner<'a> {
                 continue;
             }
             let site = self.out.spawns.len() as u32;
-            self.out.spawns.push(Spawn { kind: SpawnKind::Parallel, head: c.id, branches: vec![c.id], proc_name: None });
+            self.out.spawns.push(Spawn { kind: SpawnKind::Parallel, head: c.id, branches: vec![c.id], proc_name: None, region: 0 });
             let ctx = Ctx {
                 env: None,
                 held: Vec::new(),
@@ -1975,6 +1999,7 @@ impl<'a> Runner<'a> {
                 joined: Rc::new(Vec::new()),
                 latent: true,
                 multi: false,
+                region: 0,
             };
             let proc_name = c.name.unwrap_or_else(|| Symbol::intern("procedure"));
             let args: Vec<AVal<'a>> = c
@@ -2015,7 +2040,7 @@ fn memo_key<'a>(c: &Rc<Closure<'a>>, args: &[AVal<'a>], ctx: &Ctx<'a>) -> u64 {
     for j in ctx.joined.iter() {
         (&j.held.lock, j.held.token, j.spawn).hash(&mut h);
     }
-    (ctx.latent, ctx.multi).hash(&mut h);
+    (ctx.latent, ctx.multi, ctx.region).hash(&mut h);
     h.finish()
 }
 

@@ -39,6 +39,9 @@ pub struct Spawn {
     pub branches: Vec<Span>,
     /// For `parallel-map`: the procedure's name, if it has one.
     pub proc_name: Option<String>,
+    /// The region of code standing for several runs (a `map` procedure over a list of unknown
+    /// length, a `parallel-map` family) this spawn was evaluated in, or 0.
+    pub region: u32,
 }
 
 /// Where two paths part: the index of the first differing step, if neither is a prefix.
