@@ -457,6 +457,7 @@ impl<'e> Expander<'e> {
             }
             Special::Letrec => {
                 let (bindings, body) = self.let_parts(items, span)?;
+                self.distinct_names(&items[0], &bindings)?;
                 self.push_rib();
                 let mut vars = Vec::new();
                 for b in &bindings {
@@ -543,10 +544,13 @@ impl<'e> Expander<'e> {
                     return Err(bad("expected (let-syntax ((name (syntax-rules …)) …) body…)"));
                 }
                 let bindings = items[1].as_list().ok_or_else(|| bad("malformed bindings"))?;
+                // The templates of let-syntax macros see the scope around the form; those of
+                // letrec-syntax also see each other.
+                let depth = if s == Special::LetSyntax { self.ribs.len() } else { self.ribs.len() + 1 };
                 self.push_rib();
                 for b in bindings {
                     let (name, spec) = binding_parts(b).ok_or_else(|| bad("malformed binding"))?;
-                    let mac = parse_syntax_rules(name, spec, self.ribs.len()).map_err(|(sp, m)| syntax_error(sp, m))?;
+                    let mac = parse_syntax_rules(name, spec, depth).map_err(|(sp, m)| syntax_error(sp, m))?;
                     self.bind(name, Meaning::Macro(mac));
                 }
                 let body = self.body(&items[2..], span)?;
@@ -753,11 +757,26 @@ impl<'e> Expander<'e> {
         Ok((bindings.to_vec(), &items[2..]))
     }
 
+    /// `let`, `letrec` and `letrec*` bind each name once (`let*` may repeat one).
+    fn distinct_names(&self, keyword: &Datum, bindings: &[Datum]) -> Res<()> {
+        let kw = keyword.as_symbol().map_or(Symbol::intern("let"), |k| self.env.strip(k));
+        let mut seen = Vec::new();
+        for b in bindings {
+            let (name, _) = binding_parts(b).unwrap();
+            if seen.contains(&name) {
+                return Err(syntax_error(b.span, format!("{kw}: duplicate binding of {}", self.env.strip(name))));
+            }
+            seen.push(name);
+        }
+        Ok(())
+    }
+
     fn let_form(&mut self, items: &[Datum], span: Span) -> Res<Node> {
         if let Some(loop_name) = items.get(1).and_then(Datum::as_symbol) {
             return self.named_let(loop_name, &items[1..], span);
         }
         let (bindings, body) = self.let_parts(items, span)?;
+        self.distinct_names(&items[0], &bindings)?;
         let mut inits = Vec::new();
         for b in &bindings {
             let (name, init) = binding_parts(b).unwrap();
@@ -890,7 +909,8 @@ impl<'e> Expander<'e> {
         let mut result = vec![self.core("begin", span)];
         result.extend(exit[1..].iter().cloned());
         if exit.len() == 1 {
-            result.push(list(vec![self.core("if", span), Datum::new(DatumKind::Bool(false), span)], span));
+            let no = Datum::new(DatumKind::Bool(false), span);
+            result.push(list(vec![self.core("if", span), no.clone(), no], span));
         }
         let test = list(vec![self.core("if", span), exit[0].clone(), list(result, span), list(body, span)], span);
         let form = list(vec![self.core("let", span), lp, list(bindings, span), test], span);
@@ -1107,7 +1127,8 @@ impl<'e> Expander<'e> {
         for clause in items[2..].iter().rev() {
             let parts = clause.as_list().filter(|p| p.len() >= 2).ok_or_else(|| syntax_error(clause.span, "match: each clause must be (pattern body…)"))?;
             let fail = self.temp("match-fail", clause.span);
-            let mut body = vec![self.core("begin", clause.span)];
+            // A body, so it may start with definitions (P8).
+            let mut body = vec![self.core("let", clause.span), list(vec![], clause.span)];
             body.extend(parts[1..].iter().cloned());
             let success = list(body, clause.span);
             let fail_call = list(vec![fail.clone()], clause.span);

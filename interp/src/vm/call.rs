@@ -93,6 +93,12 @@ impl Machine {
     /// on top of the stack replace the returning frame.
     pub(super) fn tail_call(&mut self, fp: usize, argc: usize) -> Result<Flow, Error> {
         let callee = self.stack.len() - argc - 1;
+        if let Value::Closure(c) = &self.stack[callee] {
+            // Checked while the calling frame is still there, so the error points at the call.
+            if argc < c.proto.params as usize || (!c.proto.rest && argc > c.proto.params as usize) {
+                return Err(self.arity_error(&self.stack[callee].clone(), argc));
+            }
+        }
         if let Value::Primitive(p) = &self.stack[callee] {
             if !Self::is_machine_primitive(p) {
                 // A primitive returns at once: call it, then return its value.

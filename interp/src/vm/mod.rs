@@ -262,15 +262,28 @@ impl Machine {
         if !e.stack.is_empty() {
             return;
         }
+        // A runaway recursion has millions of frames: show the innermost and outermost ones.
+        const INNERMOST: usize = 40;
+        const OUTERMOST: usize = 10;
+        let shown = self.frames.iter().filter(|f| matches!(f, Frame::Call { closure, .. } if !closure.proto.hidden)).count();
+        let mut index = 0;
         let mut first = true;
         for f in self.frames.iter().rev() {
             let Frame::Call { closure, pc, .. } = f else { continue };
             let proto = &closure.proto;
-            let at = (*pc as usize).saturating_sub(1).min(proto.spans.len().saturating_sub(1));
-            let loc = proto.spans.get(at).map(|&span| Loc { source: proto.source, span });
             if proto.hidden {
                 continue;
             }
+            index += 1;
+            if shown > INNERMOST + OUTERMOST && index > INNERMOST && index <= shown - OUTERMOST {
+                if index == INNERMOST + 1 {
+                    let name = format!("… {} more frames", shown - INNERMOST - OUTERMOST);
+                    e.stack.push(StackFrame { name, loc: None });
+                }
+                continue;
+            }
+            let at = (*pc as usize).saturating_sub(1).min(proto.spans.len().saturating_sub(1));
+            let loc = proto.spans.get(at).map(|&span| Loc { source: proto.source, span });
             if first && e.loc.is_none() {
                 e.loc = loc;
             }
