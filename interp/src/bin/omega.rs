@@ -132,7 +132,8 @@ impl Output for Stdout {
         }
         let _ = self.out.write_all(text.as_bytes());
         *self.at_line_start.borrow_mut() = text.ends_with('\n');
-        if self.interactive && text.contains('\n') {
+        // The REPL prints its prompt straight to stdout: program output must be out first.
+        if self.interactive {
             let _ = self.out.flush();
         }
     }
@@ -246,6 +247,10 @@ fn repl(flags: &Flags) -> Result<ExitCode, Usage> {
     let mut n = 0;
     loop {
         if pending.is_empty() {
+            if !*at_line_start.borrow() {
+                // Output without a final newline: start the prompt on a line of its own.
+                s.write_output("\n");
+            }
             print!("Ω> ");
         } else if interactive {
             print!(".. ");
