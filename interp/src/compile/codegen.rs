@@ -269,6 +269,11 @@ impl Codegen<'_> {
             Expr::Call(f, args) => {
                 if let Expr::Global(name) = &f.expr {
                     if let Some(op) = Fast::from_name(name.as_str()).filter(|op| op.arity() == args.len()) {
+                        if let Some((slot, k)) = self.local_and_constant(args).filter(|_| !tail) {
+                            let g = self.globals.id(*name);
+                            self.emit(Op::BuiltinLocalConst { g, op, slot, k }, span);
+                            return;
+                        }
                         for a in args {
                             self.expr(a, false);
                         }
@@ -363,6 +368,21 @@ impl Codegen<'_> {
                 self.ret(tail, span);
             }
         }
+    }
+
+    /// `(f x K)` with `x` a plain local of this procedure and `K` a number literal: the
+    /// operands of `Op::BuiltinLocalConst`.
+    fn local_and_constant(&mut self, args: &[Node]) -> Option<(u16, u16)> {
+        let [Node { expr: Expr::Local(v), .. }, Node { expr: Expr::Const(c @ Value::Int(_)), .. }] = args else { return None };
+        let info = &self.vars[*v];
+        let st = self.fns.last().unwrap();
+        if info.boxed() || info.letrec || st.id != info.owner {
+            return None;
+        }
+        let slot = u16::try_from(*st.slots.get(v)?).ok()?;
+        let k = u16::try_from(self.fns.last().unwrap().consts.len()).ok()?;
+        self.constant(c.clone());
+        Some((slot, k))
     }
 
     fn unspecified(&mut self, tail: bool, span: Span) {

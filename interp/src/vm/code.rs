@@ -47,6 +47,9 @@ pub enum Op {
     /// A call of global `g` that is usually built-in `op` with its arguments on the stack:
     /// done in place while `g` still holds that built-in, else an ordinary call.
     Builtin { g: u32, op: Fast, tail: bool },
+    /// `Builtin` of two arguments, local `slot` and constant `k` (as in `(- n 1)`), not in
+    /// tail position.
+    BuiltinLocalConst { g: u32, op: Fast, slot: u16, k: u16 },
     Return,
     /// `(effect op a…)`: constant `op` holds the op symbol; `argc` arguments are on the stack.
     Effect { op: u32, argc: u32 },

@@ -94,6 +94,52 @@ impl Machine {
             };
         }
 
+        // A fast built-in (`Op::Builtin`) with its arguments on the stack.
+        macro_rules! builtin {
+            ($g:expr, $op:expr, $tail:expr) => {{
+                let (g, op, tail): (u32, Fast, bool) = ($g, $op, $tail);
+                    let n = op.arity();
+                    let len = self.stack.len();
+                    match self.builtin_if_original(g, op) {
+                        Some(p) => {
+                            if !fast_builtin(op, &mut self.stack) {
+                                save_pc!();
+                                let r = (p.f)(&mut self.ctx, &self.stack[len - n..])?;
+                                self.stack.truncate(len - n);
+                                self.stack.push(r);
+                            }
+                            if tail {
+                                let r = self.stack.pop().unwrap();
+                                self.stack.truncate(fp - 1);
+                                self.frames.pop();
+                                match self.deliver(r) {
+                                    Ok(Flow::Continue) => reload!(),
+                                    other => return other,
+                                }
+                            } else if let Op::JumpIfFalse(t) = code!()[pc] {
+                                // A test followed by a branch: branch at once.
+                                pc = if let Some(Value::Bool(false)) = self.stack.pop() { t as usize } else { pc + 1 };
+                            }
+                        }
+                        None => {
+                            // The name no longer holds the built-in: an ordinary call.
+                            save_pc!();
+                            let callee = self.globals[g as usize].clone();
+                            if matches!(callee, Value::Undefined) {
+                                return Err(self.unbound(g));
+                            }
+                            self.stack.insert(len - n, callee);
+                            self.tick()?;
+                            let r = if tail { self.tail_call(fp, n) } else { self.apply(len - n, n) };
+                            match r {
+                                Ok(Flow::Continue) => reload!(),
+                                other => return other,
+                            }
+                        }
+                    }
+            }};
+        }
+
         loop {
             let op = code!()[pc];
             pc += 1;
@@ -269,46 +315,35 @@ impl Machine {
                         other => return other,
                     }
                 }
-                Op::Builtin { g, op, tail } => {
-                    let n = op.arity();
-                    let len = self.stack.len();
-                    match self.builtin_if_original(g, op) {
-                        Some(p) => {
-                            if !fast_builtin(op, &mut self.stack) {
-                                save_pc!();
-                                let r = (p.f)(&mut self.ctx, &self.stack[len - n..])?;
-                                self.stack.truncate(len - n);
-                                self.stack.push(r);
-                            }
-                            if tail {
-                                let r = self.stack.pop().unwrap();
-                                self.stack.truncate(fp - 1);
-                                self.frames.pop();
-                                match self.deliver(r) {
-                                    Ok(Flow::Continue) => reload!(),
-                                    other => return other,
-                                }
-                            } else if let Op::JumpIfFalse(t) = code!()[pc] {
+                Op::Builtin { g, op, tail } => builtin!(g, op, tail),
+                Op::BuiltinLocalConst { g, op, slot, k } => {
+                    let (a, b) = (&self.stack[fp + slot as usize], &clo!().proto.consts[k as usize]);
+                    if let (Value::Int(x), Value::Int(y), Some(_)) = (a, b, self.builtin_if_original(g, op)) {
+                        let (x, y) = (*x, *y);
+                        let r = match op {
+                            Fast::Lt => Some(Value::Bool(x < y)),
+                            Fast::Gt => Some(Value::Bool(x > y)),
+                            Fast::Le => Some(Value::Bool(x <= y)),
+                            Fast::Ge => Some(Value::Bool(x >= y)),
+                            Fast::NumEq => Some(Value::Bool(x == y)),
+                            Fast::Add => x.checked_add(y).map(Value::Int),
+                            Fast::Sub => x.checked_sub(y).map(Value::Int),
+                            Fast::Mul => x.checked_mul(y).map(Value::Int),
+                            _ => None,
+                        };
+                        if let Some(r) = r {
+                            match (r, code!()[pc]) {
                                 // A test followed by a branch: branch at once.
-                                pc = if let Some(Value::Bool(false)) = self.stack.pop() { t as usize } else { pc + 1 };
+                                (Value::Bool(t), Op::JumpIfFalse(target)) => pc = if t { pc + 1 } else { target as usize },
+                                (r, _) => self.stack.push(r),
                             }
-                        }
-                        None => {
-                            // The name no longer holds the built-in: an ordinary call.
-                            save_pc!();
-                            let callee = self.globals[g as usize].clone();
-                            if matches!(callee, Value::Undefined) {
-                                return Err(self.unbound(g));
-                            }
-                            self.stack.insert(len - n, callee);
-                            self.tick()?;
-                            let r = if tail { self.tail_call(fp, n) } else { self.apply(len - n, n) };
-                            match r {
-                                Ok(Flow::Continue) => reload!(),
-                                other => return other,
-                            }
+                            continue;
                         }
                     }
+                    let (a, b) = (a.clone(), b.clone());
+                    self.stack.push(a);
+                    self.stack.push(b);
+                    builtin!(g, op, false)
                 }
                 Op::Return => {
                     let v = self.stack.pop().unwrap();
