@@ -7,6 +7,10 @@ use super::resolve::Resolution;
 
 pub fn unbound(res: &Resolution, out: &mut Vec<Diagnostic>) {
     for &(span, name) in &res.unbound {
+        // `(eval (list 'define 'x …))` defines x at run time: a quoted name may be bound.
+        if res.calls_eval && res.quoted.contains(&name) {
+            continue;
+        }
         let hint = match name.as_str() {
             "true" | "false" | "nil" => " (use #t, #f or '())",
             _ => "",

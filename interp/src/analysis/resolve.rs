@@ -97,6 +97,10 @@ pub struct Resolution {
     pub handled_ops: BTreeSet<Symbol>,
     /// Spans of top-level forms, in order.
     pub form_spans: Vec<Span>,
+    /// Symbols that appear inside quoted data: names `eval` may define at run time.
+    pub quoted: BTreeSet<Symbol>,
+    /// Whether the file calls the built-in `eval` (which can define globals at run time).
+    pub calls_eval: bool,
 }
 
 impl Resolution {
@@ -235,9 +239,10 @@ impl Resolution {
 
 /// Resolves a file's top-level forms.
 pub fn resolve(data: &[Datum]) -> Resolution {
-    let mut r = Resolver { res: Resolution::default(), chain: Vec::new(), lenient: 0, form: 0 };
+    let mut r = Resolver { res: Resolution::default(), chain: Vec::new(), lenient: 0, form: 0, defining_macros: BTreeSet::new() };
     r.res.form_spans = data.iter().map(|d| d.span).collect();
     r.declare_builtins();
+    r.defining_macros = defining_macros(data);
     // Top-level names first: forward references and mutual recursion are fine (P5).
     for (i, form) in data.iter().enumerate() {
         r.form = i;
@@ -259,6 +264,31 @@ struct Resolver {
     /// Inside a macro use: identifiers resolve if they can, but nothing is reported.
     lenient: u32,
     form: usize,
+    /// Top-level macros whose templates contain a definition: a use may define its arguments.
+    defining_macros: BTreeSet<Symbol>,
+}
+
+/// Names of top-level `define-syntax` macros whose transformer mentions a defining form.
+fn defining_macros(data: &[Datum]) -> BTreeSet<Symbol> {
+    fn mentions_define(d: &Datum) -> bool {
+        match &d.kind {
+            DatumKind::Symbol(s) => matches!(s.as_str(), "define" | "define-record-type" | "define-syntax"),
+            DatumKind::List(items, tail) => items.iter().any(mentions_define) || tail.as_deref().is_some_and(mentions_define),
+            DatumKind::Vector(items) => items.iter().any(mentions_define),
+            _ => false,
+        }
+    }
+    let mut out = BTreeSet::new();
+    for form in data {
+        match form.as_list() {
+            Some([head, name, transformer]) if head.is_symbol("define-syntax") && mentions_define(transformer) => {
+                out.extend(name.as_symbol());
+            }
+            Some([head, rest @ ..]) if head.is_symbol("begin") => out.extend(defining_macros(rest)),
+            _ => {}
+        }
+    }
+    out
 }
 
 fn sym(d: &Datum) -> Option<Symbol> {
@@ -270,6 +300,26 @@ fn list_parts(d: &Datum) -> Option<(&[Datum], Option<&Datum>)> {
     match &d.kind {
         DatumKind::List(items, tail) => Some((items, tail.as_deref())),
         _ => None,
+    }
+}
+
+/// The parameter groups of a procedure `define`'s target, in call order, and its name:
+/// `(f a b)` has one group, the curried `((f a) b)` two (`((f a) b)` is `(f a)` returning
+/// `(lambda (b) …)`).
+pub type ParamGroup<'d> = (&'d [Datum], Option<&'d Datum>);
+
+pub fn define_target(target: &Datum) -> Option<(&Datum, Vec<ParamGroup<'_>>)> {
+    let mut groups = Vec::new();
+    let mut at = target;
+    loop {
+        let (items, tail) = list_parts(at)?;
+        let (head, params) = items.split_first()?;
+        groups.push((params, tail));
+        if head.as_symbol().is_some() {
+            groups.reverse();
+            return Some((head, groups));
+        }
+        at = head;
     }
 }
 
@@ -399,12 +449,13 @@ impl Resolver {
                         let arity = items.get(2).and_then(lambda_arity);
                         (d, arity)
                     }
-                    Some(d) => match list_parts(d) {
-                        Some((fs, tail)) if !fs.is_empty() => {
-                            let arity = Some(Arity { min: fs.len() - 1, max: tail.is_none().then_some(fs.len() - 1) });
-                            (&fs[0], arity)
+                    Some(d) => match define_target(d) {
+                        Some((name, groups)) => {
+                            let (params, tail) = groups[0];
+                            let arity = Some(Arity { min: params.len(), max: tail.is_none().then_some(params.len()) });
+                            (name, arity)
                         }
-                        _ => return,
+                        None => return,
                     },
                     None => return,
                 };
@@ -418,6 +469,15 @@ impl Resolver {
             "define-record-type" => {
                 for d in record_names(items) {
                     self.declare_global(d, BindingKind::TopLevel, None);
+                }
+            }
+            // `(def-const seven 7)` with a macro that expands into a definition: its symbol
+            // arguments may be defined (not built-in names, which it would rather use).
+            _ if self.defining_macros.contains(&head) => {
+                for d in &items[1..] {
+                    if d.as_symbol().is_some_and(|s| !self.res.pseudo.contains_key(&s)) {
+                        self.declare_global(d, BindingKind::TopLevel, None);
+                    }
                 }
             }
             _ => {}
@@ -486,6 +546,10 @@ impl Resolver {
                         return;
                     }
                     self.res.calls.push(CallSite { callee: id, head: items[0].span, span: d.span, argc: items.len() - 1 });
+                    let b = &self.res.bindings[id as usize];
+                    if b.kind == BindingKind::Builtin && b.name.as_str() == "eval" {
+                        self.res.calls_eval = true;
+                    }
                 } else {
                     self.expr(&items[0]);
                 }
@@ -550,7 +614,7 @@ impl Resolver {
             Some("define") => {
                 let target = match items.get(1) {
                     Some(d) if d.as_symbol().is_some() => Some(d),
-                    Some(d) => d.as_list().and_then(|l| l.first()).or_else(|| list_parts(d).and_then(|(l, _)| l.first())),
+                    Some(d) => define_target(d).map(|(name, _)| name),
                     None => None,
                 };
                 if let Some(t) = target {
@@ -617,15 +681,28 @@ impl Resolver {
                     _ => self.error(items[3].span, "`define` takes one value: `(define name value)`"),
                 }
             }
-            Some(target) => match list_parts(target) {
-                Some((fs, tail)) if !fs.is_empty() && fs[0].as_symbol().is_some() => {
-                    let formals = Datum::new(
-                        DatumKind::List(fs[1..].to_vec(), tail.map(|t| Box::new(t.clone()))),
-                        target.span,
-                    );
-                    self.lambda_like(form, &formals, &items[2..], fs[0].span);
+            Some(target) => match define_target(target) {
+                Some((name, groups)) => {
+                    // One scope per parameter group, innermost last: `((f a) b)` sees a and b.
+                    let mut after = name.span;
+                    for (params, tail) in &groups {
+                        let formals = Datum::new(
+                            DatumKind::List(params.to_vec(), tail.map(|t| Box::new(t.clone()))),
+                            Span { start: after.end, end: target.span.end },
+                        );
+                        self.push_scope(Span { start: after.end, end: form.span.end });
+                        self.params(&formals);
+                        after = params.last().or(*tail).map_or(after, |p| p.span);
+                    }
+                    if items.len() < 3 {
+                        self.error(form.span, "a procedure needs a body");
+                    }
+                    self.body(&items[2..], Span { start: target.span.end, end: form.span.end });
+                    for _ in &groups {
+                        self.pop_scope();
+                    }
                 }
-                _ => self.error(target.span, "`define` needs a name or `(name parameter…)`"),
+                None => self.error(target.span, "`define` needs a name or `(name parameter…)`"),
             },
         }
     }
@@ -704,6 +781,7 @@ impl Resolver {
                 if args.len() != 1 {
                     self.error(d.span, "`quote` takes exactly one datum");
                 }
+                args.iter().for_each(|a| collect_symbols(a, &mut self.res.quoted));
             }
             "quasiquote" => {
                 if args.len() != 1 {
@@ -820,6 +898,9 @@ impl Resolver {
     }
 
     fn quasi(&mut self, t: &Datum, depth: u32) {
+        if let Some(s) = t.as_symbol() {
+            self.res.quoted.insert(s);
+        }
         match &t.kind {
             DatumKind::List(items, tail) => {
                 let head = t.head_symbol().map(|s| s.as_str());
@@ -1111,6 +1192,22 @@ impl Resolver {
     }
 }
 
+fn collect_symbols(d: &Datum, out: &mut BTreeSet<Symbol>) {
+    match &d.kind {
+        DatumKind::Symbol(s) => {
+            out.insert(*s);
+        }
+        DatumKind::List(items, tail) => {
+            items.iter().for_each(|i| collect_symbols(i, out));
+            if let Some(t) = tail {
+                collect_symbols(t, out);
+            }
+        }
+        DatumKind::Vector(items) => items.iter().for_each(|i| collect_symbols(i, out)),
+        _ => {}
+    }
+}
+
 /// `(define f (lambda formals …))` → the lambda's arity.
 fn lambda_arity(e: &Datum) -> Option<Arity> {
     let items = e.as_list()?;
@@ -1204,6 +1301,9 @@ mod tests {
         check_definition("(let* ((a 1) (b a$0)) b)", "a", BindingKind::Local, Some("a 1) (b a)) b)"));
         check_definition("(letrec ((ev? (lambda (n) (od?$0 n))) (od? (lambda (n) n))) 1)", "od?", BindingKind::Local, Some("od? (lambda (n) n))) 1)"));
         check_definition("(define (f)\n  (define (g) (h$0))\n  (define (h) 1)\n  (g))", "h", BindingKind::Local, Some("h) 1)"));
+        check_definition("(define ((adder n) m) (+ n$0 m))", "n", BindingKind::Parameter, Some("n) m) (+ n m))"));
+        check_definition("(define ((adder n) m) (+ n m$0))", "m", BindingKind::Parameter, Some("m) (+ n m))"));
+        check_definition("(define ((adder n) m) m)\n((adder$0 1) 2)", "adder", BindingKind::TopLevel, Some("adder n) m) m)"));
         check_definition("(do ((i 0 (+ i$0 1))) ((= i 3)))", "i", BindingKind::Local, Some("i 0 (+ i 1))) ((= i 3)))"));
         check_definition("(match '(1 2) ((?a ?b) (+ a$0 b)))", "a", BindingKind::Local, Some("a ?b) (+ a b)))"));
         check_definition("(handle (effect ask 1) (on ask (q k) (k q$0)))", "q", BindingKind::Parameter, Some("q k) (k q)))"));

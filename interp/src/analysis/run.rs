@@ -184,6 +184,9 @@ struct Closure<'a> {
     env: Option<Env<'a>>,
     name: Option<Symbol>,
     id: Span,
+    /// Parameter groups still to come, for a curried `(define ((f a) b) …)`: a call binds
+    /// `params` and returns a procedure of the next group.
+    more: Rc<[(Vec<&'a Datum>, Option<&'a Datum>)]>,
 }
 
 impl Closure<'_> {
@@ -621,18 +624,17 @@ impl<'a> Runner<'a> {
                 v
             })));
         }
-        let (fs, tail) = match &target.kind {
-            DatumKind::List(fs, tail) if !fs.is_empty() => (fs, tail.as_deref()),
-            _ => return None,
-        };
-        let name = &fs[0];
+        let (name, groups) = super::resolve::define_target(target)?;
+        let mut groups = groups.into_iter().map(|(params, tail)| (params.iter().collect::<Vec<_>>(), tail));
+        let (params, rest) = groups.next()?;
         let closure = Closure {
-            params: fs[1..].iter().collect(),
-            rest: tail,
+            params,
+            rest,
             body: &items[2..],
             env: ctx.env.clone(),
             name: name.as_symbol(),
             id: form.span,
+            more: groups.collect(),
         };
         Some((name, Box::new(move |_r: &mut Runner<'a>| AVal::one(V::Closure(Rc::new(closure))))))
     }
@@ -649,6 +651,7 @@ impl<'a> Runner<'a> {
                     env: c.env.clone(),
                     name: Some(name),
                     id: c.id,
+                    more: c.more.clone(),
                 })),
                 other => other,
             })
@@ -1015,6 +1018,7 @@ impl<'a> Runner<'a> {
                     env: ctx.env.clone(),
                     name: None,
                     id: d.span,
+                    more: Rc::from([]),
                 })))
             }
             "let" | "let*" | "letrec" | "letrec*" => self.let_form(form, d, args, ctx),
@@ -1333,6 +1337,7 @@ impl<'a> Runner<'a> {
                     env: Some(loop_frame.clone()),
                     name: name.and_then(Datum::as_symbol),
                     id: d.span,
+                    more: Rc::from([]),
                 });
                 if let Some(id) = name.and_then(|n| self.res.binder(n.span)) {
                     loop_frame.vars.borrow_mut().push((id, AVal::one(V::Closure(closure.clone()))));
@@ -1493,6 +1498,18 @@ impl<'a> Runner<'a> {
         if let Some(rest) = c.rest {
             let v = AVal::one(V::Data(Rc::new(DataV::list(args.collect()))));
             self.bind(&frame, rest, v);
+        }
+        if let Some(((params, rest), more)) = c.more.split_first() {
+            // A curried define: this call only binds its group and returns the next procedure.
+            return AVal::one(V::Closure(Rc::new(Closure {
+                params: params.clone(),
+                rest: *rest,
+                body: c.body,
+                env: Some(frame),
+                name: c.name,
+                id: c.id,
+                more: Rc::from(more),
+            })));
         }
         let mut c2 = ctx.clone();
         c2.env = Some(frame);
