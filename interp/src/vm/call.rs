@@ -347,6 +347,7 @@ impl Machine {
                     self.frames.push(Frame::WindAfter { after });
                     return self.call_value(thunk, vec![]);
                 }
+                Frame::AbortRelease { k } => self.release_unresumed(&k),
             }
         }
     }
@@ -371,6 +372,7 @@ impl Machine {
                         Err(e2) => self.unwind(e2),
                     };
                 }
+                Frame::AbortRelease { k } => self.release_unresumed(&k),
                 Frame::WindAfter { after } if e.is_catchable() => {
                     self.frames.push(Frame::Reraise { error: Rc::new(Cell::new(Some(e))) });
                     return match self.call_value(after, vec![]) {

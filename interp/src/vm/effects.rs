@@ -84,7 +84,11 @@ impl Machine {
 
     fn run_clause(&mut self, set: &HandlerSet, op: Symbol, args: Vec<Value>, k: Continuation) -> Result<Flow, Error> {
         let (_, list_form, proc) = set.clauses.iter().find(|c| c.0 == op).unwrap();
-        let k = Value::object(Object::Continuation(Rc::new(k)));
+        let k = Rc::new(k);
+        if k.one_shot && k.cross.is_none() {
+            self.frames.push(Frame::AbortRelease { k: k.clone() });
+        }
+        let k = Value::object(Object::Continuation(k));
         if *list_form {
             return self.call_value(proc.clone(), vec![Value::list(args), k]);
         }
@@ -98,6 +102,18 @@ impl Machine {
         let mut all = args;
         all.push(k);
         self.call_value(proc.clone(), all)
+    }
+
+    /// A handler clause finished without resuming `k`: releases the serializers `k` holds.
+    pub(super) fn release_unresumed(&mut self, k: &Continuation) {
+        if k.used.replace(true) {
+            return;
+        }
+        for f in &k.frames {
+            if let Frame::Release { lock, held: true } = f {
+                self.release(lock);
+            }
+        }
     }
 
     /// Calls continuation `k` with `v`: copies its frames back on top of the stack.

@@ -89,6 +89,9 @@ pub enum Frame {
     ThenWind { thunk: Value, after: Value },
     /// Marks where a cross-task handler clause runs; resuming its continuation cuts back here.
     CrossResume,
+    /// Under a handler clause whose continuation holds serializers: if the clause returns or
+    /// fails without resuming it (a handler abort), they are released and it cannot resume.
+    AbortRelease { k: Rc<Continuation> },
 }
 
 /// Limits on one evaluation.
