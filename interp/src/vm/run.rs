@@ -109,12 +109,21 @@ impl Machine {
                                 self.stack.push(r);
                             }
                             if tail {
+                                // Returns the value, as `Op::Return` does.
                                 let r = self.stack.pop().unwrap();
                                 self.stack.truncate(fp - 1);
                                 self.frames.pop();
-                                match self.deliver(r) {
-                                    Ok(Flow::Continue) => reload!(),
-                                    other => return other,
+                                if let Some(Frame::Call { closure, pc: p, fp: f }) = self.frames.last() {
+                                    clo = Rc::as_ptr(closure);
+                                    code = closure.proto.code.as_slice();
+                                    pc = *p as usize;
+                                    fp = *f as usize;
+                                    self.stack.push(r);
+                                } else {
+                                    match self.deliver(r) {
+                                        Ok(Flow::Continue) => reload!(),
+                                        other => return other,
+                                    }
                                 }
                             } else if let Op::JumpIfFalse(t) = code!()[pc] {
                                 // A test followed by a branch: branch at once.
