@@ -1,6 +1,8 @@
 //! End-to-end tests of omega-tools, one module per area, in one binary so the build stays fast.
 //! Shared servers and helpers live in the `omega_tests` support library (tests/support).
 
+mod cli;
 mod concurrency;
 mod conformance;
 mod llm;
+mod programs;

@@ -2,9 +2,14 @@
 //!
 //! - [`llm_server`]: a real OpenAI- and Anthropic-compatible HTTP server on 127.0.0.1 with
 //!   latency and fault injection, for tests of the LLM layer and of programs that call it.
+//! - [`programs`]: running programs in a session as the REPL would; [`program_files`]: program
+//!   files with their expected transcript in comments (tests/programs).
+//! - [`cli`]: the `omega` binary, built when needed, and running it.
 //! - [`TempDir`]: a scratch directory removed on drop.
 
+pub mod cli;
 pub mod llm_server;
+pub mod program_files;
 pub mod programs;
 
 use std::path::{Path, PathBuf};

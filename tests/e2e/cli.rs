@@ -1,0 +1,1 @@
+//! The `omega` command line as users and scripts see it.
