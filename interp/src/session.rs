@@ -135,7 +135,7 @@ impl Session {
         &mut self,
         name: &str,
         text: &str,
-        mut each: impl FnMut(&Session, FormResult) -> ControlFlow<()>,
+        mut each: impl FnMut(&mut Session, FormResult) -> ControlFlow<()>,
     ) -> Result<u32, Vec<SyntaxError>> {
         let parsed = read(text);
         let id = self.add_source(name, text);

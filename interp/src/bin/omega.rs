@@ -238,25 +238,19 @@ fn eval_text(text: &str, flags: &Flags) -> Result<ExitCode, Usage> {
 }
 
 fn repl(flags: &Flags) -> Result<ExitCode, Usage> {
-    let interactive = io::stdin().is_terminal();
     let (out, at_line_start) = stdout(true);
     let mut s = session(None, flags, out)?;
-    let stdin = io::stdin();
-    let mut lines = stdin.lock().lines();
+    let mut input = ReplInput::new();
     let mut pending = String::new();
     let mut n = 0;
     loop {
-        if pending.is_empty() {
-            if !*at_line_start.borrow() {
-                // Output without a final newline: start the prompt on a line of its own.
-                s.write_output("\n");
-            }
-            print!("Ω> ");
-        } else if interactive {
-            print!(".. ");
+        let prompt = if pending.is_empty() { "Ω> " } else { ".. " };
+        if pending.is_empty() && !*at_line_start.borrow() {
+            // Output without a final newline: start the prompt on a line of its own.
+            s.write_output("\n");
         }
         flush_stdout();
-        let Some(Ok(line)) = lines.next() else { break };
+        let Some(line) = input.read(prompt) else { break };
         pending.push_str(&line);
         pending.push('\n');
         let parsed = omega::reader::read(&pending);
@@ -264,37 +258,72 @@ fn repl(flags: &Flags) -> Result<ExitCode, Usage> {
             continue;
         }
         let text = std::mem::take(&mut pending);
+        input.remember(text.trim_end());
         n += 1;
-        let name = format!("<repl:{n}>");
-        let mut report = Vec::new();
-        let outcome = s.run_source(&name, &text, |_, r| {
-            report.push(match r.result {
-                Ok(Value::Unspecified) => None,
-                Ok(v) => Some(format!("=> {}", write_string(&v))),
-                Err(e) => Some(format!("error: {}", e.message)),
-            });
+        // Each form's result is printed right after the output it made.
+        let outcome = s.run_source(&format!("<repl:{n}>"), &text, |s, r| {
+            let line = match r.result {
+                Ok(Value::Unspecified) => return ControlFlow::Continue(()),
+                Ok(v) => format!("=> {}", write_string(&v)),
+                Err(e) => format!("error: {}", e.message),
+            };
+            let fresh_line = if *at_line_start.borrow() { "" } else { "\n" };
+            s.write_output(&format!("{fresh_line}{line}\n"));
             ControlFlow::Continue(())
         });
-        let _ = report.len();
         if let Err(errors) = outcome {
             for e in errors {
-                println!("error: {}", e.message);
+                s.write_output(&format!("error: {}\n", e.message));
             }
-            continue;
-        }
-        // Results are printed after each form's output; run_source reports each in order.
-        for line in report.into_iter().flatten() {
-            let mut text = String::new();
-            if !*at_line_start.borrow() {
-                text.push('\n');
-            }
-            text.push_str(&line);
-            text.push('\n');
-            s.write_output(&text);
         }
     }
     flush_stdout();
+    input.save();
     Ok(ExitCode::SUCCESS)
+}
+
+/// REPL input: an editor with history on a terminal, plain lines otherwise.
+enum ReplInput {
+    Editor(Box<rustyline::DefaultEditor>, Option<PathBuf>),
+    Plain(io::Lines<io::StdinLock<'static>>),
+}
+
+impl ReplInput {
+    fn new() -> ReplInput {
+        if io::stdin().is_terminal() {
+            if let Ok(mut editor) = rustyline::DefaultEditor::new() {
+                let history = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".omega_history"));
+                if let Some(h) = &history {
+                    let _ = editor.load_history(h);
+                }
+                return ReplInput::Editor(Box::new(editor), history);
+            }
+        }
+        ReplInput::Plain(io::stdin().lock().lines())
+    }
+
+    fn read(&mut self, prompt: &str) -> Option<String> {
+        match self {
+            ReplInput::Editor(editor, _) => editor.readline(prompt).ok(),
+            ReplInput::Plain(lines) => {
+                print!("{prompt}");
+                flush_stdout();
+                lines.next()?.ok()
+            }
+        }
+    }
+
+    fn remember(&mut self, entry: &str) {
+        if let ReplInput::Editor(editor, _) = self {
+            let _ = editor.add_history_entry(entry);
+        }
+    }
+
+    fn save(&mut self) {
+        if let ReplInput::Editor(editor, Some(h)) = self {
+            let _ = editor.save_history(h);
+        }
+    }
 }
 
 fn check(files: &[String], flags: &Flags) -> Result<ExitCode, Usage> {
