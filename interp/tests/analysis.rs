@@ -454,3 +454,18 @@ fn analysis_snapshots_can_move_between_threads() {
     fn send_sync<T: Send + Sync>() {}
     send_sync::<analysis::Analysis>();
 }
+
+#[test]
+fn the_wrap_fix_removes_the_race() {
+    for (dir, name) in [("analysis-examples", "13-progress-counter-race.omega"), ("analysis-cases", "c32-race-counter-one-side-locked.omega")] {
+        let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests").join(dir).join(name)).unwrap();
+        let d = analysis::check(&text).into_iter().find(|d| d.code == omega::diagnostic::Code::Race).unwrap();
+        let fix = d.fixes.iter().find(|f| f.title.starts_with("run this under")).unwrap_or_else(|| panic!("{name}: {:#?}", d.fixes));
+        let fixed = apply_fix(&text, fix);
+        let after: Vec<_> = analysis::check(&fixed).into_iter().filter(|d| d.severity <= omega::diagnostic::Severity::Warning).collect();
+        assert!(after.is_empty(), "{name} after the fix:\n{fixed}\n{after:#?}");
+    }
+    // No serializer anywhere (11): nothing to wrap in.
+    let d = analysis::check(&example("11-chapter-table-race.omega")).into_iter().find(|d| d.code == omega::diagnostic::Code::Race).unwrap();
+    assert!(!d.fixes.iter().any(|f| f.title.starts_with("run this under")));
+}

@@ -1,5 +1,6 @@
-//! Quick fixes that rewrite code (design §5.3): "order by key" for keyed deadlocks. The swap
-//! fix lives with the lock-order check, the suppression comment with `suppress`.
+//! Quick fixes that rewrite code (design §5.3): "order by key" for keyed deadlocks and "wrap
+//! in `s`" for races. The swap fix lives with the lock-order check, the suppression comment
+//! with `suppress`.
 //!
 //! Fixes are plain text edits built from the syntax tree and the resolution; they are only
 //! offered when the code has the shape the rewrite understands, never guessed.
@@ -130,4 +131,79 @@ fn find<'d>(data: &'d [Datum], pred: &dyn Fn(&Datum) -> bool) -> Option<&'d Datu
         }
     }
     None
+}
+
+/// "Wrap in `s`": run the statement holding an unprotected access under the serializer the
+/// other accesses hold, as `((s (lambda () statement)))`. The statement is the access's
+/// enclosing body form (of a `lambda`, `let`, `begin`, `when`, … or the top level); it is
+/// not offered when that statement performs an effect (LLM calls stay outside critical
+/// sections) or is a definition.
+pub fn wrap_in_serializer(ctx: &Context<'_>, access: Span, serializer: &str) -> Option<Fix> {
+    let i = ctx.data.partition_point(|f| f.span.end <= access.start);
+    let form = ctx.data.get(i)?;
+    let mut chain = Vec::new();
+    ancestors(form, access, &mut chain);
+    // chain: outermost first, ending at the innermost list around the access.
+    let mut statement = None;
+    for (k, d) in chain.iter().enumerate() {
+        let is_body_form = match k {
+            0 => true,
+            _ => body_parent(ctx, chain[k - 1], d),
+        };
+        if is_body_form {
+            statement = Some(*d);
+        }
+    }
+    let statement = statement?;
+    if is_keyword_form(ctx, statement, &["define", "define-syntax", "define-record-type", "begin"]) || performs_effect(ctx, statement) {
+        return None;
+    }
+    let text = ctx.slice(statement.span)?;
+    Some(Fix {
+        title: format!("run this under `{serializer}`, as the other accesses do"),
+        edits: vec![(statement.span, format!("(({serializer} (lambda () {text})))"))],
+        preferred: true,
+    })
+}
+
+/// The lists from `d` down to the innermost one containing `span`.
+fn ancestors<'d>(d: &'d Datum, span: Span, out: &mut Vec<&'d Datum>) {
+    if !(d.span.start <= span.start && span.end <= d.span.end) {
+        return;
+    }
+    if let DatumKind::List(items, _) = &d.kind {
+        out.push(d);
+        if let Some(child) = items.iter().find(|c| c.span.start <= span.start && span.end <= c.span.end) {
+            ancestors(child, span, out);
+        }
+    }
+}
+
+/// Whether `child` is a body form of `parent` (a statement position).
+fn body_parent(ctx: &Context<'_>, parent: &Datum, child: &Datum) -> bool {
+    let Some(items) = parent.as_list() else { return false };
+    let Some(pos) = items.iter().position(|c| std::ptr::eq(c, child)) else { return false };
+    let Some(head) = items.first().filter(|h| is_keyword(ctx, h, h.as_symbol().map_or("", |s| s.as_str()))) else {
+        return false;
+    };
+    match head.as_symbol().map(|s| s.as_str()) {
+        Some("lambda") | Some("when") | Some("unless") => pos >= 2,
+        Some("begin") => pos >= 1,
+        Some("let") if items.get(1).is_some_and(|n| n.as_symbol().is_some()) => pos >= 3,
+        Some("let" | "let*" | "letrec" | "letrec*") => pos >= 2,
+        Some("define") => pos >= 2 && items.get(1).is_some_and(|t| t.as_list().is_some() || matches!(t.kind, DatumKind::List(..))),
+        _ => false,
+    }
+}
+
+fn is_keyword_form(ctx: &Context<'_>, d: &Datum, names: &[&str]) -> bool {
+    d.as_list().and_then(|l| l.first()).is_some_and(|h| names.iter().any(|n| is_keyword(ctx, h, n)))
+}
+
+/// Whether `(effect …)` occurs in the datum.
+fn performs_effect(ctx: &Context<'_>, d: &Datum) -> bool {
+    match &d.kind {
+        DatumKind::List(items, _) => is_keyword_form(ctx, d, &["effect"]) || items.iter().any(|i| performs_effect(ctx, i)),
+        _ => false,
+    }
 }

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::diagnostic::{Code, Diagnostic, Related};
+use crate::diagnostic::{Code, Diagnostic, Fix, Related};
 
 use super::identity::{Lock, Same};
 use super::report::Context;
@@ -150,10 +150,47 @@ fn report(ctx: &Context<'_>, loc: Loc, base: usize, p: &Access, o: &Access, all:
             });
         }
     }
+    if let Some(fix) = wrap_fix(ctx, p, o, all) {
+        d.fixes.push(fix);
+    }
     d.data.state = Some(name);
     if !p.trace.is_empty() {
         d.data.trace = p.trace.iter().map(|s| Related { span: s.span, message: ctx.step_message(&ptask, s) }).collect();
         d.data.trace.push(Related { span: p.span, message: format!("{ptask} {} `{}` here", verb(p), ctx.run.loc_name(loc)) });
     }
     d
+}
+
+/// "Wrap in `s`" for the side that holds no serializer, when the other side (or most
+/// accesses) hold one with a top-level name.
+fn wrap_fix(ctx: &Context<'_>, p: &Access, o: &Access, all: &[&Access]) -> Option<Fix> {
+    let named = |a: &Access| -> Option<String> {
+        a.held.iter().rev().find_map(|h| match h.lock {
+            Lock::Made(_) => Some(ctx.lock(&h.lock)),
+            _ => None,
+        })
+    };
+    let (bare, lock) = match (named(p), named(o)) {
+        (Some(l), None) if o.held.is_empty() => (o, l),
+        (None, Some(l)) if p.held.is_empty() => (p, l),
+        _ => {
+            let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+            for a in all {
+                if let Some(l) = named(a) {
+                    *counts.entry(l).or_default() += 1;
+                }
+            }
+            let (l, n) = counts.into_iter().max_by_key(|(_, n)| *n)?;
+            let bare = [p, o].into_iter().find(|a| a.held.is_empty())?;
+            if n * 2 <= all.len() {
+                return None;
+            }
+            (bare, l)
+        }
+    };
+    let id = ctx.res.toplevel(crate::symbol::Symbol::intern(&lock))?;
+    if ctx.res.binding(id).kind != super::resolve::BindingKind::TopLevel {
+        return None;
+    }
+    super::fixes::wrap_in_serializer(ctx, bare.span, &lock)
 }
