@@ -28,7 +28,7 @@
 //!
 //! `check(text)` reads the text and runs these passes:
 //!
-//! 1. [`resolve`]: lexical name resolution. One walk builds scopes, binders and references,
+//! 1. [`mod@resolve`]: lexical name resolution. One walk builds scopes, binders and references,
 //!    checks the shape of special forms (`omega::syntax`) and records calls and effects. Its
 //!    [`Resolution`] also serves the language server: [`Resolution::definition_at`],
 //!    [`Resolution::references`] / [`Resolution::references_at`] and
@@ -51,7 +51,7 @@
 //!
 //! - `mod.rs`: the entry points ([`check`], [`analyze_file`] → [`Analysis`],
 //!   [`analyze_text`], [`check_file_output`]).
-//! - [`resolve`]: scopes, binders, references, special-form shapes; the editor queries.
+//! - [`mod@resolve`]: scopes, binders, references, special-form shapes; the editor queries.
 //! - [`names`], [`arity`], [`effects`]: the checks that need only the resolution.
 //! - [`identity`]: serializer identities ([`identity::Lock`]), key terms and literals.
 //! - [`tasks`]: task paths and the may-run-concurrently relation.
@@ -62,7 +62,7 @@
 //! - [`self_deadlock`]: nesting on a held serializer and joins under a lock.
 //! - [`race`]: locksets per location.
 //! - [`report`]: the shared wording (task names, paths, lines) and dropped serialized procedures.
-//! - [`fixes`]: the order-by-key rewrite.
+//! - [`fixes`]: the order-by-key and wrap-in-serializer rewrites.
 //! - [`suppress`]: `;; omega: allow` comments.
 //! - [`hover`]: "before `b` at line 11 (task 1), after it at line 17 (task 2): possible deadlock".
 //!
