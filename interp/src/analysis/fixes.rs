@@ -105,8 +105,7 @@ fn fetch<'d>(ctx: &Context<'d>, d: &'d Datum) -> Option<Fetch<'d>> {
 }
 
 fn is_keyword(ctx: &Context<'_>, d: &Datum, name: &str) -> bool {
-    d.is_symbol(name)
-        && ctx.res.reference(d.span).is_some_and(|id| ctx.res.binding(id).kind == BindingKind::SpecialForm)
+    d.is_symbol(name) && is_special(ctx, d)
 }
 
 /// The datum at `span` satisfying `pred`, searched only in the top-level form around it.
@@ -183,17 +182,20 @@ fn ancestors<'d>(d: &'d Datum, span: Span, out: &mut Vec<&'d Datum>) {
 fn body_parent(ctx: &Context<'_>, parent: &Datum, child: &Datum) -> bool {
     let Some(items) = parent.as_list() else { return false };
     let Some(pos) = items.iter().position(|c| std::ptr::eq(c, child)) else { return false };
-    let Some(head) = items.first().filter(|h| is_keyword(ctx, h, h.as_symbol().map_or("", |s| s.as_str()))) else {
-        return false;
-    };
-    match head.as_symbol().map(|s| s.as_str()) {
-        Some("lambda") | Some("when") | Some("unless") => pos >= 2,
-        Some("begin") => pos >= 1,
-        Some("let") if items.get(1).is_some_and(|n| n.as_symbol().is_some()) => pos >= 3,
-        Some("let" | "let*" | "letrec" | "letrec*") => pos >= 2,
-        Some("define") => pos >= 2 && items.get(1).is_some_and(|t| t.as_list().is_some() || matches!(t.kind, DatumKind::List(..))),
+    let Some(form) = items.first().filter(|h| is_special(ctx, h)).and_then(Datum::as_symbol) else { return false };
+    match form.as_str() {
+        "lambda" | "when" | "unless" => pos >= 2,
+        "begin" => pos >= 1,
+        "let" if items.get(1).is_some_and(|n| n.as_symbol().is_some()) => pos >= 3,
+        "let" | "let*" | "letrec" | "letrec*" => pos >= 2,
+        "define" => pos >= 2 && items.get(1).is_some_and(|t| matches!(t.kind, DatumKind::List(..))),
         _ => false,
     }
+}
+
+/// Whether an identifier names a special form (not shadowed).
+fn is_special(ctx: &Context<'_>, d: &Datum) -> bool {
+    ctx.res.reference(d.span).is_some_and(|id| ctx.res.binding(id).kind == BindingKind::SpecialForm)
 }
 
 fn is_keyword_form(ctx: &Context<'_>, d: &Datum, names: &[&str]) -> bool {

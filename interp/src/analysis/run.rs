@@ -540,10 +540,7 @@ impl<'a> Runner<'a> {
 
     /// The special form a list is, unless its keyword is shadowed.
     fn form_of(&self, d: &Datum) -> Option<&'static str> {
-        let items = d.as_list().or_else(|| match &d.kind {
-            DatumKind::List(items, _) => Some(items.as_slice()),
-            _ => None,
-        })?;
+        let DatumKind::List(items, _) = &d.kind else { return None };
         let head = items.first()?;
         head.as_symbol()?;
         let id = self.res.reference(head.span)?;
@@ -585,7 +582,7 @@ impl<'a> Runner<'a> {
                 v = self.as_collection(v, CollId::Def(id), sym);
                 for val in &v.vals {
                     if let V::Obj(o) = val {
-                        self.name_obj(*o, sym, true);
+                        self.name_obj(*o, sym);
                         self.out.coll_names.entry(CollId::Obj(*o)).or_insert_with(|| sym.to_string());
                     }
                 }
@@ -675,12 +672,11 @@ impl<'a> Runner<'a> {
         AVal { vals, ..v }
     }
 
-    fn name_obj(&mut self, o: u32, name: Symbol, top: bool) {
+    /// An object takes the name of the first binder that receives it.
+    fn name_obj(&mut self, o: u32, name: Symbol) {
         if let Some(info) = self.out.locs.get_mut(&Loc::Obj(o)) {
-            if info.name.is_none() || top && info.task.is_empty() {
-                if info.name.is_none() {
-                    info.name = Some(name.to_string());
-                }
+            if info.name.is_none() {
+                info.name = Some(name.to_string());
             }
         }
     }
@@ -692,7 +688,7 @@ impl<'a> Runner<'a> {
                 V::Ser(Lock::Made(m)) if self.out.made_names[*m as usize].is_none() => {
                     self.out.made_names[*m as usize] = Some(name.to_string());
                 }
-                V::Obj(o) => self.name_obj(*o, name, false),
+                V::Obj(o) => self.name_obj(*o, name),
                 _ => {}
             }
         }
@@ -1174,7 +1170,7 @@ impl<'a> Runner<'a> {
                     frame.vars.borrow_mut().push((id, AVal { term: Some(term), ..AVal::unknown() }));
                 }
             }
-            DatumKind::List(items, tail) if !p.head_symbol().is_some_and(|s| s.as_str() == "quote") => {
+            DatumKind::List(items, tail) if p.head_symbol().is_none_or(|s| s.as_str() != "quote") => {
                 for i in items {
                     self.bind_pattern(frame, i);
                 }

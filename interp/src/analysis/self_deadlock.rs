@@ -87,7 +87,7 @@ fn nested(ctx: &Context<'_>, e: &Acquire, h: &Held, same: Same, family: bool) ->
         for step in e.trace.iter().skip(h.trace_len + 1) {
             d.related.push(Related { span: step.span, message: ctx.step_message("this task", step) });
         }
-        d.related.push(Related { span: e.token, message: format!("and acquired again here") });
+        d.related.push(Related { span: e.token, message: "and acquired again here".into() });
     }
     d.data.locks = vec![name];
     d.data.trace = ctx.path_related("this task", &e.task, &e.trace, e.token);
