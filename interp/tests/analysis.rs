@@ -469,3 +469,41 @@ fn the_wrap_fix_removes_the_race() {
     let d = analysis::check(&example("11-chapter-table-race.omega")).into_iter().find(|d| d.code == omega::diagnostic::Code::Race).unwrap();
     assert!(!d.fixes.iter().any(|f| f.title.starts_with("run this under")));
 }
+
+#[test]
+fn findings_carry_locks_cycle_ids_traces_and_related_places() {
+    let text = example("04-nesting-in-a-helper.omega");
+    let file = SourceFile::new("04.omega", &text);
+    let json = to_json(&file, "file:///04.omega", &analysis::check(&text));
+    let d = json.as_array().unwrap().iter().find(|d| d["code"] == "omega::deadlock-order").unwrap();
+    assert_eq!(d["severity"], 2);
+    assert_eq!(d["data"]["locks"], serde_json::json!(["audit-serializer", "memo-serializer"]));
+    assert_eq!(d["data"]["cycleId"], "deadlock-order:audit-serializer,memo-serializer");
+    let trace: Vec<&str> = d["data"]["trace"].as_array().unwrap().iter().map(|t| t["message"].as_str().unwrap()).collect();
+    assert_eq!(
+        trace,
+        [
+            "task 2 starts here",
+            "task 2 calls `holding-both` with `audit-serializer`, `memo-serializer`",
+            "task 2 acquires `audit-serializer`",
+            "task 2 then waits for `memo-serializer`"
+        ]
+    );
+    let related: Vec<&str> =
+        d["relatedInformation"].as_array().unwrap().iter().map(|r| r["message"].as_str().unwrap()).collect();
+    assert!(related.contains(&"task 1 takes `audit-serializer` here while holding `memo-serializer`"), "{related:#?}");
+    assert!(related.contains(&"task 1 calls `holding-both` with `memo-serializer`, `audit-serializer`"), "{related:#?}");
+    assert!(related.contains(&"tasks 1 and 2 are branches of this `parallel`"), "{related:#?}");
+    // The preferred fix swaps the serializer arguments at task 2's call site (line 13).
+    let fix = &d["data"]["fixes"][0];
+    assert_eq!(fix["isPreferred"], true);
+    let edits = fix["edits"].as_array().unwrap();
+    assert!(edits.iter().all(|e| e["range"]["start"]["line"] == 12), "{edits:#?}");
+
+    let text = example("13-progress-counter-race.omega");
+    let file = SourceFile::new("13.omega", &text);
+    let json = to_json(&file, "file:///13.omega", &analysis::check(&text));
+    let d = json.as_array().unwrap().iter().find(|d| d["code"] == "omega::race").unwrap();
+    assert_eq!(d["data"]["state"], "pages-done");
+    assert!(d["relatedInformation"].as_array().unwrap().iter().any(|r| r["message"] == "the tasks are started by this `parallel`"));
+}
