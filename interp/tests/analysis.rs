@@ -275,24 +275,6 @@ fn output_is_deterministic() {
     }
 }
 
-/// Prints the diagnostics (human form, then JSON) of the files named in `ANALYSIS_DUMP`
-/// (colon-separated): `ANALYSIS_DUMP=a.omega cargo test -p omega --test analysis dump -- --ignored --nocapture`.
-#[test]
-#[ignore]
-fn dump() {
-    let Some(paths) = std::env::var_os("ANALYSIS_DUMP") else { return };
-    for path in std::env::split_paths(&paths).filter(|p| !p.as_os_str().is_empty()) {
-        let text = std::fs::read_to_string(&path).unwrap();
-        let name = path.display().to_string();
-        let file = SourceFile::new(&name, &text);
-        let diags = analysis::check(&text);
-        print!("{}", omega::diagnostic::render_human(&file, &diags));
-        if std::env::var_os("ANALYSIS_JSON").is_some() {
-            println!("{}", serde_json::to_string_pretty(&to_json(&file, "file:///f.omega", &diags)).unwrap());
-        }
-    }
-}
-
 /// A chain where each procedure calls the previous one twice has 2^30 call paths. Identical
 /// calls are replayed from the memo and a file-wide budget bounds the rest, so the check stays
 /// fast and still finds the race at the bottom of the chain.
@@ -399,20 +381,6 @@ fn the_order_by_key_fix_removes_keyed_deadlocks() {
         // Applied twice (another finding's fix), the helper is not inserted again.
         let again = analysis::check(&fixed);
         assert!(again.iter().all(|d| d.fixes.iter().all(|f| f.edits.len() == 1 || !f.title.contains("with-key-order"))));
-    }
-}
-
-/// Prints the hover notes of the files named in `ANALYSIS_DUMP`.
-#[test]
-#[ignore]
-fn dump_hover() {
-    let Some(paths) = std::env::var_os("ANALYSIS_DUMP") else { return };
-    for path in std::env::split_paths(&paths).filter(|p| !p.as_os_str().is_empty()) {
-        let text = std::fs::read_to_string(&path).unwrap();
-        println!("{}", path.display());
-        for n in analysis::analyze_file(&text).lock_orders {
-            println!("  {}", n.text);
-        }
     }
 }
 
