@@ -595,6 +595,19 @@ fn smollm2_answers() {
         ))
         .unwrap();
     assert!(again.meta.cached && again.text == answer.text);
+
+    // The same model through the command line, configured by the program's omega.toml.
+    let project = TempDir::new("smollm2-run");
+    let toml = format!(
+        "[llm]\nadapter = \"openai\"\nbase_url = \"{}\"\nmodel = \"smollm2-135m\"\ntemperature = 0.0\nmax_tokens = 24\n",
+        server.base_url
+    );
+    std::fs::write(project.join("omega.toml"), toml).unwrap();
+    std::fs::write(project.join("ask.omega"), "(display (effect infer.op \"Name a color. Answer in one word.\"))\n").unwrap();
+    let ran = omega_tests::cli::omega_in(project.path(), &["run", "ask.omega"], "", Duration::from_secs(180));
+    ran.expect_code(0);
+    eprintln!("omega run printed {:?}", ran.stdout);
+    assert!(!ran.stdout.trim().is_empty(), "no answer: {ran:#?}");
 }
 
 mod smollm2 {
