@@ -14,6 +14,7 @@ use omega::llm_port::ServicePort;
 use omega::primitives::Output;
 use omega::printer::write_string;
 use omega::session::Session;
+use omega::error::ErrorKind;
 use omega::value::Value;
 use omega::vm::Limits;
 
@@ -183,14 +184,23 @@ fn run_file(path: &Path, flags: &Flags) -> Result<ExitCode, Usage> {
     let outcome = s.run_source(&name, &text, |s, r| match r.result {
         Ok(_) => ControlFlow::Continue(()),
         Err(e) => {
-            failed = Some(s.format_error(&e));
+            failed = Some(failure(s, &e));
             ControlFlow::Break(())
         }
     });
     finish(&s, &name, &text, outcome.map(|_| ()), failed)
 }
 
-fn finish(s: &Session, name: &str, text: &str, read: Result<(), Vec<omega::reader::SyntaxError>>, failed: Option<String>) -> Result<ExitCode, Usage> {
+/// How an evaluation error ends the program: `(exit N)` with code N and nothing on stderr,
+/// any other error with code 1 and its message.
+fn failure(s: &Session, e: &omega::error::Error) -> (u8, String) {
+    match e.kind {
+        ErrorKind::Exit(code) => (u8::try_from(code).unwrap_or(1), String::new()),
+        _ => (1, s.format_error(e)),
+    }
+}
+
+fn finish(s: &Session, name: &str, text: &str, read: Result<(), Vec<omega::reader::SyntaxError>>, failed: Option<(u8, String)>) -> Result<ExitCode, Usage> {
     let _ = s;
     if let Err(errors) = read {
         let src = omega::syntax::SourceFile::new(name, text);
@@ -200,10 +210,12 @@ fn finish(s: &Session, name: &str, text: &str, read: Result<(), Vec<omega::reade
         }
         return Ok(ExitCode::from(1));
     }
-    if let Some(msg) = failed {
+    if let Some((code, msg)) = failed {
         flush_stdout();
-        eprintln!("{msg}");
-        return Ok(ExitCode::from(1));
+        if !msg.is_empty() {
+            eprintln!("{msg}");
+        }
+        return Ok(ExitCode::from(code));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -219,7 +231,7 @@ fn eval_text(text: &str, flags: &Flags) -> Result<ExitCode, Usage> {
             ControlFlow::Continue(())
         }
         Err(e) => {
-            failed = Some(s.format_error(&e));
+            failed = Some(failure(s, &e));
             ControlFlow::Break(())
         }
     });
@@ -261,9 +273,14 @@ fn repl(flags: &Flags) -> Result<ExitCode, Usage> {
         input.remember(text.trim_end());
         n += 1;
         // Each form's result is printed right after the output it made.
+        let mut exit = None;
         let outcome = s.run_source(&format!("<repl:{n}>"), &text, |s, r| {
             let line = match r.result {
                 Ok(Value::Unspecified) => return ControlFlow::Continue(()),
+                Err(e) if matches!(e.kind, ErrorKind::Exit(_)) => {
+                    exit = Some(failure(s, &e).0);
+                    return ControlFlow::Break(());
+                }
                 Ok(v) => format!("=> {}", write_string(&v)),
                 Err(e) => format!("error: {}", e.message),
             };
@@ -275,6 +292,11 @@ fn repl(flags: &Flags) -> Result<ExitCode, Usage> {
             for e in errors {
                 s.write_output(&format!("error: {}\n", e.message));
             }
+        }
+        if let Some(code) = exit {
+            flush_stdout();
+            input.save();
+            return Ok(ExitCode::from(code));
         }
     }
     flush_stdout();
