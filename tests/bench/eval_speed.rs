@@ -2,7 +2,9 @@
 //!
 //! `cargo bench -p omega-tests --bench eval_speed` (builds the release `omega` first). Guile
 //! compiles a script on its first run and caches it, so a warm-up run precedes the timed ones.
-//! Reports the median of several runs, the ratio to Guile, and peak memory (via /usr/bin/time).
+//! Reports the median of several runs, the ratios to Guile with its JIT (the default) and to
+//! Guile's bytecode interpreter alone (`GUILE_JIT_THRESHOLD=-1`), and peak memory (via
+//! /usr/bin/time).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -20,24 +22,28 @@ fn main() {
     if guile.is_none() {
         println!("guile not found (apt-get install guile-3.0): omega figures only");
     }
-    println!("{:<16} {:>10} {:>10} {:>8} {:>12}", "program", "omega", "guile", "ratio", "omega peak");
+    println!("{:<16} {:>10} {:>10} {:>8} {:>12} {:>8} {:>12}", "program", "omega", "guile", "ratio", "guile no-jit", "ratio", "omega peak");
     for name in PROGRAMS {
         let dir = root.join("tests/bench/programs");
         let omega_file = dir.join(format!("{name}.omega"));
         let t_omega = median(|| run(Command::new(&omega).arg("run").arg(&omega_file)));
         let peak = peak_kib(&omega, &omega_file);
+        let file = dir.join(format!("{name}.scm"));
         let t_guile = guile.as_ref().map(|g| {
-            let file = dir.join(format!("{name}.scm"));
             run(Command::new(g).arg(&file)); // compiles and caches
             median(|| run(Command::new(g).arg(&file)))
         });
-        let ratio = t_guile.map(|g| format!("{:.2}x", t_omega.as_secs_f64() / g.as_secs_f64())).unwrap_or_else(|| "-".into());
+        let t_interp = guile.as_ref().map(|g| median(|| run(Command::new(g).arg(&file).env("GUILE_JIT_THRESHOLD", "-1"))));
+        let show = |t: Option<Duration>| t.map(|g| format!("{:.1}ms", ms(g))).unwrap_or_else(|| "-".into());
+        let ratio = |t: Option<Duration>| t.map(|g| format!("{:.2}x", t_omega.as_secs_f64() / g.as_secs_f64())).unwrap_or_else(|| "-".into());
         println!(
-            "{:<16} {:>8.1}ms {:>10} {:>8} {:>9} MiB",
+            "{:<16} {:>8.1}ms {:>10} {:>8} {:>12} {:>8} {:>9} MiB",
             name,
             ms(t_omega),
-            t_guile.map(|g| format!("{:.1}ms", ms(g))).unwrap_or_else(|| "-".into()),
-            ratio,
+            show(t_guile),
+            ratio(t_guile),
+            show(t_interp),
+            ratio(t_interp),
             peak.map(|k| format!("{:.0}", k as f64 / 1024.0)).unwrap_or_else(|| "-".into())
         );
     }
