@@ -155,6 +155,7 @@ pub struct Expander<'e> {
     fns: Vec<usize>,
     next_fn: usize,
     expansions: usize,
+    expanded_nodes: usize,
     depth: usize,
     /// Prelude code: it reaches globals through their internal names, so a program that
     /// redefines `reverse` does not change what `map` does.
@@ -163,7 +164,10 @@ pub struct Expander<'e> {
 
 type Res<T> = Result<T, Error>;
 
-const MAX_EXPANSIONS: usize = 1_000_000;
+const MAX_EXPANSIONS: usize = 100_000;
+/// Bounds the data that macros of one top-level form may produce, so a macro that grows its
+/// input at each step fails instead of exhausting memory.
+const MAX_EXPANDED_NODES: usize = 1_000_000;
 const MAX_DEPTH: usize = 20_000;
 
 fn syntax_error(span: Span, message: impl Into<String>) -> Error {
@@ -179,7 +183,7 @@ pub fn internal_name(name: &str) -> Symbol {
 
 impl<'e> Expander<'e> {
     pub fn new(env: &'e mut ExpandEnv, internal: bool) -> Expander<'e> {
-        Expander { env, vars: Vec::new(), ribs: Vec::new(), fns: vec![0], next_fn: 1, expansions: 0, depth: 0, internal }
+        Expander { env, vars: Vec::new(), ribs: Vec::new(), fns: vec![0], next_fn: 1, expansions: 0, expanded_nodes: 0, depth: 0, internal }
     }
 
     // ----- names -----
@@ -374,7 +378,12 @@ impl<'e> Expander<'e> {
         };
         let out = m.expand(d, &*self.env, &mut rename);
         self.env.aliases.extend(new_aliases);
-        out.ok_or_else(|| syntax_error(d.span, format!("{}: no syntax rule matches", m.name)))
+        let out = out.ok_or_else(|| syntax_error(d.span, format!("{}: no syntax rule matches", m.name)))?;
+        self.expanded_nodes += datum_size(&out);
+        if self.expanded_nodes > MAX_EXPANDED_NODES {
+            return Err(syntax_error(d.span, format!("{}: macro expansion too large", m.name)));
+        }
+        Ok(out)
     }
 
     /// Expands macro uses at the head of `d` until it is something else.
@@ -1262,6 +1271,24 @@ fn seq(mut nodes: Vec<Node>, span: Span) -> Node {
         1 => nodes.pop().unwrap(),
         _ => Node::new(Expr::Seq(nodes), span),
     }
+}
+
+/// The number of data in `d`, counting every element of every list and vector.
+fn datum_size(d: &Datum) -> usize {
+    let mut n = 0;
+    let mut todo = vec![d];
+    while let Some(d) = todo.pop() {
+        n += 1;
+        match &d.kind {
+            DatumKind::List(items, tail) => {
+                todo.extend(items.iter());
+                todo.extend(tail.as_deref());
+            }
+            DatumKind::Vector(items) => todo.extend(items.iter()),
+            _ => {}
+        }
+    }
+    n
 }
 
 fn binding_parts(b: &Datum) -> Option<(Symbol, &Datum)> {

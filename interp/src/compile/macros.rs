@@ -235,10 +235,14 @@ impl Macro {
 
     /// The bindings for each repetition of `item` under one ellipsis.
     fn unroll(&self, item: &Datum, binds: &Bindings) -> Option<Vec<Bindings>> {
-        let vars: Vec<Symbol> = template_symbols(item)
-            .into_iter()
-            .filter(|s| matches!(binds.get(s), Some(Match::Many(_))))
-            .collect();
+        let mut symbols = template_symbols(item);
+        symbols.sort();
+        symbols.dedup();
+        let (vars, others): (Vec<Symbol>, Vec<Symbol>) =
+            symbols.into_iter().partition(|s| matches!(binds.get(s), Some(Match::Many(_))));
+        // Each repetition needs only the bindings `item` mentions: copying all of them for
+        // every repetition would make long matches quadratic.
+        let base: Bindings = others.iter().filter_map(|s| Some((*s, binds.get(s)?.clone()))).collect();
         if vars.is_empty() {
             return None;
         }
@@ -251,7 +255,7 @@ impl Macro {
             .max()?;
         let mut out = Vec::with_capacity(len);
         for k in 0..len {
-            let mut b = binds.clone();
+            let mut b = base.clone();
             for v in &vars {
                 if let Some(Match::Many(m)) = binds.get(v) {
                     match m.get(k) {
