@@ -47,8 +47,17 @@ pub struct Error {
     pub loc: Option<Loc>,
     /// Innermost first.
     pub stack: Vec<StackFrame>,
-    /// Other places that explain the error: for a deadlock, where each task on the cycle waits.
-    pub related: Vec<(String, Loc)>,
+    /// Other places that explain the error: for a deadlock, where each other task on the
+    /// cycle waits, with its call stack.
+    pub related: Vec<Related>,
+}
+
+/// A place that explains an error.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Related {
+    pub message: String,
+    pub loc: Option<Loc>,
+    pub stack: Vec<StackFrame>,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -166,18 +166,26 @@ impl Session {
             Some(loc) => format!("{}: error: {}", self.location(loc), e.message),
             None => format!("error: {}", e.message),
         };
-        for (what, loc) in &e.related {
-            out.push_str(&format!("\n  {what}: {}", self.location(*loc)));
-        }
         if e.kind != ErrorKind::Syntax {
-            for frame in &e.stack {
-                match frame.loc {
-                    Some(loc) => out.push_str(&format!("\n  at {} ({})", frame.name, self.location(loc))),
-                    None => out.push_str(&format!("\n  at {}", frame.name)),
-                }
+            self.push_stack(&mut out, "  ", &e.stack);
+        }
+        for r in &e.related {
+            match r.loc {
+                Some(loc) => out.push_str(&format!("\n  {} at {}", r.message, self.location(loc))),
+                None => out.push_str(&format!("\n  {}", r.message)),
             }
+            self.push_stack(&mut out, "    ", &r.stack);
         }
         out
+    }
+
+    fn push_stack(&self, out: &mut String, indent: &str, stack: &[crate::error::StackFrame]) {
+        for frame in stack {
+            match frame.loc {
+                Some(loc) => out.push_str(&format!("\n{indent}at {} ({})", frame.name, self.location(loc))),
+                None => out.push_str(&format!("\n{indent}at {}", frame.name)),
+            }
+        }
     }
 
     /// A reader error as `FILE:LINE:COL: error: MESSAGE`.

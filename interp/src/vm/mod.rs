@@ -265,38 +265,47 @@ impl Machine {
         if !e.stack.is_empty() {
             return;
         }
-        // A runaway recursion has millions of frames: show the innermost and outermost ones.
-        const INNERMOST: usize = 40;
-        const OUTERMOST: usize = 10;
-        let shown = self.frames.iter().filter(|f| matches!(f, Frame::Call { closure, .. } if !closure.proto.hidden)).count();
-        let mut index = 0;
-        let mut first = true;
-        for f in self.frames.iter().rev() {
-            let Frame::Call { closure, pc, .. } = f else { continue };
-            let proto = &closure.proto;
-            if proto.hidden {
-                continue;
-            }
-            index += 1;
-            if shown > INNERMOST + OUTERMOST && index > INNERMOST && index <= shown - OUTERMOST {
-                if index == INNERMOST + 1 {
-                    let name = format!("… {} more frames", shown - INNERMOST - OUTERMOST);
-                    e.stack.push(StackFrame { name, loc: None });
-                }
-                continue;
-            }
-            let at = (*pc as usize).saturating_sub(1).min(proto.spans.len().saturating_sub(1));
-            let loc = proto.spans.get(at).map(|&span| Loc { source: proto.source, span });
-            if first && e.loc.is_none() {
-                e.loc = loc;
-            }
-            first = false;
-            let name = match proto.name {
-                Some(n) => n.as_str().to_string(),
-                None if std::ptr::eq(f, &self.frames[0]) => "<top level>".to_string(),
-                None => "<lambda>".to_string(),
-            };
-            e.stack.push(StackFrame { name, loc });
-        }
+        let (loc, stack) = call_stack(&self.frames);
+        e.loc = e.loc.or(loc);
+        e.stack = stack;
     }
+}
+
+/// Where a task is (its innermost frame of program code) and its Omega call stack,
+/// innermost first. Prelude frames are left out; a runaway recursion with millions of frames
+/// shows the innermost and outermost ones.
+pub(super) fn call_stack(frames: &[Frame]) -> (Option<Loc>, Vec<StackFrame>) {
+    const INNERMOST: usize = 40;
+    const OUTERMOST: usize = 10;
+    let shown = frames.iter().filter(|f| matches!(f, Frame::Call { closure, .. } if !closure.proto.hidden)).count();
+    let mut stack = Vec::new();
+    let mut here = None;
+    let mut index = 0;
+    for (depth, f) in frames.iter().enumerate().rev() {
+        let Frame::Call { closure, pc, .. } = f else { continue };
+        let proto = &closure.proto;
+        if proto.hidden {
+            continue;
+        }
+        index += 1;
+        if shown > INNERMOST + OUTERMOST && index > INNERMOST && index <= shown - OUTERMOST {
+            if index == INNERMOST + 1 {
+                let name = format!("… {} more frames", shown - INNERMOST - OUTERMOST);
+                stack.push(StackFrame { name, loc: None });
+            }
+            continue;
+        }
+        let at = (*pc as usize).saturating_sub(1).min(proto.spans.len().saturating_sub(1));
+        let loc = proto.spans.get(at).map(|&span| Loc { source: proto.source, span });
+        if index == 1 {
+            here = loc;
+        }
+        let name = match proto.name {
+            Some(n) => n.as_str().to_string(),
+            None if depth == 0 => "<top level>".to_string(),
+            None => "<lambda>".to_string(),
+        };
+        stack.push(StackFrame { name, loc });
+    }
+    (here, stack)
 }

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use super::effects::ChoicePoint;
 use super::{Flow, Frame, HandlerSet, Machine};
-use crate::error::{Error, ErrorKind, Loc};
+use crate::error::{Error, ErrorKind, Loc, Related};
 use crate::lock::{Lock, TaskId};
 use crate::symbol::Symbol;
 use crate::value::{Object, Value};
@@ -505,8 +505,14 @@ impl Machine {
                     for (task, step) in cycle {
                         text.push_str("; ");
                         text.push_str(&step);
-                        if let State::Blocked { loc: Some(at), .. } = &self.sched.tasks[task as usize].state {
-                            related.push((format!("{} waits here", self.sched.label(task)), *at));
+                        if task != me {
+                            let t = &self.sched.tasks[task as usize];
+                            let (here, stack) = super::call_stack(&t.frames);
+                            let loc = match &t.state {
+                                State::Blocked { loc, .. } => loc.or(here),
+                                _ => here,
+                            };
+                            related.push(Related { message: format!("{} is blocked", t.label), loc, stack });
                         }
                     }
                     let mut e = Error::with_kind(ErrorKind::Deadlock, text);
