@@ -2,6 +2,7 @@
 
 use omega::config::{AdapterKind, LlmConfig};
 use omega_tests::programs::{run, scripted};
+use omega_tests::program_files::unescape;
 use omega_tests::repo_root;
 
 /// The prelude every case runs first (language.md §8).
@@ -84,22 +85,3 @@ fn every_conformance_case_prints_what_the_language_definition_says() {
     assert!(failures.is_empty(), "{} failing:\n{}", failures.len(), failures.join("\n"));
 }
 
-/// `\n` → newline, `\\` → backslash.
-fn unescape(s: &str) -> String {
-    let mut out = String::new();
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        match (c, chars.clone().next()) {
-            ('\\', Some('n')) => {
-                out.push('\n');
-                chars.next();
-            }
-            ('\\', Some('\\')) => {
-                out.push('\\');
-                chars.next();
-            }
-            _ => out.push(c),
-        }
-    }
-    out
-}

@@ -281,23 +281,14 @@ fn literal_eq(a: &Datum, b: &Datum) -> bool {
     }
 }
 
+/// The pattern variables of a pattern: its symbols but `_`, the ellipsis and literals.
 fn pattern_vars(p: &Datum, m: &Macro) -> Vec<Symbol> {
-    let mut out = Vec::new();
-    let mut stack = vec![p];
-    while let Some(d) = stack.pop() {
-        match &d.kind {
-            DatumKind::Symbol(s) if s.as_str() != "_" && *s != m.ellipsis && !m.literals.contains(s) => out.push(*s),
-            DatumKind::List(items, tail) => {
-                stack.extend(items.iter());
-                stack.extend(tail.as_deref());
-            }
-            DatumKind::Vector(items) => stack.extend(items.iter()),
-            _ => {}
-        }
-    }
+    let mut out = template_symbols(p);
+    out.retain(|s| s.as_str() != "_" && *s != m.ellipsis && !m.literals.contains(s));
     out
 }
 
+/// Every symbol in a datum.
 fn template_symbols(t: &Datum) -> Vec<Symbol> {
     let mut out = Vec::new();
     let mut stack = vec![t];

@@ -94,6 +94,28 @@ impl Machine {
             };
         }
 
+        // Returns `v` from the running frame: straight into a calling frame, or through
+        // `deliver` when a special frame is below.
+        macro_rules! return_value {
+            ($v:expr) => {{
+                let v = $v;
+                self.stack.truncate(fp - 1);
+                self.frames.pop();
+                if let Some(Frame::Call { closure, pc: p, fp: f }) = self.frames.last() {
+                    clo = Rc::as_ptr(closure);
+                    code = closure.proto.code.as_slice();
+                    pc = *p as usize;
+                    fp = *f as usize;
+                    self.stack.push(v);
+                } else {
+                    match self.deliver(v) {
+                        Ok(Flow::Continue) => reload!(),
+                        other => return other,
+                    }
+                }
+            }};
+        }
+
         // A fast built-in (`Op::Builtin`) with its arguments on the stack.
         macro_rules! builtin {
             ($g:expr, $op:expr, $tail:expr) => {{
@@ -109,22 +131,8 @@ impl Machine {
                                 self.stack.push(r);
                             }
                             if tail {
-                                // Returns the value, as `Op::Return` does.
                                 let r = self.stack.pop().unwrap();
-                                self.stack.truncate(fp - 1);
-                                self.frames.pop();
-                                if let Some(Frame::Call { closure, pc: p, fp: f }) = self.frames.last() {
-                                    clo = Rc::as_ptr(closure);
-                                    code = closure.proto.code.as_slice();
-                                    pc = *p as usize;
-                                    fp = *f as usize;
-                                    self.stack.push(r);
-                                } else {
-                                    match self.deliver(r) {
-                                        Ok(Flow::Continue) => reload!(),
-                                        other => return other,
-                                    }
-                                }
+                                return_value!(r);
                             } else if let Op::JumpIfFalse(t) = code!()[pc] {
                                 // A test followed by a branch: branch at once.
                                 pc = if let Some(Value::Bool(false)) = self.stack.pop() { t as usize } else { pc + 1 };
@@ -356,20 +364,7 @@ impl Machine {
                 }
                 Op::Return => {
                     let v = self.stack.pop().unwrap();
-                    self.stack.truncate(fp - 1);
-                    self.frames.pop();
-                    if let Some(Frame::Call { closure, pc: p, fp: f }) = self.frames.last() {
-                        clo = Rc::as_ptr(closure);
-                        code = closure.proto.code.as_slice();
-                        pc = *p as usize;
-                        fp = *f as usize;
-                        self.stack.push(v);
-                    } else {
-                        match self.deliver(v) {
-                            Ok(Flow::Continue) => reload!(),
-                            other => return other,
-                        }
-                    }
+                    return_value!(v);
                 }
                 Op::Effect { op, argc } => {
                     let Value::Symbol(op) = clo!().proto.consts[op as usize] else { unreachable!() };
