@@ -20,8 +20,10 @@ pub struct ServicePort {
     tickets: HashMap<TicketId, (u64, LlmWork)>,
     ids: HashMap<u64, TicketId>,
     /// Called when a request is sent and when it finishes.
-    observer: Option<Box<dyn FnMut(PortEvent<'_>)>>,
+    observer: Option<Observer>,
 }
+
+type Observer = Box<dyn FnMut(PortEvent<'_>)>;
 
 /// What a [`ServicePort`] tells its observer.
 pub enum PortEvent<'a> {

@@ -188,7 +188,7 @@ fn run_file(path: &Path, flags: &Flags) -> Result<ExitCode, Usage> {
             ControlFlow::Break(())
         }
     });
-    finish(&s, &name, &text, outcome.map(|_| ()), failed)
+    finish(&name, &text, outcome.map(|_| ()), failed)
 }
 
 /// How an evaluation error ends the program: `(exit N)` with code N and nothing on stderr,
@@ -200,8 +200,8 @@ fn failure(s: &Session, e: &omega::error::Error) -> (u8, String) {
     }
 }
 
-fn finish(s: &Session, name: &str, text: &str, read: Result<(), Vec<omega::reader::SyntaxError>>, failed: Option<(u8, String)>) -> Result<ExitCode, Usage> {
-    let _ = s;
+/// Reports reader errors or the evaluation's failure on stderr; the exit code.
+fn finish(name: &str, text: &str, read: Result<(), Vec<omega::reader::SyntaxError>>, failed: Option<(u8, String)>) -> Result<ExitCode, Usage> {
     if let Err(errors) = read {
         let src = omega::syntax::SourceFile::new(name, text);
         flush_stdout();
@@ -244,7 +244,7 @@ fn eval_text(text: &str, flags: &Flags) -> Result<ExitCode, Usage> {
         line.push('\n');
         s.write_output(&line);
     }
-    let code = finish(&s, "<eval>", text, outcome.map(|_| ()), failed);
+    let code = finish("<eval>", text, outcome.map(|_| ()), failed);
     drop(s);
     code
 }

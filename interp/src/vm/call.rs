@@ -161,7 +161,7 @@ impl Machine {
                     return Err(self.arity_error(&f, argc));
                 }
                 if Self::is_machine_primitive(p) {
-                    return self.machine_primitive(p.name, callee, argc);
+                    return self.machine_primitive(p.name, callee);
                 }
                 let r = (p.f)(&mut self.ctx, &self.stack[callee + 1..])?;
                 self.stack.truncate(callee);
@@ -183,8 +183,8 @@ impl Machine {
                     if let Some(e) = self.check_arity(proc, argc) {
                         return Err(e);
                     }
-                    let (lock, proc) = (lock.clone(), proc.clone());
-                    self.call_serialized(lock, proc, callee, argc)
+                    // The wrapped procedure is called once the lock is taken.
+                    self.acquire(lock.clone(), Some((callee, argc)))
                 }
                 Object::Continuation(k) => {
                     if argc > 1 {
@@ -386,7 +386,7 @@ impl Machine {
         Err(e)
     }
 
-    fn machine_primitive(&mut self, name: &str, callee: usize, argc: usize) -> Result<Flow, Error> {
+    fn machine_primitive(&mut self, name: &str, callee: usize) -> Result<Flow, Error> {
         let args: Vec<Value> = self.stack.drain(callee + 1..).collect();
         self.stack.truncate(callee);
         match name {
@@ -450,10 +450,7 @@ impl Machine {
                 self.deliver(Value::Unspecified)
             }
             "yield" => Ok(Flow::Suspend(super::sched::Wait::Yield)),
-            _ => {
-                let _ = argc;
-                Err(Error::new(format!("internal: unknown machine primitive {name}")))
-            }
+            _ => Err(Error::new(format!("internal: unknown machine primitive {name}"))),
         }
     }
 

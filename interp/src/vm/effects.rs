@@ -60,7 +60,7 @@ impl Machine {
             let k = Continuation { frames, stack, one_shot, used: Cell::new(false), cross: None };
             return self.run_clause(&set, op, args, k);
         }
-        if let Some((set, depth)) = self.sched.inherited_handler(op) {
+        if let Some(set) = self.sched.inherited_handler(op) {
             // A handler around the `parallel` this task belongs to: the clause runs here, and
             // resuming it continues this task at the effect.
             self.frames.push(Frame::CrossResume);
@@ -71,7 +71,6 @@ impl Machine {
                 used: Cell::new(false),
                 cross: Some((self.sched.current, self.frames.len() - 1)),
             };
-            let _ = depth;
             return self.run_clause(&set, op, args, k);
         }
         match op.as_str() {

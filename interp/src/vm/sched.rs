@@ -134,14 +134,14 @@ impl Scheduler {
 
     /// A handler for `op` around the `parallel` that started the running task (or an
     /// ancestor of it).
-    pub fn inherited_handler(&self, op: Symbol) -> Option<(Rc<HandlerSet>, usize)> {
+    pub fn inherited_handler(&self, op: Symbol) -> Option<Rc<HandlerSet>> {
         let mut t = self.tasks.get(self.current as usize)?.parent;
         while let Some(p) = t {
             let task = &self.tasks[p as usize];
-            for (i, f) in task.frames.iter().enumerate().rev() {
+            for f in task.frames.iter().rev() {
                 if let Frame::Handler { set, .. } = f {
                     if set.clauses.iter().any(|c| c.0 == op) {
-                        return Some((set.clone(), i));
+                        return Some(set.clone());
                     }
                 }
             }
@@ -473,12 +473,6 @@ impl Machine {
 
     // ----- locks -----
 
-    /// Calls `proc` with the lock held: the serialized procedure at `callee`.
-    pub(super) fn call_serialized(&mut self, lock: Rc<Lock>, proc: Value, callee: usize, argc: usize) -> Result<Flow, Error> {
-        let _ = proc;
-        self.acquire(lock, Some((callee, argc)))
-    }
-
     /// Takes `lock` for the running task, or makes it wait in line (detecting deadlocks).
     pub(super) fn acquire(&mut self, lock: Rc<Lock>, call: Option<(usize, usize)>) -> Result<Flow, Error> {
         let me = self.sched.current;
@@ -641,7 +635,7 @@ fn llm_value(op: &str, mut replies: Vec<LlmReply>) -> Value {
                     None => entries.push((text, 1)),
                 }
             }
-            entries.sort_by(|a, b| b.1.cmp(&a.1));
+            entries.sort_by_key(|e| std::cmp::Reverse(e.1));
             Value::object(Object::Dist(entries.into_iter().map(|(t, c)| (Value::str(&t), c as f64 / n)).collect()))
         }
     }
