@@ -32,17 +32,26 @@ pub fn eqv(a: &Value, b: &Value) -> bool {
     }
 }
 
+/// After this many pairs and vectors, `equal?` remembers which ones it has compared.
+const EQUAL_TRACK_AFTER: usize = 100_000;
+
 /// `equal?`: structural on pairs and vectors, `eqv?` everywhere else.
 ///
-/// Cyclic structures that are not `eqv?` at the point where they loop make this run forever,
-/// as in R7RS implementations without cycle detection; identical sub-structures are skipped,
-/// so comparing a cyclic value with itself terminates.
+/// It terminates on cyclic data too (R7RS): past [`EQUAL_TRACK_AFTER`] nodes it records each
+/// pair of pairs (or vectors) it compares, and a pair met again is taken as equal, since any
+/// difference below it shows up where it was first compared.
 pub fn equal(a: &Value, b: &Value) -> bool {
     let mut work: Vec<(Value, Value)> = vec![(a.clone(), b.clone())];
+    let mut visited = 0usize;
+    let mut compared: std::collections::HashSet<(usize, usize)> = std::collections::HashSet::new();
+    let mut first_time = |x: usize, y: usize| {
+        visited += 1;
+        visited <= EQUAL_TRACK_AFTER || compared.insert((x, y))
+    };
     while let Some((x, y)) = work.pop() {
         match (&x, &y) {
             (Value::Pair(p), Value::Pair(q)) => {
-                if Rc::ptr_eq(p, q) {
+                if Rc::ptr_eq(p, q) || !first_time(Rc::as_ptr(p) as usize, Rc::as_ptr(q) as usize) {
                     continue;
                 }
                 // The cdr is pushed first so the car is compared first, which finds a
@@ -51,7 +60,7 @@ pub fn equal(a: &Value, b: &Value) -> bool {
                 work.push((p.car(), q.car()));
             }
             (Value::Vector(v), Value::Vector(w)) => {
-                if Rc::ptr_eq(v, w) {
+                if Rc::ptr_eq(v, w) || !first_time(Rc::as_ptr(v) as usize, Rc::as_ptr(w) as usize) {
                     continue;
                 }
                 let (v, w) = (v.borrow(), w.borrow());

@@ -173,17 +173,19 @@ impl Value {
     }
 
     /// The elements of a proper list, or `None` for an improper or cyclic one.
+    /// The elements of a proper list; `None` for anything else, cyclic lists included.
     pub fn list_to_vec(&self) -> Option<Vec<Value>> {
         let mut out = Vec::new();
         let mut cur = self.clone();
+        let mut cycle = CycleCheck::default();
         loop {
             match cur {
                 Value::Null => return Some(out),
                 Value::Pair(p) => {
-                    out.push(p.car());
-                    if out.len() > 1 << 40 {
+                    if cycle.seen_again(&p) {
                         return None;
                     }
+                    out.push(p.car());
                     cur = p.cdr();
                 }
                 _ => return None,
@@ -306,6 +308,32 @@ impl fmt::Display for Value {
 }
 
 /// Iterates over the elements of a list, stopping at the first non-pair.
+/// Finds a cycle in a walk along `cdr`s (Brent's method: one pointer comparison a step, and
+/// a cycle is noticed within twice its length after the walk enters it).
+#[derive(Default)]
+pub struct CycleCheck {
+    mark: Option<*const Pair>,
+    power: usize,
+    since_mark: usize,
+}
+
+impl CycleCheck {
+    /// Call with each pair of the walk in turn; true once the walk has come back to a pair.
+    pub fn seen_again(&mut self, p: &Rc<Pair>) -> bool {
+        let here = Rc::as_ptr(p);
+        if self.mark == Some(here) {
+            return true;
+        }
+        self.since_mark += 1;
+        if self.since_mark >= self.power {
+            self.mark = Some(here);
+            self.power = (self.power * 2).max(1);
+            self.since_mark = 0;
+        }
+        false
+    }
+}
+
 pub struct ListIter(Value);
 
 impl Iterator for ListIter {

@@ -1339,6 +1339,13 @@ pub fn datum_to_value(d: &Datum) -> Value {
 
 /// A value as source data (for `eval`): `None` for values that have no source form.
 pub fn value_to_datum(v: &Value) -> Option<Datum> {
+    value_to_datum_within(v, crate::reader::MAX_DEPTH)
+}
+
+/// As the reader, refuses data nested deeper than `depth` (and so cyclic data): this
+/// recursion runs on the host stack.
+fn value_to_datum_within(v: &Value, depth: usize) -> Option<Datum> {
+    let depth = depth.checked_sub(1)?;
     let span = Span::default();
     let kind = match v {
         Value::Int(i) => DatumKind::Int(*i),
@@ -1351,17 +1358,23 @@ pub fn value_to_datum(v: &Value) -> Option<Datum> {
         Value::Pair(_) => {
             let mut items = Vec::new();
             let mut cur = v.clone();
+            let mut cycle = crate::value::CycleCheck::default();
             while let Value::Pair(p) = cur {
-                items.push(value_to_datum(&p.car())?);
+                if cycle.seen_again(&p) {
+                    return None;
+                }
+                items.push(value_to_datum_within(&p.car(), depth)?);
                 cur = p.cdr();
             }
             let tail = match cur {
                 Value::Null => None,
-                other => Some(Box::new(value_to_datum(&other)?)),
+                other => Some(Box::new(value_to_datum_within(&other, depth)?)),
             };
             DatumKind::List(items, tail)
         }
-        Value::Vector(items) => DatumKind::Vector(items.borrow().iter().map(value_to_datum).collect::<Option<_>>()?),
+        Value::Vector(items) => {
+            DatumKind::Vector(items.borrow().iter().map(|i| value_to_datum_within(i, depth)).collect::<Option<_>>()?)
+        }
         _ => return None,
     };
     Some(Datum::new(kind, span))

@@ -4,7 +4,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use super::{boolean, index_arg, int_arg, list_arg, prim, unspecified, Ctx};
+use super::{boolean, index_arg, int_arg, length_arg, list_arg, prim, unspecified, Ctx};
 use crate::error::Error;
 use crate::value::{Primitive, Value};
 
@@ -110,12 +110,9 @@ fn vector(_: &mut Ctx, args: &[Value]) -> R {
 
 /// `(make-vector k [fill 0])`.
 fn make_vector(_: &mut Ctx, args: &[Value]) -> R {
-    let k = int_arg("make-vector", &args[0])?;
-    if k < 0 {
-        return Err(Error::wrong_type("make-vector", "non-negative length", &args[0]));
-    }
+    let k = length_arg("make-vector", "length", &args[0])?;
     let fill = args.get(1).cloned().unwrap_or(Value::Int(0));
-    new_vector(vec![fill; k as usize])
+    new_vector(vec![fill; k])
 }
 
 fn vector_length(_: &mut Ctx, args: &[Value]) -> R {

@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 use std::rc::Rc;
 
-use super::{index_error, int_arg, list_arg, prim, unspecified, Ctx};
+use super::{index_error, int_arg, length_arg, list_arg, prim, unspecified, Ctx};
 use crate::equality::{equal, eqv};
 use crate::error::Error;
 use crate::numbers::{self, Num};
@@ -299,10 +299,7 @@ fn set_cdr(_: &mut Ctx, args: &[Value]) -> R {
 
 /// `(iota count [start 0] [step 1])`.
 fn iota(_: &mut Ctx, args: &[Value]) -> R {
-    let count = int_arg("iota", &args[0])?;
-    if count < 0 {
-        return Err(Error::wrong_type("iota", "non-negative count", &args[0]));
-    }
+    let count = length_arg("iota", "count", &args[0])? as i64;
     let start = args.get(1).map_or(Ok(Num::Int(0)), |v| Num::of("iota", v))?;
     let step = args.get(2).map_or(Ok(Num::Int(1)), |v| Num::of("iota", v))?;
     let mut items = Vec::with_capacity(count as usize);

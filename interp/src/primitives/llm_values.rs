@@ -2,7 +2,6 @@
 
 use super::{boolean, index_arg, int_arg, prim, Ctx};
 use crate::error::Error;
-use crate::printer::display_string;
 use crate::value::{Object, Primitive, Value};
 
 pub const PRIMITIVES: &[Primitive] = &[
@@ -22,15 +21,8 @@ pub const PRIMITIVES: &[Primitive] = &[
 
 type R = Result<Value, Error>;
 
-/// The prompt text of an effect payload: a string as is; a list with each element displayed
-/// and concatenated; anything else displayed.
-pub fn prompt_text(payload: &Value) -> String {
-    match payload {
-        Value::Str(s) => s.to_string(),
-        Value::Pair(_) => payload.iter().map(|item| display_string(&item)).collect(),
-        other => display_string(other),
-    }
-}
+/// The prompt text of an effect payload, exactly as the LLM ops compute it.
+pub use crate::vm::prompt_text;
 
 fn prompt_to_string(_: &mut Ctx, args: &[Value]) -> R {
     Ok(Value::str(&prompt_text(&args[0])))

@@ -117,6 +117,22 @@ fn boolean(b: bool) -> Result<Value, Error> {
     Ok(Value::Bool(b))
 }
 
+/// The most elements `make-vector` and `iota` build at once: a larger request is almost
+/// surely a mistake, and must fail with an error rather than exhaust memory.
+const MAX_LENGTH: i64 = 100_000_000;
+
+/// A length or count argument: a non-negative exact integer up to [`MAX_LENGTH`].
+fn length_arg(name: &str, what: &str, v: &Value) -> Result<usize, Error> {
+    let n = int_arg(name, v)?;
+    if n < 0 {
+        return Err(Error::wrong_type(name, &format!("non-negative {what}"), v));
+    }
+    if n > MAX_LENGTH {
+        return Err(Error::new(format!("{name}: {what} {n} is too large (at most {MAX_LENGTH})")));
+    }
+    Ok(n as usize)
+}
+
 /// An exact integer argument.
 fn int_arg(name: &str, v: &Value) -> Result<i64, Error> {
     match v {

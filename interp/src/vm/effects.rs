@@ -195,7 +195,10 @@ impl Machine {
 pub fn prompt_text(payload: &Value) -> String {
     match payload {
         Value::Str(s) => s.to_string(),
-        Value::Pair(_) | Value::Null => payload.iter().map(|v| display_string(&v)).collect(),
+        Value::Pair(_) | Value::Null => match payload.list_to_vec() {
+            Some(items) => items.iter().map(display_string).collect(),
+            None => display_string(payload),
+        },
         other => display_string(other),
     }
 }
