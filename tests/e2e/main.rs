@@ -4,5 +4,6 @@
 mod cli;
 mod concurrency;
 mod conformance;
+mod fuzz;
 mod llm;
 mod programs;
