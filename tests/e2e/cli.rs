@@ -285,6 +285,10 @@ fn deeply_nested_data_and_source_do_not_overflow_the_stack() {
     let r = omega(&[], &["eval", "(define (nest n acc) (if (= n 0) acc (nest (- n 1) (list acc)))) (length (nest 200000 '()))"], "");
     r.expect_code(0);
     assert_eq!(r.stdout, "1\n");
+    // eval of deeply nested data refuses it like the reader (it overflowed the stack)
+    let r = omega(&[], &["eval", "(define (nest n acc) (if (= n 0) acc (nest (- n 1) (list acc)))) (eval (list 'quote (nest 3000000 '())))"], "");
+    r.expect_code(1);
+    assert!(r.first_error_line().starts_with("<eval>:1:66: error: eval: expected expression, got (quote (((("), "{}", r.stderr);
     // deeply nested code
     let code = format!("(display {}1{})\n", "(+ 1 ".repeat(5000), ")".repeat(5000));
     let r = run(&code);
