@@ -33,3 +33,26 @@ fn every_program_file_prints_its_expected_transcript() {
     eprintln!("programs: {} of {} files pass", files.len() - failures.len(), files.len());
     assert!(failures.is_empty(), "{} failing:\n{}", failures.len(), failures.join("\n"));
 }
+
+/// Every built-in procedure and special form of the language is called in some program file
+/// (tidy check: a new built-in needs a program test).
+#[test]
+fn every_builtin_and_special_form_is_used_by_a_program_file() {
+    let dir = repo_root().join("tests/programs");
+    let mut used = std::collections::HashSet::new();
+    for file in files_under(&dir).into_iter().filter(|p| p.extension().is_some_and(|e| e == "omega")) {
+        let text = std::fs::read_to_string(&file).unwrap();
+        // Tokens: runs of characters that are not delimiters.
+        for token in text.split(|c: char| c.is_whitespace() || "()'`,\"#;".contains(c)) {
+            used.insert(token.to_string());
+        }
+    }
+    let names = omega::builtins::SIGNATURES
+        .iter()
+        .map(|s| s.name)
+        .chain(omega::builtins::SPECIAL_FORMS.iter().copied())
+        .chain(omega::builtins::CONSTANTS.iter().copied())
+        .chain(omega::builtins::BUILTIN_OPS.iter().copied());
+    let missing: Vec<&str> = names.filter(|n| !used.contains(*n)).collect();
+    assert!(missing.is_empty(), "no program file uses: {}", missing.join(" "));
+}
