@@ -27,8 +27,11 @@ pub enum ErrorKind {
     Syntax,
     /// An LLM request failed.
     Llm,
-    /// A step, time, depth or LLM-call budget ran out; catchable like any error.
+    /// The recursion depth limit was reached; catchable like any error.
     Limit,
+    /// The step or time budget of the evaluation ran out (`--max-steps`, `--timeout`). Never
+    /// caught by programs: a `guard` that caught it could keep running past the budget.
+    Budget,
     /// A cycle of tasks waiting on each other.
     Deadlock,
     /// The evaluation was cancelled from outside; never caught by programs.
@@ -78,7 +81,7 @@ impl Error {
 
     /// Programs can catch it with `guard`.
     pub fn is_catchable(&self) -> bool {
-        !matches!(self.kind, ErrorKind::Cancelled | ErrorKind::Exit(_))
+        !matches!(self.kind, ErrorKind::Cancelled | ErrorKind::Budget | ErrorKind::Exit(_))
     }
 
     /// The object `guard` binds for this error: the raised value, or an error object built from

@@ -226,6 +226,10 @@ fn timeout_stops_an_infinite_loop() {
         "{}",
         r.stderr
     );
+    // a guard cannot catch the timeout and keep going
+    let r = omega(&[], &["eval", "--timeout", "0.3", "(let again () (guard (e (#t (again))) (let spin () (spin))))"], "");
+    r.expect_code(1);
+    assert!(r.first_error_line().ends_with("error: timeout after 0.3 s"), "{}", r.stderr);
     // a loop waiting on nothing but the clock: an LLM call with a scripted delay
     let script = "response = [ { contains = \"slow\", answer = \"late\", delay_ms = 60000 } ]\n";
     let config = "[llm]\nadapter = \"scripted\"\nscript = \"script.toml\"\n";

@@ -237,7 +237,7 @@ impl Machine {
         self.next_check = self.steps + CHECK_EVERY;
         if let Some(max) = self.limits.max_steps {
             if self.steps > max {
-                return Err(Error::with_kind(ErrorKind::Limit, format!("step limit exceeded ({max} steps)")));
+                return Err(Error::with_kind(ErrorKind::Budget, format!("step limit exceeded ({max} steps)")));
             }
             self.next_check = self.next_check.min(max + 1);
         }
@@ -251,7 +251,7 @@ impl Machine {
         if let Some(deadline) = self.limits.deadline {
             if Instant::now() >= deadline {
                 let secs = self.limits.timeout_secs.unwrap_or(0.0);
-                return Err(Error::with_kind(ErrorKind::Limit, format!("timeout after {secs} s")));
+                return Err(Error::with_kind(ErrorKind::Budget, format!("timeout after {secs} s")));
             }
         }
         Ok(())
