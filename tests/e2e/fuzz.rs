@@ -235,6 +235,12 @@ fn expr() -> impl Strategy<Value = String> {
             e.clone().prop_map(|a| format!("(map (lambda (x) {a}) '(1 2))")),
             e.clone().prop_map(|a| format!("(sort (list 3 {a} 1) <)")),
             e.clone().prop_map(|a| format!("(eval '(quote {a}))")),
+            // odd data handed to any built-in: cyclic lists and vectors, deep nesting
+            (prop::sample::select(CALLEES), e.clone())
+                .prop_map(|(f, a)| format!("(let ((c (list 1 {a}))) (set-cdr! (cdr c) c) ({f} c {a}))")),
+            (prop::sample::select(CALLEES), e.clone())
+                .prop_map(|(f, a)| format!("(let ((v (vector {a}))) (vector-set! v 0 v) ({f} {a} v))")),
+            (prop::sample::select(CALLEES), e.clone()).prop_map(|(f, a)| format!("({f} (deep 20000) {a})")),
         ]
     })
 }
@@ -247,6 +253,7 @@ fn program() -> impl Strategy<Value = String> {
             text.push_str(&format!("(define {name} {d})\n"));
         }
         text.push_str("(define (call-or-apply v) (if (procedure? v) (v) v))\n");
+        text.push_str("(define (deep n) (let loop ((n n) (acc '())) (if (= n 0) acc (loop (- n 1) (list acc)))))\n");
         text.push_str("(define-syntax twice (syntax-rules () ((_ e) (begin e e))))\n");
         for e in exprs {
             text.push_str(&format!("(twice {e})\n"));
