@@ -1025,6 +1025,11 @@ impl<'e> Expander<'e> {
             specs.push((names, f.span));
         }
         let declared: Vec<Symbol> = specs.iter().map(|(n, _)| n[0]).collect();
+        for (i, (names, s)) in specs.iter().enumerate() {
+            if declared[..i].contains(&names[0]) {
+                return Err(syntax_error(*s, format!("define-record-type: duplicate field {}", self.env.strip(names[0]))));
+            }
+        }
         let (ctor, ctor_fields) = match &items[2].kind {
             DatumKind::List(c, None) if !c.is_empty() => {
                 let name = c[0].as_symbol().ok_or_else(bad)?;
@@ -1080,6 +1085,9 @@ impl<'e> Expander<'e> {
                                 (2, None) => Ok(items[1].clone()),
                                 _ => Err(syntax_error(span, "unquote: expects one argument")),
                             }
+                        }
+                        "unquote-splicing" if depth == 1 => {
+                            return Err(syntax_error(span, "unquote-splicing: not inside a list or vector"));
                         }
                         "unquote" | "unquote-splicing" if depth > 1 => {
                             let inner = arg(self, depth - 1)?;
