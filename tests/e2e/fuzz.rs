@@ -7,7 +7,7 @@
 //! generated program with its results.
 
 use proptest::prelude::*;
-use proptest::test_runner::{Config, TestRunner};
+use proptest::test_runner::{Config, TestCaseError, TestRunner};
 
 use omega_tests::fuzz::{read_everything, survive};
 use omega_tests::{files_under, repo_root};
@@ -99,13 +99,20 @@ fn valid_programs() -> Vec<String> {
     files.iter().filter_map(|f| std::fs::read_to_string(f).ok()).collect()
 }
 
+/// Runs every reader-side check, turning a panic into a test failure that shows the text, so
+/// the shrunk input can be saved in tests/fuzz-regressions as it is.
+fn check_reading(text: &str) -> Result<(), TestCaseError> {
+    let owned = text.to_string();
+    match std::panic::catch_unwind(move || read_everything(&owned)) {
+        Ok(_) => Ok(()),
+        Err(_) => Err(TestCaseError::fail(format!("reading, formatting or analysing panicked on {text:?}"))),
+    }
+}
+
 #[test]
 fn the_reader_survives_arbitrary_text() {
     runner(300)
-        .run(&reader_text(), |text| {
-            read_everything(&text);
-            Ok(())
-        })
+        .run(&reader_text(), |text| check_reading(&text))
         .unwrap();
 }
 
@@ -117,8 +124,7 @@ fn the_reader_survives_mutated_programs() {
     runner(150)
         .run(&strategy, |(i, mutations)| {
             let text = mutations.iter().fold(programs[i].clone(), |t, m| mutate(&t, m));
-            read_everything(&text);
-            Ok(())
+            check_reading(&text)
         })
         .unwrap();
 }

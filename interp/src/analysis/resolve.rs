@@ -429,6 +429,8 @@ impl Resolver {
 
     /// The special form a list's head names, unless a binding shadows it.
     fn special_form(&mut self, d: &Datum) -> Option<&'static str> {
+        // A dotted form such as `(begin . x)` is not a special form; `expr` reports it.
+        d.as_list()?;
         let head = d.head_symbol()?;
         let id = self.lookup(head)?;
         (self.res.bindings[id as usize].kind == BindingKind::SpecialForm)
