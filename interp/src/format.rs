@@ -49,8 +49,10 @@ const BODY_FORMS: &[&str] = &[
 
 const BODY_INDENT: usize = 2;
 
-/// Whitespace that may start or end a line.
-const BLANK: &[char] = &[' ', '\t', '\u{c}'];
+/// Whitespace that may start or end a line. A `\r` before the `\n` belongs to the line
+/// break; any other `\r` at the edge of a line is whitespace (a lone one at the end of the
+/// file once made formatting not idempotent).
+const BLANK: &[char] = &[' ', '\t', '\u{c}', '\r'];
 
 /// Re-indents `text`, or returns its first syntax error: text that does not read cleanly
 /// is left alone, since its structure is uncertain.

@@ -289,8 +289,11 @@ fn the_evaluator_survives_mutated_programs() {
     runner(25)
         .run(&strategy, |(i, mutations)| {
             let text = mutations.iter().fold(programs[i].clone(), |t, m| mutate(&t, m));
-            survive(&text);
-            Ok(())
+            let owned = text.clone();
+            match std::panic::catch_unwind(move || survive(&owned)) {
+                Ok(_) => Ok(()),
+                Err(_) => Err(TestCaseError::fail(format!("evaluation panicked or hung on {text:?}"))),
+            }
         })
         .unwrap();
 }
