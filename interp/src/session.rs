@@ -142,6 +142,8 @@ impl Session {
         if !parsed.errors.is_empty() {
             return Err(parsed.errors);
         }
+        // Each run (a file, a REPL input, a buffer) has the whole step and time budget.
+        self.machine.start_budget();
         for form in &parsed.data {
             let result = self.eval_form(id, form);
             if each(self, FormResult { source: id, span: form.span, result }).is_break() {

@@ -434,3 +434,12 @@ fn bad_input_never_panics_or_hangs() {
         assert!(!r.stderr.contains("internal error") && !r.stderr.contains("panicked"), "{:?}: {}", String::from_utf8_lossy(p), r.stderr);
     }
 }
+
+#[test]
+fn each_repl_input_gets_the_whole_step_budget() {
+    let input = "(define (spin n) (if (> n 0) (spin (- n 1)) 0))\n(spin 100000)\n(spin 100000)\n(spin 1000000)\n";
+    let ran = omega(&[], &["repl", "--max-steps", "150000"], input);
+    ran.expect_code(0);
+    let results: Vec<&str> = ran.stdout.split("Ω> ").filter(|s| !s.trim().is_empty()).map(str::trim).collect();
+    assert_eq!(results, ["=> spin", "=> 0", "=> 0", "error: step limit exceeded (150000 steps)"], "{ran:#?}");
+}

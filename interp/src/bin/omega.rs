@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::rc::Rc;
 use std::cell::RefCell;
-use std::time::{Duration, Instant};
 
 use omega::config::{LlmConfig, LlmOverrides};
 use omega::llm::LlmService;
@@ -163,8 +162,7 @@ fn session(start: Option<&Path>, flags: &Flags, out: Box<dyn Output>) -> Result<
     let service = LlmService::new(&config).map_err(|e| Usage(e.message))?;
     let port = ServicePort::new(service.session());
     let mut s = Session::new(out, Box::new(port));
-    let deadline = flags.timeout.map(|t| Instant::now() + Duration::from_secs_f64(t));
-    s.set_limits(Limits { max_steps: flags.max_steps, deadline, timeout_secs: flags.timeout, ..Limits::default() });
+    s.set_limits(Limits { max_steps: flags.max_steps, timeout_secs: flags.timeout, ..Limits::default() });
     if let Some(seed) = flags.schedule {
         s.set_schedule(seed);
     }

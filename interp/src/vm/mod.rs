@@ -98,6 +98,7 @@ pub enum Frame {
 #[derive(Clone, Debug)]
 pub struct Limits {
     pub max_steps: Option<u64>,
+    /// Set from `timeout_secs` when a run starts (`Machine::start_budget`).
     pub deadline: Option<Instant>,
     /// Seconds, for the message.
     pub timeout_secs: Option<f64>,
@@ -175,6 +176,15 @@ impl Machine {
             sched: sched::Scheduler::default(),
             tail_site: None,
             fast: code::Fast::ALL.map(|op| crate::primitives::all().find(|p| p.name == op.name())),
+        }
+    }
+
+    /// Starts a new evaluation: step count and deadline start again from its limits.
+    pub fn start_budget(&mut self) {
+        self.steps = 0;
+        self.next_check = CHECK_EVERY;
+        if let Some(secs) = self.limits.timeout_secs {
+            self.limits.deadline = Some(Instant::now() + std::time::Duration::from_secs_f64(secs));
         }
     }
 
