@@ -156,26 +156,11 @@ impl Adapter for Anthropic {
     }
 
     fn local(&self, req: &LlmRequest) -> Option<Local> {
-        let how = self.missing_key.as_ref()?;
-        Some(Local::now(Err(LlmError::new(
-            LlmErrorKind::NotConfigured,
-            format!("{}: {how}", req.op),
-        ))))
+        http::unconfigured(&self.missing_key, req)
     }
 
     fn attempt(&self, prompt: &str) -> BoxFuture<Result<Reply, Failure>> {
-        let client = self.client.clone();
-        let url = self.url.clone();
-        let headers = self.headers.clone();
-        let body = self.body(prompt);
-        let timeout = self.timeout;
-        Box::pin(async move {
-            let reply = http::post_json(&client, &url, headers, body, timeout).await?;
-            if !reply.ok() {
-                return Err(reply.failure());
-            }
-            parse_reply(&reply.body)
-        })
+        http::attempt(&self.client, &self.url, &self.headers, self.body(prompt), self.timeout, parse_reply)
     }
 }
 

@@ -6,7 +6,9 @@ use std::time::{Duration, SystemTime};
 use reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
 
 use super::error::{shorten, Failure, LlmError, LlmErrorKind};
+use super::adapter::{BoxFuture, Local, Reply};
 use super::retry::parse_retry_after;
+use super::LlmRequest;
 
 /// The connection phase never waits longer than this, however long the request timeout.
 const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -53,6 +55,33 @@ impl HttpReply {
             retry_after: self.retry_after,
         }
     }
+}
+
+/// One attempt of an HTTP adapter: POSTs `body`, then reads a success with `parse` or turns
+/// the status into a failure.
+pub(crate) fn attempt(
+    client: &reqwest::Client,
+    url: &str,
+    headers: &HeaderMap,
+    body: Vec<u8>,
+    timeout: Duration,
+    parse: fn(&[u8]) -> Result<Reply, Failure>,
+) -> BoxFuture<Result<Reply, Failure>> {
+    let (client, url, headers) = (client.clone(), url.to_string(), headers.clone());
+    Box::pin(async move {
+        let reply = post_json(&client, &url, headers, body, timeout).await?;
+        if !reply.ok() {
+            return Err(reply.failure());
+        }
+        parse(&reply.body)
+    })
+}
+
+/// The answer of an adapter that cannot work as configured (a public API without a key):
+/// every request fails at once, saying how to fix it.
+pub(crate) fn unconfigured(missing_key: &Option<String>, req: &LlmRequest) -> Option<Local> {
+    let how = missing_key.as_ref()?;
+    Some(Local::now(Err(LlmError::new(LlmErrorKind::NotConfigured, format!("{}: {how}", req.op)))))
 }
 
 /// POSTs a JSON body and reads the whole answer within `timeout`.
