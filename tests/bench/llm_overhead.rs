@@ -10,8 +10,8 @@
 
 use std::time::{Duration, Instant};
 
-use omega::config::{AdapterKind, LlmConfig};
-use omega::llm::{LlmRequest, LlmService};
+use omega_llm::config::{AdapterKind, LlmConfig};
+use omega_llm::{LlmRequest, LlmService};
 use omega_tests::llm_server::LlmServer;
 use omega_tests::TempDir;
 

@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use omega::config::{AdapterKind, LlmConfig};
+use omega_llm::config::{AdapterKind, LlmConfig};
 use omega_tests::llm_server::{LlmServer, Reply};
 use omega_tests::programs::{run_in, session};
 use omega_tests::TempDir;

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use omega::config::{AdapterKind, LlmConfig};
+use omega_llm::config::{AdapterKind, LlmConfig};
 use omega_tests::llm_server::{LlmServer, Reply};
 use omega_tests::programs::{run_in, scripted, session, Run};
 use omega_tests::{repo_root, TempDir};

@@ -1,6 +1,6 @@
 //! The conformance cases of language.md §8 (tests/conformance/cases.txt), each a fresh run.
 
-use omega::config::{AdapterKind, LlmConfig};
+use omega_llm::config::{AdapterKind, LlmConfig};
 use omega_tests::programs::{run, scripted};
 use omega_tests::program_files::unescape;
 use omega_tests::repo_root;

@@ -134,19 +134,19 @@ fn the_reader_survives_mutated_programs() {
 fn written_data_reads_back_the_same() {
     runner(200)
         .run(&datum(), |text| {
-            let first = omega::reader::read(&text);
+            let first = omega_syntax::reader::read(&text);
             prop_assert!(first.errors.is_empty(), "{text:?} does not read: {:?}", first.errors[0].message);
-            let (mut s, _) = omega_tests::programs::session(&omega::config::LlmConfig::new(omega::config::AdapterKind::None));
+            let (mut s, _) = omega_tests::programs::session(&omega_llm::config::LlmConfig::new(omega_llm::config::AdapterKind::None));
             let quoted = format!("(quote {text})");
             let mut printed = None;
             let _ = s.run_source("<datum>", &quoted, |_, r| {
-                printed = r.result.ok().map(|v| omega::printer::write_string(&v));
+                printed = r.result.ok().map(|v| omega_eval::printer::write_string(&v));
                 std::ops::ControlFlow::Continue(())
             });
             let printed = printed.expect("a quoted datum evaluates");
             let mut again = None;
             let _ = s.run_source("<datum>", &format!("(quote {printed})"), |_, r| {
-                again = r.result.ok().map(|v| omega::printer::write_string(&v));
+                again = r.result.ok().map(|v| omega_eval::printer::write_string(&v));
                 std::ops::ControlFlow::Continue(())
             });
             prop_assert_eq!(again.as_deref(), Some(printed.as_str()));

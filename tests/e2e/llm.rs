@@ -1,10 +1,10 @@
-//! The LLM layer over real HTTP: `omega::llm` against the loopback test server
+//! The LLM layer over real HTTP: `omega_llm` against the loopback test server
 //! (`omega_tests::llm_server`), and, when installed, against a real tiny model.
 
 use std::time::{Duration, Instant};
 
-use omega::config::{AdapterKind, ApiKey, LlmConfig, LlmOverrides};
-use omega::llm::{LlmErrorKind, LlmRequest, LlmService, LlmSession};
+use omega_llm::config::{AdapterKind, ApiKey, LlmConfig, LlmOverrides};
+use omega_llm::{LlmErrorKind, LlmRequest, LlmService, LlmSession};
 use omega_tests::llm_server::{Api, LlmServer, Reply};
 use omega_tests::{files_under, repo_root, TempDir};
 

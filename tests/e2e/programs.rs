@@ -47,12 +47,12 @@ fn every_builtin_and_special_form_is_used_by_a_program_file() {
             used.insert(token.to_string());
         }
     }
-    let names = omega::builtins::SIGNATURES
+    let names = omega_syntax::builtins::SIGNATURES
         .iter()
         .map(|s| s.name)
-        .chain(omega::builtins::SPECIAL_FORMS.iter().copied())
-        .chain(omega::builtins::CONSTANTS.iter().copied())
-        .chain(omega::builtins::BUILTIN_OPS.iter().copied());
+        .chain(omega_syntax::builtins::SPECIAL_FORMS.iter().copied())
+        .chain(omega_syntax::builtins::CONSTANTS.iter().copied())
+        .chain(omega_syntax::builtins::BUILTIN_OPS.iter().copied());
     let missing: Vec<&str> = names.filter(|n| !used.contains(*n)).collect();
     assert!(missing.is_empty(), "no program file uses: {}", missing.join(" "));
 }

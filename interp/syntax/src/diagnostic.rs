@@ -1,10 +1,7 @@
 //! Diagnostics as plain values: byte ranges, a code, a message, related places, machine data
 //! and quick fixes. The static analysis produces them; `omega check` and the language server
-//! render them (human text with 1-based character columns, or LSP JSON with 0-based UTF-16).
-//!
-//! Nothing here knows about the protocol beyond the JSON shape of interfaces.md.
-
-use serde_json::{json, Map, Value as Json};
+//! render them: [`render_human`] here, the JSON and LSP forms in the `omega` command and the
+//! language server, the only crates that know those protocols.
 
 use crate::syntax::{SourceFile, Span};
 
@@ -209,86 +206,6 @@ pub fn render_human(file: &SourceFile, diags: &[Diagnostic]) -> String {
     out
 }
 
-/// An LSP range (0-based lines, UTF-16 columns).
-pub fn lsp_range(file: &SourceFile, span: Span) -> Json {
-    let (sl, sc) = file.lines.line_col_utf16(&file.text, span.start as usize);
-    let (el, ec) = file.lines.line_col_utf16(&file.text, span.end as usize);
-    json!({"start": {"line": sl, "character": sc}, "end": {"line": el, "character": ec}})
-}
-
-/// One diagnostic in the LSP shape, with `file` when `with_file` (the `omega check` form).
-pub fn diagnostic_json(file: &SourceFile, uri: &str, d: &Diagnostic, with_file: bool) -> Json {
-    let mut obj = Map::new();
-    if with_file {
-        obj.insert("file".into(), Json::from(&*file.name));
-    }
-    obj.insert("range".into(), lsp_range(file, d.span));
-    obj.insert("severity".into(), Json::from(d.severity as u8));
-    obj.insert("code".into(), Json::from(d.code.as_str()));
-    obj.insert("source".into(), Json::from("omega"));
-    obj.insert("message".into(), Json::from(d.message.clone()));
-    if !d.related.is_empty() {
-        let related: Vec<Json> = d
-            .related
-            .iter()
-            .map(|r| json!({"location": {"uri": uri, "range": lsp_range(file, r.span)}, "message": r.message}))
-            .collect();
-        obj.insert("relatedInformation".into(), Json::Array(related));
-    }
-    if !d.tags.is_empty() {
-        obj.insert("tags".into(), Json::Array(d.tags.iter().map(|t| Json::from(*t as u8)).collect()));
-    }
-    let data = data_json(file, d);
-    if !data.is_empty() {
-        obj.insert("data".into(), Json::Object(data));
-    }
-    Json::Object(obj)
-}
-
-fn data_json(file: &SourceFile, d: &Diagnostic) -> Map<String, Json> {
-    let mut data = Map::new();
-    if !d.data.locks.is_empty() {
-        data.insert("locks".into(), Json::from(d.data.locks.clone()));
-    }
-    if let Some(state) = &d.data.state {
-        data.insert("state".into(), Json::from(state.clone()));
-    }
-    if let Some(id) = &d.data.cycle_id {
-        data.insert("cycleId".into(), Json::from(id.clone()));
-    }
-    if !d.data.trace.is_empty() {
-        let trace: Vec<Json> = d
-            .data
-            .trace
-            .iter()
-            .map(|t| json!({"range": lsp_range(file, t.span), "message": t.message}))
-            .collect();
-        data.insert("trace".into(), Json::Array(trace));
-    }
-    if !d.fixes.is_empty() {
-        let fixes: Vec<Json> = d
-            .fixes
-            .iter()
-            .map(|f| {
-                let edits: Vec<Json> = f
-                    .edits
-                    .iter()
-                    .map(|(span, text)| json!({"range": lsp_range(file, *span), "newText": text}))
-                    .collect();
-                json!({"title": f.title, "isPreferred": f.preferred, "edits": edits})
-            })
-            .collect();
-        data.insert("fixes".into(), Json::Array(fixes));
-    }
-    data
-}
-
-/// The `omega check --format json` array for one file. `uri_for_related` is the URI that
-/// `relatedInformation` locations carry (LSP wants a URI even for the same file).
-pub fn to_json(file: &SourceFile, uri_for_related: &str, diags: &[Diagnostic]) -> Json {
-    Json::Array(diags.iter().map(|d| diagnostic_json(file, uri_for_related, d, true)).collect())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -307,19 +224,6 @@ mod tests {
             render_human(&file, &diags),
             "a.omega:2:2: error[omega::unbound]: unbound variable: `foo`\n  note: a.omega:1:2: similar name here\n"
         );
-    }
-
-    #[test]
-    fn json_output_has_the_lsp_shape() {
-        let (file, diags) = sample();
-        let j = to_json(&file, "file:///tmp/a.omega", &diags);
-        assert_eq!(j[0]["file"], "a.omega");
-        assert_eq!(j[0]["severity"], 1);
-        assert_eq!(j[0]["code"], "omega::unbound");
-        assert_eq!(j[0]["range"]["start"]["line"], 1);
-        assert_eq!(j[0]["range"]["start"]["character"], 1);
-        assert_eq!(j[0]["relatedInformation"][0]["location"]["range"]["end"]["character"], 2);
-        assert!(j[0].get("data").is_none());
     }
 
     #[test]

@@ -4,8 +4,8 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use crate::llm::{AnswerMeta, LlmRequest, LlmSession, TicketId};
-use crate::vm::{LlmEvent, LlmPort, LlmReply, LlmWork};
+use crate::{AnswerMeta, LlmRequest, LlmSession, TicketId};
+use omega_eval::vm::{LlmEvent, LlmPort, LlmReply, LlmWork};
 
 /// A finished call, as a record for observers.
 #[derive(Clone, Debug)]
@@ -45,7 +45,7 @@ impl ServicePort {
         &mut self.session
     }
 
-    fn finish(&mut self, c: crate::llm::Completion) -> Option<LlmEvent> {
+    fn finish(&mut self, c: crate::Completion) -> Option<LlmEvent> {
         let (id, work) = self.tickets.remove(&c.ticket)?;
         self.ids.remove(&id);
         let (result, record) = match c.result {

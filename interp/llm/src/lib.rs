@@ -26,6 +26,9 @@
 //! [`http`] transport and error classification; [`retry`] backoff and `Retry-After`;
 //! [`cache`] the on-disk cache; [`error`] messages.
 
+pub mod config;
+pub mod port;
+
 mod adapter;
 mod anthropic;
 mod cache;

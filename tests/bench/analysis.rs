@@ -78,7 +78,7 @@ fn time(text: &str) -> (Duration, usize) {
     let mut count = 0;
     for _ in 0..5 {
         let start = Instant::now();
-        let diags = omega::analysis::check(text);
+        let diags = omega_analysis::check(text);
         best = best.min(start.elapsed());
         count = diags.len();
     }

@@ -85,6 +85,9 @@
 //!   form and per file, at most 6 key facts, cycles of length ≤ 4, at most 64 label choices
 //!   per cycle, 64 accesses per location.
 
+// The syntax layer, under the names the modules use.
+use omega_syntax::{builtins, diagnostic, reader, symbol, syntax};
+
 pub mod arity;
 pub mod effects;
 pub mod fixes;
@@ -104,8 +107,8 @@ pub mod tasks;
 pub use resolve::{resolve, Binding, BindingId, BindingKind, Resolution};
 
 use crate::diagnostic::{sort_diagnostics, Code, Diagnostic};
-use crate::reader::{self, Parsed};
-use crate::syntax::{LineIndex, SourceFile};
+use crate::reader::Parsed;
+use crate::syntax::LineIndex;
 
 /// Everything the analysis of one file yields, for the language server: diagnostics, the
 /// name resolution (definition, references, completion) and lock-order notes for hover.
@@ -186,27 +189,3 @@ fn is_concurrency(code: Code) -> bool {
     matches!(code, Code::DeadlockOrder | Code::SelfDeadlock | Code::LockOrderLatent | Code::Race)
 }
 
-/// `omega check` for one file: the rendered output (human text or a JSON array) and whether
-/// any diagnostic is an Error (exit status 1).
-pub fn check_file_output(name: &str, text: &str, json: bool) -> (String, bool) {
-    let file = SourceFile::new(name, text);
-    let diags = check(text);
-    let failed = diags.iter().any(|d| d.severity == crate::diagnostic::Severity::Error);
-    let out = if json {
-        let uri = file_uri(name);
-        crate::diagnostic::to_json(&file, &uri, &diags).to_string()
-    } else {
-        crate::diagnostic::render_human(&file, &diags)
-    };
-    (out, failed)
-}
-
-/// A `file://` URI for a path as given (made absolute against the current directory is the
-/// caller's business; relative paths stay relative).
-pub fn file_uri(path: &str) -> String {
-    if path.starts_with('/') {
-        format!("file://{path}")
-    } else {
-        format!("file:{path}")
-    }
-}

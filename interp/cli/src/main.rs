@@ -7,15 +7,15 @@ use std::process::ExitCode;
 use std::rc::Rc;
 use std::cell::RefCell;
 
-use omega::config::{LlmConfig, LlmOverrides};
-use omega::llm::LlmService;
-use omega::llm_port::ServicePort;
-use omega::primitives::Output;
-use omega::printer::write_string;
-use omega::session::Session;
-use omega::error::ErrorKind;
-use omega::value::Value;
-use omega::vm::Limits;
+use omega_llm::config::{LlmConfig, LlmOverrides};
+use omega_llm::LlmService;
+use omega_llm::port::ServicePort;
+use omega_eval::primitives::Output;
+use omega_eval::printer::write_string;
+use omega_eval::session::Session;
+use omega_eval::error::ErrorKind;
+use omega_eval::value::Value;
+use omega_eval::vm::Limits;
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -191,7 +191,7 @@ fn run_file(path: &Path, flags: &Flags) -> Result<ExitCode, Usage> {
 
 /// How an evaluation error ends the program: `(exit N)` with code N and nothing on stderr,
 /// any other error with code 1 and its message.
-fn failure(s: &Session, e: &omega::error::Error) -> (u8, String) {
+fn failure(s: &Session, e: &omega_eval::error::Error) -> (u8, String) {
     match e.kind {
         ErrorKind::Exit(code) => (u8::try_from(code).unwrap_or(1), String::new()),
         _ => (1, s.format_error(e)),
@@ -199,9 +199,9 @@ fn failure(s: &Session, e: &omega::error::Error) -> (u8, String) {
 }
 
 /// Reports reader errors or the evaluation's failure on stderr; the exit code.
-fn finish(name: &str, text: &str, read: Result<(), Vec<omega::reader::SyntaxError>>, failed: Option<(u8, String)>) -> Result<ExitCode, Usage> {
+fn finish(name: &str, text: &str, read: Result<(), Vec<omega_syntax::reader::SyntaxError>>, failed: Option<(u8, String)>) -> Result<ExitCode, Usage> {
     if let Err(errors) = read {
-        let src = omega::syntax::SourceFile::new(name, text);
+        let src = omega_syntax::syntax::SourceFile::new(name, text);
         flush_stdout();
         for e in &errors {
             eprintln!("{}", Session::format_syntax_error(&src, e));
@@ -263,7 +263,7 @@ fn repl(flags: &Flags) -> Result<ExitCode, Usage> {
         let Some(line) = input.read(prompt) else { break };
         pending.push_str(&line);
         pending.push('\n');
-        let parsed = omega::reader::read(&pending);
+        let parsed = omega_syntax::reader::read(&pending);
         if parsed.errors.iter().any(|e| e.message.starts_with("unclosed") || e.message.starts_with("unterminated")) {
             continue;
         }
@@ -355,16 +355,16 @@ fn check(files: &[String], flags: &Flags) -> Result<ExitCode, Usage> {
     let mut human = String::new();
     for f in files {
         let text = read_file(Path::new(f))?;
-        let diags = omega::analysis::check(&text);
-        any_error |= diags.iter().any(|d| d.severity == omega::diagnostic::Severity::Error);
-        let src = omega::syntax::SourceFile::new(f, &text);
+        let diags = omega_analysis::check(&text);
+        any_error |= diags.iter().any(|d| d.severity == omega_syntax::diagnostic::Severity::Error);
+        let src = omega_syntax::syntax::SourceFile::new(f, &text);
         if flags.format_json {
             let uri = file_uri(Path::new(f));
-            if let serde_json::Value::Array(items) = omega::diagnostic::to_json(&src, &uri, &diags) {
+            if let serde_json::Value::Array(items) = omega::json::to_json(&src, &uri, &diags) {
                 json.extend(items);
             }
         } else {
-            human.push_str(&omega::diagnostic::render_human(&src, &diags));
+            human.push_str(&omega_syntax::diagnostic::render_human(&src, &diags));
         }
     }
     if flags.format_json {
@@ -388,7 +388,7 @@ fn fmt(files: &[String], flags: &Flags) -> Result<ExitCode, Usage> {
     let mut failed = false;
     for f in files {
         let text = read_file(Path::new(f))?;
-        match omega::format::format(&text) {
+        match omega_syntax::format::format(&text) {
             Ok(formatted) if formatted != text => {
                 changed = true;
                 if flags.check_only {
@@ -399,7 +399,7 @@ fn fmt(files: &[String], flags: &Flags) -> Result<ExitCode, Usage> {
             }
             Ok(_) => {}
             Err(e) => {
-                let src = omega::syntax::SourceFile::new(f, &text);
+                let src = omega_syntax::syntax::SourceFile::new(f, &text);
                 eprintln!("{}", Session::format_syntax_error(&src, &e));
                 failed = true;
             }

@@ -610,7 +610,7 @@ mod tests {
     /// The example programs kept with the analysis tests, in the repository.
     #[test]
     fn repository_programs_format_stably() {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests");
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests");
         let mut count = 0;
         for dir in ["analysis-examples", "analysis-cases"] {
             let entries = std::fs::read_dir(root.join(dir)).expect("example directory exists");

@@ -10,9 +10,9 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use omega::analysis;
-use omega::diagnostic::to_json;
-use omega::syntax::SourceFile;
+use omega_analysis as analysis;
+use omega::json::to_json;
+use omega_syntax::syntax::SourceFile;
 use serde_json::Value;
 
 const FINDINGS: [&str; 3] = ["omega::deadlock-order", "omega::self-deadlock", "omega::race"];
@@ -193,7 +193,7 @@ fn run_folder(dir: &str) {
             println!("PASS {dir}/{name}");
             if std::env::var_os("ANALYSIS_VERBOSE").is_some() {
                 let file = SourceFile::new(&name, &text);
-                for line in omega::diagnostic::render_human(&file, &analysis::check(&text)).lines() {
+                for line in omega_syntax::diagnostic::render_human(&file, &analysis::check(&text)).lines() {
                     println!("     | {line}");
                 }
             }
@@ -204,7 +204,7 @@ fn run_folder(dir: &str) {
                 println!("     {w}");
             }
             let file = SourceFile::new(&name, &text);
-            for line in omega::diagnostic::render_human(&file, &analysis::check(&text)).lines() {
+            for line in omega_syntax::diagnostic::render_human(&file, &analysis::check(&text)).lines() {
                 println!("     | {line}");
             }
         }
@@ -231,10 +231,10 @@ fn example_06_reports_one_latent_inversion() {
     .unwrap();
     let latent: Vec<_> = analysis::check(&text)
         .into_iter()
-        .filter(|d| d.code == omega::diagnostic::Code::LockOrderLatent)
+        .filter(|d| d.code == omega_syntax::diagnostic::Code::LockOrderLatent)
         .collect();
     assert_eq!(latent.len(), 1, "{latent:#?}");
-    assert_eq!(latent[0].severity, omega::diagnostic::Severity::Information);
+    assert_eq!(latent[0].severity, omega_syntax::diagnostic::Severity::Information);
     assert_eq!(latent[0].data.locks, vec!["facts-serializer", "style-serializer"]);
 }
 
@@ -243,7 +243,7 @@ fn examples_07_and_10_fail_the_check() {
     for name in ["07-reentry-by-recursion.omega", "10-spawn-while-holding.omega"] {
         let text =
             std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/analysis-examples").join(name)).unwrap();
-        let (_, failed) = analysis::check_file_output(name, &text, false);
+        let (_, failed) = omega::json::check_file_output(name, &text, false);
         assert!(failed, "{name} should make `omega check` exit 1");
     }
 }
@@ -292,13 +292,13 @@ fn doubling_call_chains_stay_cheap() {
     let diags = analysis::check(&text);
     let elapsed = start.elapsed();
     assert!(elapsed < std::time::Duration::from_secs(20), "took {elapsed:?}");
-    let races: Vec<_> = diags.iter().filter(|d| d.code == omega::diagnostic::Code::Race).collect();
+    let races: Vec<_> = diags.iter().filter(|d| d.code == omega_syntax::diagnostic::Code::Race).collect();
     assert_eq!(races.len(), 1, "{diags:#?}");
     assert_eq!(races[0].data.state.as_deref(), Some("t"));
 }
 
 /// The text with a fix's edits applied.
-fn apply_fix(text: &str, fix: &omega::diagnostic::Fix) -> String {
+fn apply_fix(text: &str, fix: &omega_syntax::diagnostic::Fix) -> String {
     let mut edits = fix.edits.clone();
     edits.sort_by_key(|(span, _)| std::cmp::Reverse(span.start));
     let mut out = text.to_string();
@@ -312,8 +312,8 @@ fn example(name: &str) -> String {
     std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/analysis-examples").join(name)).unwrap()
 }
 
-fn is_finding(d: &omega::diagnostic::Diagnostic) -> bool {
-    d.severity <= omega::diagnostic::Severity::Warning && FINDINGS.contains(&d.code.as_str())
+fn is_finding(d: &omega_syntax::diagnostic::Diagnostic) -> bool {
+    d.severity <= omega_syntax::diagnostic::Severity::Warning && FINDINGS.contains(&d.code.as_str())
 }
 
 #[test]
@@ -321,7 +321,7 @@ fn the_preferred_swap_fix_removes_the_deadlock() {
     for name in ["01-chapter-deadlock.omega", "03-stage-ring.omega", "04-nesting-in-a-helper.omega"] {
         let text = example(name);
         let diags = analysis::check(&text);
-        let d = diags.iter().find(|d| d.code == omega::diagnostic::Code::DeadlockOrder).unwrap();
+        let d = diags.iter().find(|d| d.code == omega_syntax::diagnostic::Code::DeadlockOrder).unwrap();
         let fix = d.fixes.iter().find(|f| f.preferred).unwrap_or_else(|| panic!("{name}: no preferred fix in {:#?}", d.fixes));
         assert!(fix.title.starts_with("take `"), "{name}: {}", fix.title);
         let fixed = apply_fix(&text, fix);
@@ -329,7 +329,7 @@ fn the_preferred_swap_fix_removes_the_deadlock() {
         assert!(after.is_empty(), "{name} after `{}`:\n{fixed}\n{after:#?}", fix.title);
     }
     // 01 runs code between the two acquisitions: the title says where it then runs.
-    let d = analysis::check(&example("01-chapter-deadlock.omega")).into_iter().find(|d| d.code == omega::diagnostic::Code::DeadlockOrder).unwrap();
+    let d = analysis::check(&example("01-chapter-deadlock.omega")).into_iter().find(|d| d.code == omega_syntax::diagnostic::Code::DeadlockOrder).unwrap();
     assert!(d.fixes[0].title.contains("then runs under `term-a-serializer`"), "{}", d.fixes[0].title);
 }
 
@@ -339,7 +339,7 @@ fn no_swap_fix_when_both_orders_come_from_one_nesting() {
     // tokens would change both, so the fix is not offered.
     let d = analysis::check(&example("08-guard-ignores-keys.omega"))
         .into_iter()
-        .find(|d| d.code == omega::diagnostic::Code::DeadlockOrder)
+        .find(|d| d.code == omega_syntax::diagnostic::Code::DeadlockOrder)
         .unwrap();
     assert!(!d.fixes.iter().any(|f| f.title.starts_with("take `")), "{:#?}", d.fixes);
 }
@@ -368,7 +368,7 @@ fn the_order_by_key_fix_removes_keyed_deadlocks() {
     for (dir, name) in cases {
         let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests").join(dir).join(name)).unwrap();
         let diags = analysis::check(&text);
-        let d = diags.iter().find(|d| d.code == omega::diagnostic::Code::DeadlockOrder).unwrap();
+        let d = diags.iter().find(|d| d.code == omega_syntax::diagnostic::Code::DeadlockOrder).unwrap();
         let fix = d
             .fixes
             .iter()
@@ -376,7 +376,7 @@ fn the_order_by_key_fix_removes_keyed_deadlocks() {
             .unwrap_or_else(|| panic!("{name}: no key-order fix in {:#?}", d.fixes));
         let fixed = apply_fix(&text, fix);
         let after = analysis::check(&fixed);
-        let bad: Vec<_> = after.iter().filter(|d| d.severity <= omega::diagnostic::Severity::Warning).collect();
+        let bad: Vec<_> = after.iter().filter(|d| d.severity <= omega_syntax::diagnostic::Severity::Warning).collect();
         assert!(bad.is_empty(), "{name} after the fix:\n{fixed}\n{bad:#?}");
         // Applied twice (another finding's fix), the helper is not inserted again.
         let again = analysis::check(&fixed);
@@ -427,14 +427,14 @@ fn analysis_snapshots_can_move_between_threads() {
 fn the_wrap_fix_removes_the_race() {
     for (dir, name) in [("analysis-examples", "13-progress-counter-race.omega"), ("analysis-cases", "c32-race-counter-one-side-locked.omega")] {
         let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests").join(dir).join(name)).unwrap();
-        let d = analysis::check(&text).into_iter().find(|d| d.code == omega::diagnostic::Code::Race).unwrap();
+        let d = analysis::check(&text).into_iter().find(|d| d.code == omega_syntax::diagnostic::Code::Race).unwrap();
         let fix = d.fixes.iter().find(|f| f.title.starts_with("run this under")).unwrap_or_else(|| panic!("{name}: {:#?}", d.fixes));
         let fixed = apply_fix(&text, fix);
-        let after: Vec<_> = analysis::check(&fixed).into_iter().filter(|d| d.severity <= omega::diagnostic::Severity::Warning).collect();
+        let after: Vec<_> = analysis::check(&fixed).into_iter().filter(|d| d.severity <= omega_syntax::diagnostic::Severity::Warning).collect();
         assert!(after.is_empty(), "{name} after the fix:\n{fixed}\n{after:#?}");
     }
     // No serializer anywhere (11): nothing to wrap in.
-    let d = analysis::check(&example("11-chapter-table-race.omega")).into_iter().find(|d| d.code == omega::diagnostic::Code::Race).unwrap();
+    let d = analysis::check(&example("11-chapter-table-race.omega")).into_iter().find(|d| d.code == omega_syntax::diagnostic::Code::Race).unwrap();
     assert!(!d.fixes.iter().any(|f| f.title.starts_with("run this under")));
 }
 

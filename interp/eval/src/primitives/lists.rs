@@ -314,6 +314,8 @@ fn delete(_: &mut Ctx, args: &[Value]) -> R {
     Ok(Value::list(items.into_iter().filter(|v| !equal(&args[0], v)).collect::<Vec<_>>()))
 }
 
+// The set lives only for this call, while no program code can mutate the values it holds.
+#[allow(clippy::mutable_key_type)]
 fn delete_duplicates(_: &mut Ctx, args: &[Value]) -> R {
     let items = list_arg("delete-duplicates", &args[0])?;
     let mut seen = HashSet::new();
