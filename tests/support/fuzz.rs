@@ -50,7 +50,11 @@ pub fn within<T: Send + 'static>(limit: Duration, what: &str, f: impl FnOnce() -
 pub fn read_everything(text: &str) -> usize {
     let parsed = omega::reader::read(text);
     for e in &parsed.errors {
-        assert!(e.span.start <= e.span.end && e.span.end as usize <= text.len(), "error span {:?} outside the text", e.span);
+        assert!(
+            e.span.start <= e.span.end && e.span.end as usize <= text.len(),
+            "error span {:?} outside the text",
+            e.span
+        );
         assert!(!e.message.is_empty());
     }
     // Whatever read back is printable.
@@ -59,8 +63,15 @@ pub fn read_everything(text: &str) -> usize {
     }
     if let Ok(formatted) = omega::format::format(text) {
         // Formatting is idempotent and keeps the program readable.
-        assert_eq!(omega::format::format(&formatted).ok().as_deref(), Some(formatted.as_str()), "formatting twice changes the text");
-        assert!(omega::reader::read(&formatted).errors.is_empty() || !parsed.errors.is_empty(), "formatting broke the program");
+        assert_eq!(
+            omega::format::format(&formatted).ok().as_deref(),
+            Some(formatted.as_str()),
+            "formatting twice changes the text"
+        );
+        assert!(
+            omega::reader::read(&formatted).errors.is_empty() || !parsed.errors.is_empty(),
+            "formatting broke the program"
+        );
     }
     let _ = omega::analysis::check(text);
     parsed.errors.len()

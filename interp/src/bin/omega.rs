@@ -1,26 +1,27 @@
 //! `omega`: run, evaluate, explore, check and format OmegaLLM programs.
 
+use std::cell::RefCell;
 use std::io::{self, BufRead, IsTerminal, Write};
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::rc::Rc;
-use std::cell::RefCell;
 
 use omega::config::{LlmConfig, LlmOverrides};
+use omega::error::ErrorKind;
 use omega::llm::LlmService;
 use omega::llm_port::ServicePort;
 use omega::primitives::Output;
 use omega::printer::write_string;
 use omega::session::Session;
-use omega::error::ErrorKind;
 use omega::value::Value;
 use omega::vm::Limits;
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-const USAGE: &str = "usage: omega run FILE | eval 'EXPR…' | repl | check [--format human|json] FILE… | fmt [--check] FILE…
+const USAGE: &str =
+    "usage: omega run FILE | eval 'EXPR…' | repl | check [--format human|json] FILE… | fmt [--check] FILE…
 flags: --adapter NAME --model NAME --no-cache --offline --max-llm-calls N --max-in-flight N
        --timeout SECS --max-steps N --schedule SEED";
 
@@ -199,7 +200,12 @@ fn failure(s: &Session, e: &omega::error::Error) -> (u8, String) {
 }
 
 /// Reports reader errors or the evaluation's failure on stderr; the exit code.
-fn finish(name: &str, text: &str, read: Result<(), Vec<omega::reader::SyntaxError>>, failed: Option<(u8, String)>) -> Result<ExitCode, Usage> {
+fn finish(
+    name: &str,
+    text: &str,
+    read: Result<(), Vec<omega::reader::SyntaxError>>,
+    failed: Option<(u8, String)>,
+) -> Result<ExitCode, Usage> {
     if let Err(errors) = read {
         let src = omega::syntax::SourceFile::new(name, text);
         flush_stdout();
