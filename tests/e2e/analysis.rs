@@ -10,8 +10,8 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use omega_analysis as analysis;
 use omega::json::to_json;
+use omega_analysis as analysis;
 use omega_syntax::syntax::SourceFile;
 use serde_json::Value;
 
@@ -36,7 +36,10 @@ fn parse_header(text: &str) -> Result<Expect, String> {
     e.names = words.map(String::from).collect();
     for line in text.lines().skip(1).take_while(|l| l.starts_with(";;")) {
         if let Some(at) = line.strip_prefix(";; at:") {
-            e.at = at.split_whitespace().map(|n| n.parse().map_err(|_| format!("bad line {n}"))).collect::<Result<_, _>>()?;
+            e.at = at
+                .split_whitespace()
+                .map(|n| n.parse().map_err(|_| format!("bad line {n}")))
+                .collect::<Result<_, _>>()?;
         } else if let Some(d) = line.strip_prefix(";; diag:") {
             let w: Vec<&str> = d.split_whitespace().collect();
             let sev = match w.get(1).copied() {
@@ -121,7 +124,9 @@ fn judge(text: &str, e: &Expect, diags: &[Value]) -> Vec<String> {
                 let l0 = line as u64 - 1;
                 let covered = findings.iter().any(|f| {
                     covers(&f["range"], l0)
-                        || f["relatedInformation"].as_array().is_some_and(|r| r.iter().any(|x| covers(&x["location"]["range"], l0)))
+                        || f["relatedInformation"]
+                            .as_array()
+                            .is_some_and(|r| r.iter().any(|x| covers(&x["location"]["range"], l0)))
                         || f["data"]["trace"].as_array().is_some_and(|t| t.iter().any(|x| covers(&x["range"], l0)))
                 });
                 if !covered {
@@ -241,8 +246,10 @@ fn example_06_reports_one_latent_inversion() {
 #[test]
 fn examples_07_and_10_fail_the_check() {
     for name in ["07-reentry-by-recursion.omega", "10-spawn-while-holding.omega"] {
-        let text =
-            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/analysis-examples").join(name)).unwrap();
+        let text = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/analysis-examples").join(name),
+        )
+        .unwrap();
         let (_, failed) = omega::json::check_file_output(name, &text, false);
         assert!(failed, "{name} should make `omega check` exit 1");
     }
@@ -257,10 +264,16 @@ fn exact_messages_of_the_design() {
         ("11-chapter-table-race.omega", "data race on `shared-glossary`: task 2 writes it here holding no serializer, and task 1 also writes it (line 10)"),
     ];
     for (name, message) in cases {
-        let text =
-            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/analysis-examples").join(name)).unwrap();
+        let text = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/analysis-examples").join(name),
+        )
+        .unwrap();
         let diags = analysis::check(&text);
-        assert!(diags.iter().any(|d| d.message == message), "{name}: {:#?}", diags.iter().map(|d| &d.message).collect::<Vec<_>>());
+        assert!(
+            diags.iter().any(|d| d.message == message),
+            "{name}: {:#?}",
+            diags.iter().map(|d| &d.message).collect::<Vec<_>>()
+        );
     }
 }
 
@@ -280,7 +293,8 @@ fn output_is_deterministic() {
 /// fast and still finds the race at the bottom of the chain.
 #[test]
 fn doubling_call_chains_stay_cheap() {
-    let mut text = String::from("(define s (make-serializer))\n(define t (make-table))\n(define (f0 x) (insert! x 1 t))\n");
+    let mut text =
+        String::from("(define s (make-serializer))\n(define t (make-table))\n(define (f0 x) (insert! x 1 t))\n");
     for i in 1..=30 {
         text.push_str(&format!("(define (f{i} x) (f{p} x) (f{p} (+ x 1)))\n", p = i - 1));
     }
@@ -309,7 +323,8 @@ fn apply_fix(text: &str, fix: &omega_syntax::diagnostic::Fix) -> String {
 }
 
 fn example(name: &str) -> String {
-    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/analysis-examples").join(name)).unwrap()
+    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/analysis-examples").join(name))
+        .unwrap()
 }
 
 fn is_finding(d: &omega_syntax::diagnostic::Diagnostic) -> bool {
@@ -322,14 +337,21 @@ fn the_preferred_swap_fix_removes_the_deadlock() {
         let text = example(name);
         let diags = analysis::check(&text);
         let d = diags.iter().find(|d| d.code == omega_syntax::diagnostic::Code::DeadlockOrder).unwrap();
-        let fix = d.fixes.iter().find(|f| f.preferred).unwrap_or_else(|| panic!("{name}: no preferred fix in {:#?}", d.fixes));
+        let fix = d
+            .fixes
+            .iter()
+            .find(|f| f.preferred)
+            .unwrap_or_else(|| panic!("{name}: no preferred fix in {:#?}", d.fixes));
         assert!(fix.title.starts_with("take `"), "{name}: {}", fix.title);
         let fixed = apply_fix(&text, fix);
         let after: Vec<_> = analysis::check(&fixed).into_iter().filter(is_finding).collect();
         assert!(after.is_empty(), "{name} after `{}`:\n{fixed}\n{after:#?}", fix.title);
     }
     // 01 runs code between the two acquisitions: the title says where it then runs.
-    let d = analysis::check(&example("01-chapter-deadlock.omega")).into_iter().find(|d| d.code == omega_syntax::diagnostic::Code::DeadlockOrder).unwrap();
+    let d = analysis::check(&example("01-chapter-deadlock.omega"))
+        .into_iter()
+        .find(|d| d.code == omega_syntax::diagnostic::Code::DeadlockOrder)
+        .unwrap();
     assert!(d.fixes[0].title.contains("then runs under `term-a-serializer`"), "{}", d.fixes[0].title);
 }
 
@@ -350,9 +372,14 @@ fn every_finding_offers_a_suppression_that_works() {
         let text = std::fs::read_to_string(&path).unwrap();
         let diags = analysis::check(&text);
         for d in diags.iter().filter(|d| is_finding(d)) {
-            let fix = d.fixes.iter().find(|f| f.title.starts_with("suppress")).unwrap_or_else(|| panic!("{}: {d:#?}", path.display()));
+            let fix = d
+                .fixes
+                .iter()
+                .find(|f| f.title.starts_with("suppress"))
+                .unwrap_or_else(|| panic!("{}: {d:#?}", path.display()));
             let fixed = apply_fix(&text, fix);
-            let still = analysis::check(&fixed).into_iter().filter(|e| e.code == d.code && e.message == d.message).count();
+            let still =
+                analysis::check(&fixed).into_iter().filter(|e| e.code == d.code && e.message == d.message).count();
             assert_eq!(still, 0, "{}: `{}` does not suppress {}\n{fixed}", path.display(), fix.title, d.message);
         }
     }
@@ -366,7 +393,8 @@ fn the_order_by_key_fix_removes_keyed_deadlocks() {
         ("analysis-cases", "c20-keyed-literal-inversion.omega"),
     ];
     for (dir, name) in cases {
-        let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests").join(dir).join(name)).unwrap();
+        let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests").join(dir).join(name))
+            .unwrap();
         let diags = analysis::check(&text);
         let d = diags.iter().find(|d| d.code == omega_syntax::diagnostic::Code::DeadlockOrder).unwrap();
         let fix = d
@@ -380,7 +408,9 @@ fn the_order_by_key_fix_removes_keyed_deadlocks() {
         assert!(bad.is_empty(), "{name} after the fix:\n{fixed}\n{bad:#?}");
         // Applied twice (another finding's fix), the helper is not inserted again.
         let again = analysis::check(&fixed);
-        assert!(again.iter().all(|d| d.fixes.iter().all(|f| f.edits.len() == 1 || !f.title.contains("with-key-order"))));
+        assert!(again
+            .iter()
+            .all(|d| d.fixes.iter().all(|f| f.edits.len() == 1 || !f.title.contains("with-key-order"))));
     }
 }
 
@@ -401,16 +431,34 @@ fn hover_shows_the_observed_order_and_the_verdict() {
     assert_eq!(hover_at(&on_define).as_deref(), Some(expected));
     assert_eq!(hover_at(&on_use).as_deref(), Some(expected));
 
-    let gate = example("05-gate-serializer.omega").replacen("(define inbox-serializer", "(define $0inbox-serializer", 1);
+    let gate =
+        example("05-gate-serializer.omega").replacen("(define inbox-serializer", "(define $0inbox-serializer", 1);
     assert!(hover_at(&gate).unwrap().ends_with(": inverted, always under `desk-gate`"), "{:?}", hover_at(&gate));
-    let sequential = example("06-sequential-inverse-order.omega").replacen("(define style-serializer", "(define $0style-serializer", 1);
+    let sequential = example("06-sequential-inverse-order.omega").replacen(
+        "(define style-serializer",
+        "(define $0style-serializer",
+        1,
+    );
     assert!(hover_at(&sequential).unwrap().ends_with("inverted, but never in tasks that run at the same time"));
-    let keys = example("02-chapter-key-order.omega").replacen("(define term-serializers", "(define $0term-serializers", 1);
+    let keys =
+        example("02-chapter-key-order.omega").replacen("(define term-serializers", "(define $0term-serializers", 1);
     assert!(hover_at(&keys).unwrap().contains("always nested in ascending key order"), "{:?}", hover_at(&keys));
-    let mirrored = example("09-descending-key-order.omega").replacen("(define topic-serializers", "(define $0topic-serializers", 1);
+    let mirrored = example("09-descending-key-order.omega").replacen(
+        "(define topic-serializers",
+        "(define $0topic-serializers",
+        1,
+    );
     assert!(hover_at(&mirrored).unwrap().contains("always nested in descending key order"));
-    let reentry = example("07-reentry-by-recursion.omega").replacen("(define outline-serializer", "(define $0outline-serializer", 1);
-    assert!(hover_at(&reentry).unwrap().contains("deadlock: requested again while held (line 11)"), "{:?}", hover_at(&reentry));
+    let reentry = example("07-reentry-by-recursion.omega").replacen(
+        "(define outline-serializer",
+        "(define $0outline-serializer",
+        1,
+    );
+    assert!(
+        hover_at(&reentry).unwrap().contains("deadlock: requested again while held (line 11)"),
+        "{:?}",
+        hover_at(&reentry)
+    );
 
     // Not a serializer: no note.
     assert_eq!(hover_at("(define (f x) x$0)\n(define s (make-serializer))"), None);
@@ -425,16 +473,30 @@ fn analysis_snapshots_can_move_between_threads() {
 
 #[test]
 fn the_wrap_fix_removes_the_race() {
-    for (dir, name) in [("analysis-examples", "13-progress-counter-race.omega"), ("analysis-cases", "c32-race-counter-one-side-locked.omega")] {
-        let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests").join(dir).join(name)).unwrap();
+    for (dir, name) in [
+        ("analysis-examples", "13-progress-counter-race.omega"),
+        ("analysis-cases", "c32-race-counter-one-side-locked.omega"),
+    ] {
+        let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests").join(dir).join(name))
+            .unwrap();
         let d = analysis::check(&text).into_iter().find(|d| d.code == omega_syntax::diagnostic::Code::Race).unwrap();
-        let fix = d.fixes.iter().find(|f| f.title.starts_with("run this under")).unwrap_or_else(|| panic!("{name}: {:#?}", d.fixes));
+        let fix = d
+            .fixes
+            .iter()
+            .find(|f| f.title.starts_with("run this under"))
+            .unwrap_or_else(|| panic!("{name}: {:#?}", d.fixes));
         let fixed = apply_fix(&text, fix);
-        let after: Vec<_> = analysis::check(&fixed).into_iter().filter(|d| d.severity <= omega_syntax::diagnostic::Severity::Warning).collect();
+        let after: Vec<_> = analysis::check(&fixed)
+            .into_iter()
+            .filter(|d| d.severity <= omega_syntax::diagnostic::Severity::Warning)
+            .collect();
         assert!(after.is_empty(), "{name} after the fix:\n{fixed}\n{after:#?}");
     }
     // No serializer anywhere (11): nothing to wrap in.
-    let d = analysis::check(&example("11-chapter-table-race.omega")).into_iter().find(|d| d.code == omega_syntax::diagnostic::Code::Race).unwrap();
+    let d = analysis::check(&example("11-chapter-table-race.omega"))
+        .into_iter()
+        .find(|d| d.code == omega_syntax::diagnostic::Code::Race)
+        .unwrap();
     assert!(!d.fixes.iter().any(|f| f.title.starts_with("run this under")));
 }
 
@@ -447,7 +509,8 @@ fn findings_carry_locks_cycle_ids_traces_and_related_places() {
     assert_eq!(d["severity"], 2);
     assert_eq!(d["data"]["locks"], serde_json::json!(["audit-serializer", "memo-serializer"]));
     assert_eq!(d["data"]["cycleId"], "deadlock-order:audit-serializer,memo-serializer");
-    let trace: Vec<&str> = d["data"]["trace"].as_array().unwrap().iter().map(|t| t["message"].as_str().unwrap()).collect();
+    let trace: Vec<&str> =
+        d["data"]["trace"].as_array().unwrap().iter().map(|t| t["message"].as_str().unwrap()).collect();
     assert_eq!(
         trace,
         [
@@ -460,7 +523,10 @@ fn findings_carry_locks_cycle_ids_traces_and_related_places() {
     let related: Vec<&str> =
         d["relatedInformation"].as_array().unwrap().iter().map(|r| r["message"].as_str().unwrap()).collect();
     assert!(related.contains(&"task 1 takes `audit-serializer` here while holding `memo-serializer`"), "{related:#?}");
-    assert!(related.contains(&"task 1 calls `holding-both` with `memo-serializer`, `audit-serializer`"), "{related:#?}");
+    assert!(
+        related.contains(&"task 1 calls `holding-both` with `memo-serializer`, `audit-serializer`"),
+        "{related:#?}"
+    );
     assert!(related.contains(&"tasks 1 and 2 are branches of this `parallel`"), "{related:#?}");
     // The preferred fix swaps the serializer arguments at task 2's call site (line 13).
     let fix = &d["data"]["fixes"][0];
@@ -473,5 +539,9 @@ fn findings_carry_locks_cycle_ids_traces_and_related_places() {
     let json = to_json(&file, "file:///13.omega", &analysis::check(&text));
     let d = json.as_array().unwrap().iter().find(|d| d["code"] == "omega::race").unwrap();
     assert_eq!(d["data"]["state"], "pages-done");
-    assert!(d["relatedInformation"].as_array().unwrap().iter().any(|r| r["message"] == "the tasks are started by this `parallel`"));
+    assert!(d["relatedInformation"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["message"] == "the tasks are started by this `parallel`"));
 }

@@ -5,9 +5,9 @@ use std::ops::ControlFlow;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use omega_llm::config::{AdapterKind, LlmConfig};
 use omega_eval::printer::write_string;
 use omega_eval::vm::Limits;
+use omega_llm::config::{AdapterKind, LlmConfig};
 
 use crate::programs::session;
 
@@ -50,7 +50,11 @@ pub fn within<T: Send + 'static>(limit: Duration, what: &str, f: impl FnOnce() -
 pub fn read_everything(text: &str) -> usize {
     let parsed = omega_syntax::reader::read(text);
     for e in &parsed.errors {
-        assert!(e.span.start <= e.span.end && e.span.end as usize <= text.len(), "error span {:?} outside the text", e.span);
+        assert!(
+            e.span.start <= e.span.end && e.span.end as usize <= text.len(),
+            "error span {:?} outside the text",
+            e.span
+        );
         assert!(!e.message.is_empty());
     }
     // Whatever read back is printable.
@@ -59,8 +63,15 @@ pub fn read_everything(text: &str) -> usize {
     }
     if let Ok(formatted) = omega_syntax::format::format(text) {
         // Formatting is idempotent and keeps the program readable.
-        assert_eq!(omega_syntax::format::format(&formatted).ok().as_deref(), Some(formatted.as_str()), "formatting twice changes the text");
-        assert!(omega_syntax::reader::read(&formatted).errors.is_empty() || !parsed.errors.is_empty(), "formatting broke the program");
+        assert_eq!(
+            omega_syntax::format::format(&formatted).ok().as_deref(),
+            Some(formatted.as_str()),
+            "formatting twice changes the text"
+        );
+        assert!(
+            omega_syntax::reader::read(&formatted).errors.is_empty() || !parsed.errors.is_empty(),
+            "formatting broke the program"
+        );
     }
     let _ = omega_analysis::check(text);
     parsed.errors.len()

@@ -28,8 +28,11 @@ struct Fetch<'d> {
 /// the inner serializer; `keys` are the key terms seen there (they choose `<`, `char<?` or
 /// `string<?`).
 pub fn order_by_key(ctx: &Context<'_>, outer_call: Span, inner_token: Span, keys: [&Term; 2]) -> Option<Fix> {
-    let nesting =
-        find_at(ctx.data, outer_call, &|d| matches!(&d.kind, DatumKind::List(items, None) if items.len() == 1 && items[0].span == outer_call))?;
+    let nesting = find_at(
+        ctx.data,
+        outer_call,
+        &|d| matches!(&d.kind, DatumKind::List(items, None) if items.len() == 1 && items[0].span == outer_call),
+    )?;
     let outer = nesting.as_list()?[0].as_list()?;
     let [outer_ser, wrapped] = outer else { return None };
     let inner = match wrapped.as_list()? {
@@ -77,11 +80,7 @@ pub fn order_by_key(ctx: &Context<'_>, outer_call: Span, inner_token: Span, keys
         );
         edits.push((Span { start: def.span.end, end: def.span.end }, helper));
     }
-    Some(Fix {
-        title: format!("take both serializers in key order with `{HELPER}`"),
-        edits,
-        preferred: false,
-    })
+    Some(Fix { title: format!("take both serializers in key order with `{HELPER}`"), edits, preferred: false })
 }
 
 /// `(selector key)` itself, or a variable bound to it by a `let`-family clause.
@@ -121,7 +120,9 @@ fn find<'d>(data: &'d [Datum], pred: &dyn Fn(&Datum) -> bool) -> Option<&'d Datu
             return Some(d);
         }
         let found = match &d.kind {
-            DatumKind::List(items, tail) => find(items, pred).or_else(|| tail.as_deref().and_then(|t| find(std::slice::from_ref(t), pred))),
+            DatumKind::List(items, tail) => {
+                find(items, pred).or_else(|| tail.as_deref().and_then(|t| find(std::slice::from_ref(t), pred)))
+            }
             DatumKind::Vector(items) => find(items, pred),
             _ => None,
         };
@@ -154,7 +155,9 @@ pub fn wrap_in_serializer(ctx: &Context<'_>, access: Span, serializer: &str) -> 
         }
     }
     let statement = statement?;
-    if is_keyword_form(ctx, statement, &["define", "define-syntax", "define-record-type", "begin"]) || performs_effect(ctx, statement) {
+    if is_keyword_form(ctx, statement, &["define", "define-syntax", "define-record-type", "begin"])
+        || performs_effect(ctx, statement)
+    {
         return None;
     }
     let text = ctx.slice(statement.span)?;
@@ -205,7 +208,9 @@ fn is_keyword_form(ctx: &Context<'_>, d: &Datum, names: &[&str]) -> bool {
 /// Whether `(effect …)` occurs in the datum.
 fn performs_effect(ctx: &Context<'_>, d: &Datum) -> bool {
     match &d.kind {
-        DatumKind::List(items, _) => is_keyword_form(ctx, d, &["effect"]) || items.iter().any(|i| performs_effect(ctx, i)),
+        DatumKind::List(items, _) => {
+            is_keyword_form(ctx, d, &["effect"]) || items.iter().any(|i| performs_effect(ctx, i))
+        }
         _ => false,
     }
 }

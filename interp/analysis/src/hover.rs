@@ -168,7 +168,10 @@ fn verdict(diags: &[&Diagnostic], seen: &BTreeSet<Seen>, gates: &BTreeMap<String
     }
     let inverted: Vec<&String> = gates
         .keys()
-        .filter(|o| seen.iter().any(|s| &s.other == *o && s.rel == Rel::Before) && seen.iter().any(|s| &s.other == *o && s.rel == Rel::After))
+        .filter(|o| {
+            seen.iter().any(|s| &s.other == *o && s.rel == Rel::Before)
+                && seen.iter().any(|s| &s.other == *o && s.rel == Rel::After)
+        })
         .collect();
     if inverted.is_empty() {
         return "one consistent order".into();

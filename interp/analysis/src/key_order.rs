@@ -211,7 +211,10 @@ mod tests {
         assert_eq!(direction(&yes, &a, &b), Direction::Asc);
         assert_eq!(direction(&no, &b, &a), Direction::AscEq);
         assert_eq!(direction(&[], &a, &b), Direction::Unknown);
-        let chain = vec![Fact { a: a.clone(), rel: Rel::Le, b: var(3, "c") }, Fact { a: var(3, "c"), rel: Rel::Lt, b: b.clone() }];
+        let chain = vec![
+            Fact { a: a.clone(), rel: Rel::Le, b: var(3, "c") },
+            Fact { a: var(3, "c"), rel: Rel::Lt, b: b.clone() },
+        ];
         assert!(Prover::new(&chain).lt(&a, &b));
     }
 }

@@ -188,4 +188,3 @@ pub fn analyze(parsed: &Parsed) -> Vec<Diagnostic> {
 fn is_concurrency(code: Code) -> bool {
     matches!(code, Code::DeadlockOrder | Code::SelfDeadlock | Code::LockOrderLatent | Code::Race)
 }
-

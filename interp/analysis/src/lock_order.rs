@@ -161,7 +161,14 @@ fn cycles(g: &Graph<'_>, name_of: &dyn Fn(&Node) -> String) -> Vec<Vec<Node>> {
     out.into_iter().map(|c: Vec<usize>| c.into_iter().map(|i| order[i].clone()).collect()).collect()
 }
 
-fn dfs(start: usize, at: usize, succ: &BTreeMap<usize, Vec<usize>>, scc: &[usize], path: &mut Vec<usize>, out: &mut Vec<Vec<usize>>) {
+fn dfs(
+    start: usize,
+    at: usize,
+    succ: &BTreeMap<usize, Vec<usize>>,
+    scc: &[usize],
+    path: &mut Vec<usize>,
+    out: &mut Vec<Vec<usize>>,
+) {
     for &next in succ.get(&at).map(Vec::as_slice).unwrap_or(&[]) {
         if scc[next] != scc[start] {
             continue;
@@ -251,7 +258,13 @@ fn choose(g: &Graph<'_>, lists: &[&Vec<Edge>]) -> Choice {
     }
 }
 
-fn search(g: &Graph<'_>, lists: &[&Vec<Edge>], chosen: &mut Vec<Edge>, tried: &mut usize, seq: &mut Option<Vec<Edge>>) -> bool {
+fn search(
+    g: &Graph<'_>,
+    lists: &[&Vec<Edge>],
+    chosen: &mut Vec<Edge>,
+    tried: &mut usize,
+    seq: &mut Option<Vec<Edge>>,
+) -> bool {
     let k = chosen.len();
     if k == lists.len() {
         let concurrent_all = pairs(chosen).all(|(a, b)| {
@@ -271,7 +284,8 @@ fn search(g: &Graph<'_>, lists: &[&Vec<Edge>], chosen: &mut Vec<Edge>, tried: &m
             return false;
         }
         *tried += 1;
-        let ok = chosen.iter().all(|&c| disjoint(g, c, e)) && keys_meet(g, chosen.last().copied(), e)
+        let ok = chosen.iter().all(|&c| disjoint(g, c, e))
+            && keys_meet(g, chosen.last().copied(), e)
             && (k + 1 != lists.len() || keys_meet(g, Some(e), chosen.first().copied().unwrap_or(e)));
         if !ok {
             continue;
@@ -364,7 +378,8 @@ fn deadlock_report(ctx: &Context<'_>, g: &Graph<'_>, choice: &[Edge]) -> Diagnos
     } else {
         // Rotate to the smallest name, following the edges.
         let start = (0..choice.len()).min_by_key(|&i| names[i].clone()).unwrap();
-        let mut ring: Vec<String> = (0..choice.len()).map(|k| format!("`{}`", names[(start + k) % choice.len()])).collect();
+        let mut ring: Vec<String> =
+            (0..choice.len()).map(|k| format!("`{}`", names[(start + k) % choice.len()])).collect();
         ring.push(format!("`{}`", names[start]));
         format!("possible deadlock: {} concurrent tasks wait in a cycle: {}", choice.len(), ring.join(" → "))
     };
@@ -404,10 +419,9 @@ fn deadlock_report(ctx: &Context<'_>, g: &Graph<'_>, choice: &[Edge]) -> Diagnos
     if !trace.is_empty() {
         d.data.trace = trace;
         d.data.trace.push(Related { span: ph.token, message: format!("{ptask} acquires `{}`", ctx.lock(&ph.lock)) });
-        d.data.trace.push(Related {
-            span: pe.token,
-            message: format!("{ptask} then waits for `{}`", ctx.lock(&pe.lock)),
-        });
+        d.data
+            .trace
+            .push(Related { span: pe.token, message: format!("{ptask} then waits for `{}`", ctx.lock(&pe.lock)) });
     }
     if let Some(fix) = swap_fix(ctx, g, choice, p) {
         d.fixes.push(fix);
@@ -453,7 +467,9 @@ fn swap_fix(ctx: &Context<'_>, g: &Graph<'_>, choice: &[Edge], p: usize) -> Opti
     let outer = ctx.lock(&h.lock);
     let mut title = format!("take `{inner}` before `{outer}`, as the other nestings do");
     if h.passed_at.is_none() && code_between(ctx, a, b) {
-        title.push_str(&format!(" (the code before the inner acquisition then runs under `{inner}` instead of `{outer}`)"));
+        title.push_str(&format!(
+            " (the code before the inner acquisition then runs under `{inner}` instead of `{outer}`)"
+        ));
     }
     Some(Fix { title, edits: vec![(a, tb), (b, ta)], preferred: true })
 }
@@ -602,8 +618,7 @@ fn disjoint_keyed(g: &Graph<'_>, a: Edge, b: Edge) -> bool {
     let (ea, eb) = (g.ev(a), g.ev(b));
     // Holding the collection's own serializers is what the inversion is about; any other
     // serializer held by both is a gate.
-    !ea.held.iter().any(|x| {
-        x.lock.coll().is_none()
-            && eb.held.iter().any(|y| x.lock.same(&y.lock, |_, _| false) == Same::Yes)
-    })
+    !ea.held
+        .iter()
+        .any(|x| x.lock.coll().is_none() && eb.held.iter().any(|y| x.lock.same(&y.lock, |_, _| false) == Same::Yes))
 }

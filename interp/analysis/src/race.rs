@@ -26,9 +26,9 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
             continue;
         }
         let list = by_loc.entry(a.loc).or_default();
-        let dup = list.iter().any(|b| {
-            b.span == a.span && b.write == a.write && b.task == a.task && b.held.len() == a.held.len()
-        });
+        let dup = list
+            .iter()
+            .any(|b| b.span == a.span && b.write == a.write && b.task == a.task && b.held.len() == a.held.len());
         if !dup && list.len() < MAX_ACCESSES {
             list.push(a);
         }
@@ -144,10 +144,8 @@ fn report(ctx: &Context<'_>, loc: Loc, base: usize, p: &Access, o: &Access, all:
     if let Some((lock, (n, at))) = counts.into_iter().max_by_key(|(_, (n, _))| *n) {
         if n * 2 > all.len() {
             let span = all.iter().find(|a| a.span.start == at).map(|a| a.span).unwrap_or(p.span);
-            d.related.push(Related {
-                span,
-                message: format!("other accesses hold `{lock}` (line {})", ctx.line(span)),
-            });
+            d.related
+                .push(Related { span, message: format!("other accesses hold `{lock}` (line {})", ctx.line(span)) });
         }
     }
     if let Some(fix) = wrap_fix(ctx, p, o, all) {
@@ -156,7 +154,9 @@ fn report(ctx: &Context<'_>, loc: Loc, base: usize, p: &Access, o: &Access, all:
     d.data.state = Some(name);
     if !p.trace.is_empty() {
         d.data.trace = p.trace.iter().map(|s| Related { span: s.span, message: ctx.step_message(&ptask, s) }).collect();
-        d.data.trace.push(Related { span: p.span, message: format!("{ptask} {} `{}` here", verb(p), ctx.run.loc_name(loc)) });
+        d.data
+            .trace
+            .push(Related { span: p.span, message: format!("{ptask} {} `{}` here", verb(p), ctx.run.loc_name(loc)) });
     }
     d
 }

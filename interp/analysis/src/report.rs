@@ -152,7 +152,10 @@ pub fn serializer_not_called(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
         if ctx.slice(expr).is_some() {
             d.fixes.push(Fix {
                 title: "call the serialized procedure".into(),
-                edits: vec![(Span { start: expr.start, end: expr.start }, "(".into()), (Span { start: expr.end, end: expr.end }, ")".into())],
+                edits: vec![
+                    (Span { start: expr.start, end: expr.start }, "(".into()),
+                    (Span { start: expr.end, end: expr.end }, ")".into()),
+                ],
                 preferred: true,
             });
         }

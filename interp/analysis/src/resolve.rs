@@ -154,8 +154,12 @@ impl Resolution {
                 out.push(span);
             }
             // A top-level name defined twice has several binders.
-            let mut more: Vec<Span> =
-                self.binder_index.iter().filter(|(s, b)| **b == id && Some(**s) != self.binding(id).span).map(|(s, _)| *s).collect();
+            let mut more: Vec<Span> = self
+                .binder_index
+                .iter()
+                .filter(|(s, b)| **b == id && Some(**s) != self.binding(id).span)
+                .map(|(s, _)| *s)
+                .collect();
             more.sort();
             out.extend(more);
         }
@@ -207,9 +211,7 @@ impl Resolution {
     pub fn static_arity(&self, id: BindingId) -> Option<Arity> {
         let b = self.binding(id);
         match b.kind {
-            BindingKind::Builtin => {
-                builtins::signature(b.name.as_str()).map(|s| Arity { min: s.min, max: s.max })
-            }
+            BindingKind::Builtin => builtins::signature(b.name.as_str()).map(|s| Arity { min: s.min, max: s.max }),
             BindingKind::TopLevel => {
                 let info = &self.info[id as usize];
                 if info.defines == 1 && info.sets == 0 {
@@ -239,7 +241,13 @@ impl Resolution {
 
 /// Resolves a file's top-level forms.
 pub fn resolve(data: &[Datum]) -> Resolution {
-    let mut r = Resolver { res: Resolution::default(), chain: Vec::new(), lenient: 0, form: 0, defining_macros: BTreeSet::new() };
+    let mut r = Resolver {
+        res: Resolution::default(),
+        chain: Vec::new(),
+        lenient: 0,
+        form: 0,
+        defining_macros: BTreeSet::new(),
+    };
     r.res.form_spans = data.iter().map(|d| d.span).collect();
     r.declare_builtins();
     r.defining_macros = defining_macros(data);
@@ -273,7 +281,9 @@ fn defining_macros(data: &[Datum]) -> BTreeSet<Symbol> {
     fn mentions_define(d: &Datum) -> bool {
         match &d.kind {
             DatumKind::Symbol(s) => matches!(s.as_str(), "define" | "define-record-type" | "define-syntax"),
-            DatumKind::List(items, tail) => items.iter().any(mentions_define) || tail.as_deref().is_some_and(mentions_define),
+            DatumKind::List(items, tail) => {
+                items.iter().any(mentions_define) || tail.as_deref().is_some_and(mentions_define)
+            }
             DatumKind::Vector(items) => items.iter().any(mentions_define),
             _ => false,
         }
@@ -547,7 +557,12 @@ impl Resolver {
                         self.lenient -= 1;
                         return;
                     }
-                    self.res.calls.push(CallSite { callee: id, head: items[0].span, span: d.span, argc: items.len() - 1 });
+                    self.res.calls.push(CallSite {
+                        callee: id,
+                        head: items[0].span,
+                        span: d.span,
+                        argc: items.len() - 1,
+                    });
                     let b = &self.res.bindings[id as usize];
                     if b.kind == BindingKind::Builtin && b.name.as_str() == "eval" {
                         self.res.calls_eval = true;
@@ -676,7 +691,7 @@ impl Resolver {
             Some(target) if target.as_symbol().is_some() => {
                 if !toplevel {
                     // Bound by declare_internal; nothing else to do for the name.
-                } 
+                }
                 match items.len() {
                     3 => self.expr(&items[2]),
                     2 => self.error(form.span, "`define` needs a value: `(define name value)`"),
@@ -751,7 +766,10 @@ impl Resolver {
             self.reference(&items[0], true);
         }
         if items.len() != 3 || items[1].as_symbol().is_none() {
-            self.error(form.span, "`define-syntax` needs a name and a transformer: `(define-syntax name (syntax-rules …))`");
+            self.error(
+                form.span,
+                "`define-syntax` needs a name and a transformer: `(define-syntax name (syntax-rules …))`",
+            );
             return;
         }
         self.transformer(&items[2]);
@@ -950,9 +968,14 @@ impl Resolver {
         for c in clauses {
             match c.as_list() {
                 Some([n, init]) if n.as_symbol().is_some() => valid.push((n, init)),
-                Some([n]) if n.as_symbol().is_some() => {
-                    self.error(c.span, format!("binding of `{}` has no value: write `({} value)`", n.as_symbol().unwrap(), n.as_symbol().unwrap()))
-                }
+                Some([n]) if n.as_symbol().is_some() => self.error(
+                    c.span,
+                    format!(
+                        "binding of `{}` has no value: write `({} value)`",
+                        n.as_symbol().unwrap(),
+                        n.as_symbol().unwrap()
+                    ),
+                ),
                 _ => self.error(c.span, "a binding is `(name value)`"),
             }
         }
@@ -1036,7 +1059,11 @@ impl Resolver {
                 }
                 _ => self.error(
                     clause.span,
-                    if in_guard { "a `guard` clause is `(test expr…)`" } else { "a `cond` clause is `(test expr…)`" },
+                    if in_guard {
+                        "a `guard` clause is `(test expr…)`"
+                    } else {
+                        "a `cond` clause is `(test expr…)`"
+                    },
                 ),
             }
         }
@@ -1299,17 +1326,47 @@ mod tests {
 
     #[test]
     fn definition_in_every_binding_form() {
-        check_definition("(let loop ((i 0)) (loop$0 (+ i 1)))", "loop", BindingKind::Local, Some("loop ((i 0)) (loop (+ i 1)))"));
+        check_definition(
+            "(let loop ((i 0)) (loop$0 (+ i 1)))",
+            "loop",
+            BindingKind::Local,
+            Some("loop ((i 0)) (loop (+ i 1)))"),
+        );
         check_definition("(let* ((a 1) (b a$0)) b)", "a", BindingKind::Local, Some("a 1) (b a)) b)"));
-        check_definition("(letrec ((ev? (lambda (n) (od?$0 n))) (od? (lambda (n) n))) 1)", "od?", BindingKind::Local, Some("od? (lambda (n) n))) 1)"));
-        check_definition("(define (f)\n  (define (g) (h$0))\n  (define (h) 1)\n  (g))", "h", BindingKind::Local, Some("h) 1)"));
+        check_definition(
+            "(letrec ((ev? (lambda (n) (od?$0 n))) (od? (lambda (n) n))) 1)",
+            "od?",
+            BindingKind::Local,
+            Some("od? (lambda (n) n))) 1)"),
+        );
+        check_definition(
+            "(define (f)\n  (define (g) (h$0))\n  (define (h) 1)\n  (g))",
+            "h",
+            BindingKind::Local,
+            Some("h) 1)"),
+        );
         check_definition("(define ((adder n) m) (+ n$0 m))", "n", BindingKind::Parameter, Some("n) m) (+ n m))"));
         check_definition("(define ((adder n) m) (+ n m$0))", "m", BindingKind::Parameter, Some("m) (+ n m))"));
-        check_definition("(define ((adder n) m) m)\n((adder$0 1) 2)", "adder", BindingKind::TopLevel, Some("adder n) m) m)"));
+        check_definition(
+            "(define ((adder n) m) m)\n((adder$0 1) 2)",
+            "adder",
+            BindingKind::TopLevel,
+            Some("adder n) m) m)"),
+        );
         check_definition("(do ((i 0 (+ i$0 1))) ((= i 3)))", "i", BindingKind::Local, Some("i 0 (+ i 1))) ((= i 3)))"));
         check_definition("(match '(1 2) ((?a ?b) (+ a$0 b)))", "a", BindingKind::Local, Some("a ?b) (+ a b)))"));
-        check_definition("(handle (effect ask 1) (on ask (q k) (k q$0)))", "q", BindingKind::Parameter, Some("q k) (k q)))"));
-        check_definition("(define-syntax my-if (syntax-rules () ((_ c a b) (cond (c a) (else b)))))\n(my-if$0 #t 1 2)", "my-if", BindingKind::Macro, Some("my-if (syntax-rules () ((_ c a b) (cond (c a) (else b)))))"));
+        check_definition(
+            "(handle (effect ask 1) (on ask (q k) (k q$0)))",
+            "q",
+            BindingKind::Parameter,
+            Some("q k) (k q)))"),
+        );
+        check_definition(
+            "(define-syntax my-if (syntax-rules () ((_ c a b) (cond (c a) (else b)))))\n(my-if$0 #t 1 2)",
+            "my-if",
+            BindingKind::Macro,
+            Some("my-if (syntax-rules () ((_ c a b) (cond (c a) (else b)))))"),
+        );
     }
 
     #[test]
@@ -1376,8 +1433,17 @@ mod tests {
     fn visible_names_innermost_first_then_top_level_then_built_ins() {
         check_visible(
             "(define top 1)\n(define (f a)\n  (let ((b 2))\n    (+ $0 b)))",
-            &[("b", BindingKind::Local), ("a", BindingKind::Parameter), ("f", BindingKind::TopLevel), ("top", BindingKind::TopLevel)],
-            &[("car", BindingKind::Builtin), ("if", BindingKind::SpecialForm), ("make-serializer", BindingKind::Builtin)],
+            &[
+                ("b", BindingKind::Local),
+                ("a", BindingKind::Parameter),
+                ("f", BindingKind::TopLevel),
+                ("top", BindingKind::TopLevel),
+            ],
+            &[
+                ("car", BindingKind::Builtin),
+                ("if", BindingKind::SpecialForm),
+                ("make-serializer", BindingKind::Builtin),
+            ],
             &[],
         );
     }
@@ -1387,9 +1453,19 @@ mod tests {
         // `let` inits do not see the names they bind; `let*` inits see the earlier ones.
         check_visible("(let ((a 1) (b $0)) b)", &[], &[], &["a", "b"]);
         check_visible("(let* ((a 1) (b $0)) b)", &[("a", BindingKind::Local)], &[], &["b"]);
-        check_visible("(letrec ((a (lambda () $0)) (b 2)) a)", &[("b", BindingKind::Local), ("a", BindingKind::Local)], &[], &[]);
+        check_visible(
+            "(letrec ((a (lambda () $0)) (b 2)) a)",
+            &[("b", BindingKind::Local), ("a", BindingKind::Local)],
+            &[],
+            &[],
+        );
         // A local shadows a top-level name of the same name: it appears once, as the local.
-        check_visible("(define x 1)\n(define (f x) $0)", &[("x", BindingKind::Parameter), ("f", BindingKind::TopLevel)], &[], &[]);
+        check_visible(
+            "(define x 1)\n(define (f x) $0)",
+            &[("x", BindingKind::Parameter), ("f", BindingKind::TopLevel)],
+            &[],
+            &[],
+        );
         // Outside a procedure its parameters are gone.
         check_visible("(define (f a) a)\n$0", &[("f", BindingKind::TopLevel)], &[], &["a"]);
     }

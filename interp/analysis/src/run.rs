@@ -521,7 +521,8 @@ impl<'a> Runner<'a> {
         let mut next: HashMap<String, u32> = HashMap::new();
         for m in 0..self.out.made_names.len() {
             let Some(name) = self.out.made_names[m].clone() else { continue };
-            if self.made_top[m] && count.get(&name).copied().unwrap_or(0) > 1 && !self.members.contains_key(&(m as u32)) {
+            if self.made_top[m] && count.get(&name).copied().unwrap_or(0) > 1 && !self.members.contains_key(&(m as u32))
+            {
                 let k = next.entry(name.clone()).or_default();
                 *k += 1;
                 self.out.made_names[m] = Some(format!("{name}#{k}"));
@@ -613,13 +614,16 @@ impl<'a> Runner<'a> {
         if target.as_symbol().is_some() {
             let e = items.get(2)?;
             let ctx = ctx.clone();
-            return Some((target, Box::new(move |r: &mut Runner<'a>| {
-                let mut v = r.eval(e, &ctx);
-                if let Some(sym) = target.as_symbol() {
-                    v = r.named_closure(v, sym);
-                }
-                v
-            })));
+            return Some((
+                target,
+                Box::new(move |r: &mut Runner<'a>| {
+                    let mut v = r.eval(e, &ctx);
+                    if let Some(sym) = target.as_symbol() {
+                        v = r.named_closure(v, sym);
+                    }
+                    v
+                }),
+            ));
         }
         let (name, groups) = super::resolve::define_target(target)?;
         let mut groups = groups.into_iter().map(|(params, tail)| (params.iter().collect::<Vec<_>>(), tail));
@@ -884,7 +888,9 @@ impl<'a> Runner<'a> {
                     }
                     AVal::constant()
                 }
-                Some("begin") if f.as_list().is_some_and(|l| l[1..].iter().any(|g| self.form_of(g) == Some("define"))) => {
+                Some("begin")
+                    if f.as_list().is_some_and(|l| l[1..].iter().any(|g| self.form_of(g) == Some("define"))) =>
+                {
                     self.body(&f.as_list().unwrap()[1..], &cur)
                 }
                 Some("define-syntax" | "define-record-type") => AVal::constant(),
@@ -902,7 +908,13 @@ impl<'a> Runner<'a> {
     /// (or outside) a lock the analysis cannot name.
     fn track_mutex(&mut self, before: i64, at: Span, ctx: &mut Ctx<'a>) {
         if self.mutex_depth > before {
-            ctx.held.push(Held { lock: Lock::Unknown, token: at, call: at, trace_len: ctx.trace.len(), passed_at: None });
+            ctx.held.push(Held {
+                lock: Lock::Unknown,
+                token: at,
+                call: at,
+                trace_len: ctx.trace.len(),
+                passed_at: None,
+            });
         } else if self.mutex_depth < before {
             if let Some(i) = ctx.held.iter().rposition(|h| h.lock == Lock::Unknown) {
                 ctx.held.remove(i);
@@ -962,7 +974,12 @@ impl<'a> Runner<'a> {
             }
             "if" => {
                 let (Some(test), Some(then)) = (args.first(), args.get(1)) else { return AVal::unknown() };
-                self.branch(test, |r, c| r.eval(then, c), |r, c| args.get(2).map_or(AVal::constant(), |e| r.eval(e, c)), ctx)
+                self.branch(
+                    test,
+                    |r, c| r.eval(then, c),
+                    |r, c| args.get(2).map_or(AVal::constant(), |e| r.eval(e, c)),
+                    ctx,
+                )
             }
             "when" | "unless" => {
                 let Some(test) = args.first() else { return AVal::unknown() };
@@ -1390,7 +1407,15 @@ impl<'a> Runner<'a> {
         out.or_unknown()
     }
 
-    fn apply_one(&mut self, v: &V<'a>, f: &AVal<'a>, args: &[AVal<'a>], call: &CallInfo, ctx: &Ctx<'a>, may: bool) -> AVal<'a> {
+    fn apply_one(
+        &mut self,
+        v: &V<'a>,
+        f: &AVal<'a>,
+        args: &[AVal<'a>],
+        call: &CallInfo,
+        ctx: &Ctx<'a>,
+        may: bool,
+    ) -> AVal<'a> {
         match v {
             V::Closure(c) => {
                 let c = c.clone();
@@ -1612,8 +1637,16 @@ impl<'a> Runner<'a> {
                 self.out.made_family.push(ctx.multi);
                 AVal::one(V::Ser(Lock::Made(id)))
             }
-            "make-table" | "make-hash-table" | "make-hash" | "make-vector" | "vector" | "make-buffer"
-            | "make-mutable-context" | "list->vector" | "hash-table-copy" | "read-table" => {
+            "make-table"
+            | "make-hash-table"
+            | "make-hash"
+            | "make-vector"
+            | "vector"
+            | "make-buffer"
+            | "make-mutable-context"
+            | "list->vector"
+            | "hash-table-copy"
+            | "read-table" => {
                 let o = self.objs.len() as u32;
                 self.objs.push(ObjInfo::default());
                 self.out.locs.insert(Loc::Obj(o), LocInfo { name: None, region: ctx.region, task: ctx.task.clone() });
@@ -1634,8 +1667,8 @@ impl<'a> Runner<'a> {
                 items.extend(known_list(&args[1]).unwrap().iter().cloned());
                 AVal::one(V::Data(Rc::new(DataV::list(items))))
             }
-            "cons" | "append" | "list-copy" | "reverse" | "vector->list" | "iota" | "list-tail"
-            | "delete" | "delete-duplicates" | "last-pair" => {
+            "cons" | "append" | "list-copy" | "reverse" | "vector->list" | "iota" | "list-tail" | "delete"
+            | "delete-duplicates" | "last-pair" => {
                 let mut elems = AVal::default();
                 for a in args {
                     for v in &a.vals {
@@ -1701,7 +1734,8 @@ impl<'a> Runner<'a> {
                 self.lookup_in(&arg(1), key)
             }
             "hash-table-ref" | "hash-table-ref/default" | "hash-ref" | "lookup" | "get" => {
-                let (table, key) = if n == "lookup" { (arg(args.len().saturating_sub(1)), arg(0)) } else { (arg(0), arg(1)) };
+                let (table, key) =
+                    if n == "lookup" { (arg(args.len().saturating_sub(1)), arg(0)) } else { (arg(0), arg(1)) };
                 if n == "hash-table-ref" && args.len() > 2 {
                     let call2 = CallInfo::new(call.span, call.head, None, Vec::new());
                     self.apply(&args[2], Vec::new(), &call2, ctx);
@@ -1725,7 +1759,12 @@ impl<'a> Runner<'a> {
                                 self.objs[o as usize].holds_sers = true;
                             }
                         }
-                        self.objs[o as usize].vals.join(AVal { term: None, label: None, passed_at: None, ..value.clone() });
+                        self.objs[o as usize].vals.join(AVal {
+                            term: None,
+                            label: None,
+                            passed_at: None,
+                            ..value.clone()
+                        });
                     }
                 }
                 AVal::constant()
@@ -1739,12 +1778,34 @@ impl<'a> Runner<'a> {
                 self.mutex_depth -= 1;
                 AVal::constant()
             }
-            "map" | "for-each" | "filter" | "fold" | "fold-left" | "fold-right" | "foldr" | "reduce" | "append-map"
-            | "filter-map" | "any" | "every" | "andmap" | "ormap" | "vector-map" | "vector-for-each" | "sort"
-            | "hash-table-walk" | "stream-map" | "stream-filter" | "stream-for-each" | "list-index" | "remove"
-            | "partition" | "hash-table-update!" | "hash-table-update!/default" | "apply" | "dynamic-wind" => {
-                self.higher_order(n, args, call, ctx)
-            }
+            "map"
+            | "for-each"
+            | "filter"
+            | "fold"
+            | "fold-left"
+            | "fold-right"
+            | "foldr"
+            | "reduce"
+            | "append-map"
+            | "filter-map"
+            | "any"
+            | "every"
+            | "andmap"
+            | "ormap"
+            | "vector-map"
+            | "vector-for-each"
+            | "sort"
+            | "hash-table-walk"
+            | "stream-map"
+            | "stream-filter"
+            | "stream-for-each"
+            | "list-index"
+            | "remove"
+            | "partition"
+            | "hash-table-update!"
+            | "hash-table-update!/default"
+            | "apply"
+            | "dynamic-wind" => self.higher_order(n, args, call, ctx),
             _ => AVal::constant(),
         }
     }
@@ -1810,8 +1871,19 @@ impl<'a> Runner<'a> {
         };
         // Over lists of known length, the procedure runs once per element, with that element:
         // `map` then keeps the results in order, and what each call makes stays its own.
-        let per_item = matches!(n, "map" | "for-each" | "append-map" | "filter-map" | "any" | "every" | "andmap" | "ormap" | "filter" | "remove")
-            && !list_idxs.is_empty()
+        let per_item = matches!(
+            n,
+            "map"
+                | "for-each"
+                | "append-map"
+                | "filter-map"
+                | "any"
+                | "every"
+                | "andmap"
+                | "ormap"
+                | "filter"
+                | "remove"
+        ) && !list_idxs.is_empty()
             && list_idxs.iter().all(|&i| args.get(i).and_then(known_list).is_some_and(|l| l.len() <= MAX_ITEMS));
         if per_item {
             let lists: Vec<&[AVal<'a>]> = list_idxs.iter().map(|&i| known_list(&args[i]).unwrap()).collect();
@@ -1861,8 +1933,7 @@ impl<'a> Runner<'a> {
             for _ in 0..extra {
                 call_args.push(AVal::unknown());
             }
-            let mut inner =
-                CallInfo::new(call.span, call.args.get(p).copied().unwrap_or(call.head), None, Vec::new());
+            let mut inner = CallInfo::new(call.span, call.args.get(p).copied().unwrap_or(call.head), None, Vec::new());
             inner.head_name = call.arg_names.get(p).copied().flatten();
             let r = self.apply(f, call_args, &inner, ctx);
             if n == "for-each" || n == "vector-for-each" || n == "hash-table-walk" || n == "stream-for-each" {
@@ -1880,9 +1951,11 @@ impl<'a> Runner<'a> {
             "map" | "append-map" | "filter-map" | "vector-map" | "stream-map" => {
                 AVal::one(V::Data(Rc::new(DataV::new(results.or_unknown()))))
             }
-            "filter" | "remove" | "sort" | "stream-filter" | "partition" => {
-                args.iter().find(|a| a.vals.iter().any(|v| matches!(v, V::Data(_)))).cloned().unwrap_or_else(AVal::unknown)
-            }
+            "filter" | "remove" | "sort" | "stream-filter" | "partition" => args
+                .iter()
+                .find(|a| a.vals.iter().any(|v| matches!(v, V::Data(_))))
+                .cloned()
+                .unwrap_or_else(AVal::unknown),
             "apply" | "fold" | "fold-left" | "fold-right" | "foldr" | "reduce" | "dynamic-wind" => results.or_unknown(),
             _ => AVal::constant(),
         }
@@ -1990,7 +2063,9 @@ impl<'a> Runner<'a> {
             for x in &v.vals {
                 if let V::Closure(c) = x {
                     let form = data.get(data.partition_point(|d| d.span.end <= c.id.start));
-                    if !self.called.contains(&c.id) && form.is_some_and(|d| d.span.start <= c.id.start && c.id.end <= d.span.end) {
+                    if !self.called.contains(&c.id)
+                        && form.is_some_and(|d| d.span.start <= c.id.start && c.id.end <= d.span.end)
+                    {
                         procs.push((*id, c.clone()));
                     }
                 }
@@ -2002,7 +2077,13 @@ impl<'a> Runner<'a> {
                 continue;
             }
             let site = self.out.spawns.len() as u32;
-            self.out.spawns.push(Spawn { kind: SpawnKind::Parallel, head: c.id, branches: vec![c.id], proc_name: None, region: 0 });
+            self.out.spawns.push(Spawn {
+                kind: SpawnKind::Parallel,
+                head: c.id,
+                branches: vec![c.id],
+                proc_name: None,
+                region: 0,
+            });
             let ctx = Ctx {
                 env: None,
                 held: Vec::new(),
@@ -2109,9 +2190,14 @@ fn plain_result(v: &AVal<'_>, first_id: u32, depth: u32) -> bool {
                 d.key.as_ref().is_none_or(|k| !made_after(k, first_id))
                     && (depth > 0 || d.elems.term.as_ref().is_none_or(|t| !made_after(t, first_id)))
                     && plain_result(&d.elems, first_id, depth + 1)
-                    && d.items.iter().flat_map(|items| items.iter()).chain(d.pair.iter().flat_map(|p| [&p.0, &p.1])).all(|i| {
-                        i.term.as_ref().is_none_or(|t| !made_after(t, first_id)) && plain_result(i, first_id, depth + 1)
-                    })
+                    && d.items
+                        .iter()
+                        .flat_map(|items| items.iter())
+                        .chain(d.pair.iter().flat_map(|p| [&p.0, &p.1]))
+                        .all(|i| {
+                            i.term.as_ref().is_none_or(|t| !made_after(t, first_id))
+                                && plain_result(i, first_id, depth + 1)
+                        })
             }
             V::SProc(_) | V::Closure(_) => false,
         })

@@ -105,7 +105,8 @@ fn joined(ctx: &Context<'_>, e: &Acquire, h: &Held, spawn: Span) -> Diagnostic {
         format!("deadlock: this `{what}` waits for tasks that need `{name}`, which the waiting task holds"),
     );
     d.related.push(Related { span: h.token, message: format!("`{name}` is acquired here before the tasks start") });
-    d.related.push(Related { span: e.token, message: format!("a task acquires `{name}` here, so it waits for its parent") });
+    d.related
+        .push(Related { span: e.token, message: format!("a task acquires `{name}` here, so it waits for its parent") });
     d.data.locks = vec![name];
     d
 }

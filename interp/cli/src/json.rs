@@ -54,12 +54,8 @@ fn data_json(file: &SourceFile, d: &Diagnostic) -> Map<String, Json> {
         data.insert("cycleId".into(), Json::from(id.clone()));
     }
     if !d.data.trace.is_empty() {
-        let trace: Vec<Json> = d
-            .data
-            .trace
-            .iter()
-            .map(|t| json!({"range": lsp_range(file, t.span), "message": t.message}))
-            .collect();
+        let trace: Vec<Json> =
+            d.data.trace.iter().map(|t| json!({"range": lsp_range(file, t.span), "message": t.message})).collect();
         data.insert("trace".into(), Json::Array(trace));
     }
     if !d.fixes.is_empty() {

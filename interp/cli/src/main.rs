@@ -1,26 +1,27 @@
 //! `omega`: run, evaluate, explore, check and format OmegaLLM programs.
 
+use std::cell::RefCell;
 use std::io::{self, BufRead, IsTerminal, Write};
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::rc::Rc;
-use std::cell::RefCell;
 
-use omega_llm::config::{LlmConfig, LlmOverrides};
-use omega_llm::LlmService;
-use omega_llm::port::ServicePort;
+use omega_eval::error::ErrorKind;
 use omega_eval::primitives::Output;
 use omega_eval::printer::write_string;
 use omega_eval::session::Session;
-use omega_eval::error::ErrorKind;
 use omega_eval::value::Value;
 use omega_eval::vm::Limits;
+use omega_llm::config::{LlmConfig, LlmOverrides};
+use omega_llm::port::ServicePort;
+use omega_llm::LlmService;
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-const USAGE: &str = "usage: omega run FILE | eval 'EXPR…' | repl | check [--format human|json] FILE… | fmt [--check] FILE…
+const USAGE: &str =
+    "usage: omega run FILE | eval 'EXPR…' | repl | check [--format human|json] FILE… | fmt [--check] FILE…
 flags: --adapter NAME --model NAME --no-cache --offline --max-llm-calls N --max-in-flight N
        --timeout SECS --max-steps N --schedule SEED";
 
@@ -199,7 +200,12 @@ fn failure(s: &Session, e: &omega_eval::error::Error) -> (u8, String) {
 }
 
 /// Reports reader errors or the evaluation's failure on stderr; the exit code.
-fn finish(name: &str, text: &str, read: Result<(), Vec<omega_syntax::reader::SyntaxError>>, failed: Option<(u8, String)>) -> Result<ExitCode, Usage> {
+fn finish(
+    name: &str,
+    text: &str,
+    read: Result<(), Vec<omega_syntax::reader::SyntaxError>>,
+    failed: Option<(u8, String)>,
+) -> Result<ExitCode, Usage> {
     if let Err(errors) = read {
         let src = omega_syntax::syntax::SourceFile::new(name, text);
         flush_stdout();

@@ -67,7 +67,14 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub fn new(message: impl Into<String>) -> Error {
-        Error { kind: ErrorKind::Eval, message: message.into(), payload: None, loc: None, stack: Vec::new(), related: Vec::new() }
+        Error {
+            kind: ErrorKind::Eval,
+            message: message.into(),
+            payload: None,
+            loc: None,
+            stack: Vec::new(),
+            related: Vec::new(),
+        }
     }
 
     pub fn with_kind(kind: ErrorKind, message: impl Into<String>) -> Error {

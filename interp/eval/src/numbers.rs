@@ -238,7 +238,10 @@ pub fn to_exact(name: &str, a: Num) -> Result<Num, Error> {
     match a {
         Num::Int(_) => Ok(a),
         Num::Float(f) => {
-            if f.is_finite() && f.fract() == 0.0 && (-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&f) {
+            if f.is_finite()
+                && f.fract() == 0.0
+                && (-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&f)
+            {
                 Ok(Num::Int(f as i64))
             } else {
                 Err(Error::new(format!("{name}: no exact integer for {}", format_float(f))))
@@ -653,7 +656,10 @@ mod tests {
         assert_eq!(parse_number("9223372036854775808"), IntOutOfRange);
         assert_eq!(parse_number("-9223372036854775808"), Int(i64::MIN));
         assert_eq!(parse_number("1/2"), Rational);
-        for not in ["12abc", "-", "+", ".", "...", "1+", "e3", "1e", "1e+", "1.2.3", "-nan.0", "inf", "1/", "/2", "", "1 2", "0x10", "1_000"] {
+        for not in [
+            "12abc", "-", "+", ".", "...", "1+", "e3", "1e", "1e+", "1.2.3", "-nan.0", "inf", "1/", "/2", "", "1 2",
+            "0x10", "1_000",
+        ] {
             assert_eq!(parse_number(not), NotANumber, "{not:?}");
         }
     }

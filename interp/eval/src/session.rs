@@ -125,7 +125,8 @@ impl Session {
 
     /// Evaluates one top-level form of source `source`.
     pub fn eval_form(&mut self, source: u32, form: &Datum) -> Result<Value, Error> {
-        let proto = compile_toplevel(form, &mut self.machine.expand_env, &mut self.machine.global_names, source, false)?;
+        let proto =
+            compile_toplevel(form, &mut self.machine.expand_env, &mut self.machine.global_names, source, false)?;
         self.machine.run_toplevel(proto, &mut *self.llm)
     }
 

@@ -56,20 +56,37 @@ pub enum Object {
     /// `make-mutable-context`.
     Context(RefCell<Value>),
     /// `make-buffer`: chunks by position.
-    Buffer { id: u64, chunks: RefCell<BTreeMap<i64, Value>> },
+    Buffer {
+        id: u64,
+        chunks: RefCell<BTreeMap<i64, Value>>,
+    },
     Serializer(Rc<crate::lock::Lock>),
     Mutex(Rc<crate::lock::Lock>),
     /// `(s proc)`: calling it acquires `s` around a call of `proc`.
-    Serialized { lock: Rc<crate::lock::Lock>, proc: Value },
+    Serialized {
+        lock: Rc<crate::lock::Lock>,
+        proc: Value,
+    },
     Continuation(Rc<crate::vm::Continuation>),
-    Meaning { denotation: Value, confidence: Value, trace: Value },
+    Meaning {
+        denotation: Value,
+        confidence: Value,
+        trace: Value,
+    },
     /// `search.op` results: entries by descending weight.
     Dist(Vec<(Value, f64)>),
     Error(ErrorObject),
-    Record { rtd: Rc<RecordType>, fields: RefCell<Vec<Value>> },
+    Record {
+        rtd: Rc<RecordType>,
+        fields: RefCell<Vec<Value>>,
+    },
     RecordType(Rc<RecordType>),
     /// A procedure defined by a record type: constructor, predicate, accessor or modifier.
-    RecordProc { rtd: Rc<RecordType>, kind: RecordProcKind, name: Symbol },
+    RecordProc {
+        rtd: Rc<RecordType>,
+        kind: RecordProcKind,
+        name: Symbol,
+    },
     /// `(compose f g …)`.
     Composed(Vec<Value>),
 }
@@ -157,10 +174,7 @@ impl Value {
         Value::list_with_tail(items, Value::Null)
     }
 
-    pub fn list_with_tail(
-        items: impl IntoIterator<Item = Value, IntoIter: DoubleEndedIterator>,
-        tail: Value,
-    ) -> Value {
+    pub fn list_with_tail(items: impl IntoIterator<Item = Value, IntoIter: DoubleEndedIterator>, tail: Value) -> Value {
         items.into_iter().rev().fold(tail, |acc, v| Value::cons(v, acc))
     }
 

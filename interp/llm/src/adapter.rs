@@ -27,12 +27,7 @@ pub(crate) struct Reply {
 
 impl Reply {
     pub(crate) fn text(text: impl Into<String>) -> Reply {
-        Reply {
-            text: text.into(),
-            tokens_in: None,
-            tokens_out: None,
-            confidence: None,
-        }
+        Reply { text: text.into(), tokens_in: None, tokens_out: None, confidence: None }
     }
 }
 
@@ -45,10 +40,7 @@ pub(crate) struct Local {
 
 impl Local {
     pub(crate) fn now(result: Result<Reply, LlmError>) -> Local {
-        Local {
-            result,
-            delay: Duration::ZERO,
-        }
+        Local { result, delay: Duration::ZERO }
     }
 }
 
@@ -116,10 +108,6 @@ impl Adapter for NoAdapter {
     }
 
     fn attempt(&self, _prompt: &str) -> BoxFuture<Result<Reply, Failure>> {
-        Box::pin(async {
-            Err(Failure::NotConfigured(
-                "no LLM provider configured".to_string(),
-            ))
-        })
+        Box::pin(async { Err(Failure::NotConfigured("no LLM provider configured".to_string())) })
     }
 }

@@ -31,31 +31,24 @@ pub(crate) struct Anthropic {
 
 impl Anthropic {
     pub(crate) fn new(cfg: &LlmConfig) -> Result<Anthropic, LlmError> {
-        let base = cfg.base_url.clone().unwrap_or_else(|| {
-            AdapterKind::Anthropic
-                .default_base_url()
-                .unwrap_or_default()
-                .to_string()
-        });
-        let timeout = Duration::from_secs_f64(cfg.request_timeout_secs);
-        let key_env = cfg
-            .api_key_env
+        let base = cfg
+            .base_url
             .clone()
-            .unwrap_or_else(|| "ANTHROPIC_API_KEY".to_string());
+            .unwrap_or_else(|| AdapterKind::Anthropic.default_base_url().unwrap_or_default().to_string());
+        let timeout = Duration::from_secs_f64(cfg.request_timeout_secs);
+        let key_env = cfg.api_key_env.clone().unwrap_or_else(|| "ANTHROPIC_API_KEY".to_string());
         let mut headers = HeaderMap::new();
         headers.insert("anthropic-version", HeaderValue::from_static(API_VERSION));
         if let Some(key) = cfg.api_key().map(ApiKey::expose) {
             let value = http::secret_header(key).ok_or_else(|| {
-                LlmError::new(
-                    LlmErrorKind::NotConfigured,
-                    format!("the key in {key_env} is not a valid header value"),
-                )
+                LlmError::new(LlmErrorKind::NotConfigured, format!("the key in {key_env} is not a valid header value"))
             })?;
             headers.insert("x-api-key", value);
         }
         let public = Some(base.as_str()) == AdapterKind::Anthropic.default_base_url();
-        let missing_key = (cfg.api_key().is_none() && public)
-            .then(|| format!("the anthropic adapter needs an API key: set {key_env} (or ANTHROPIC_BASE_URL for another server)"));
+        let missing_key = (cfg.api_key().is_none() && public).then(|| {
+            format!("the anthropic adapter needs an API key: set {key_env} (or ANTHROPIC_BASE_URL for another server)")
+        });
         Ok(Anthropic {
             info: AdapterInfo {
                 name: "anthropic",
@@ -83,10 +76,7 @@ impl Anthropic {
             max_tokens: self.max_tokens,
             system: self.system.as_deref(),
             temperature: self.temperature,
-            messages: [Message {
-                role: "user",
-                content: prompt,
-            }],
+            messages: [Message { role: "user", content: prompt }],
         };
         serde_json::to_vec(&request).expect("a messages request always serialises")
     }
@@ -132,12 +122,7 @@ struct Usage {
 
 fn parse_reply(body: &[u8]) -> Result<Reply, Failure> {
     let response: MessagesResponse = http::parse_body(body, "a message with a `content` list")?;
-    let text: String = response
-        .content
-        .iter()
-        .filter(|b| b.kind == "text")
-        .filter_map(|b| b.text.as_deref())
-        .collect();
+    let text: String = response.content.iter().filter(|b| b.kind == "text").filter_map(|b| b.text.as_deref()).collect();
     if text.trim().is_empty() {
         return Err(Failure::Empty);
     }
@@ -172,18 +157,9 @@ mod tests {
     fn replies_join_the_text_blocks() {
         let body = br#"{"id":"m","type":"message","role":"assistant","content":[{"type":"text","text":"Par"},{"type":"text","text":"is"}],"usage":{"input_tokens":12,"output_tokens":3}}"#;
         let reply = parse_reply(body).unwrap();
-        assert_eq!(
-            (reply.text.as_str(), reply.tokens_in, reply.tokens_out),
-            ("Paris", Some(12), Some(3))
-        );
-        assert_eq!(
-            parse_reply(br#"{"content":[]}"#).unwrap_err(),
-            Failure::Empty
-        );
-        assert!(matches!(
-            parse_reply(br#"{"choices":[]}"#).unwrap_err(),
-            Failure::Malformed(_)
-        ));
+        assert_eq!((reply.text.as_str(), reply.tokens_in, reply.tokens_out), ("Paris", Some(12), Some(3)));
+        assert_eq!(parse_reply(br#"{"content":[]}"#).unwrap_err(), Failure::Empty);
+        assert!(matches!(parse_reply(br#"{"choices":[]}"#).unwrap_err(), Failure::Malformed(_)));
     }
 
     #[test]

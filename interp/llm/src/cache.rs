@@ -61,9 +61,7 @@ pub(crate) struct Entry {
 
 impl Cache {
     pub(crate) fn new(cache_dir: &Path) -> Cache {
-        Cache {
-            root: cache_dir.join(LAYOUT),
-        }
+        Cache { root: cache_dir.join(LAYOUT) }
     }
 
     fn path(&self, digest: &str) -> PathBuf {
@@ -80,11 +78,7 @@ impl Cache {
         let target = self.path(digest);
         let dir = target.parent().expect("entries live in a shard directory");
         fs::create_dir_all(dir)?;
-        let temp = dir.join(format!(
-            ".{digest}.{}.{}.tmp",
-            std::process::id(),
-            UNIQUE.fetch_add(1, Ordering::Relaxed)
-        ));
+        let temp = dir.join(format!(".{digest}.{}.{}.tmp", std::process::id(), UNIQUE.fetch_add(1, Ordering::Relaxed)));
         let written = (|| {
             let mut file = fs::File::create(&temp)?;
             file.write_all(&serde_json::to_vec(entry).map_err(io::Error::other)?)?;
@@ -128,38 +122,14 @@ mod tests {
         assert_eq!(base.len(), 64);
         assert_eq!(base, key("p").digest(), "stable");
         let variants = [
-            CacheKey {
-                prompt: "q",
-                ..key("p")
-            },
-            CacheKey {
-                adapter: "anthropic",
-                ..key("p")
-            },
-            CacheKey {
-                base_url: Some("http://other/v1"),
-                ..key("p")
-            },
-            CacheKey {
-                model: "n",
-                ..key("p")
-            },
-            CacheKey {
-                system: Some("s"),
-                ..key("p")
-            },
-            CacheKey {
-                temperature: Some(0.5),
-                ..key("p")
-            },
-            CacheKey {
-                max_tokens: Some(3),
-                ..key("p")
-            },
-            CacheKey {
-                sample: 1,
-                ..key("p")
-            },
+            CacheKey { prompt: "q", ..key("p") },
+            CacheKey { adapter: "anthropic", ..key("p") },
+            CacheKey { base_url: Some("http://other/v1"), ..key("p") },
+            CacheKey { model: "n", ..key("p") },
+            CacheKey { system: Some("s"), ..key("p") },
+            CacheKey { temperature: Some(0.5), ..key("p") },
+            CacheKey { max_tokens: Some(3), ..key("p") },
+            CacheKey { sample: 1, ..key("p") },
         ];
         for v in variants {
             assert_ne!(v.digest(), base);
@@ -172,24 +142,13 @@ mod tests {
         let cache = Cache::new(&dir);
         let digest = key("p").digest();
         assert_eq!(cache.get(&digest), None);
-        let entry = Entry {
-            text: "Paris".into(),
-            model: "m".into(),
-            tokens_in: Some(3),
-            tokens_out: None,
-            latency_ms: 12,
-        };
+        let entry =
+            Entry { text: "Paris".into(), model: "m".into(), tokens_in: Some(3), tokens_out: None, latency_ms: 12 };
         cache.put(&digest, &entry).unwrap();
         assert_eq!(cache.get(&digest), Some(entry.clone()));
-        let shard: Vec<_> = fs::read_dir(cache.path(&digest).parent().unwrap())
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
-        assert_eq!(
-            shard,
-            vec![std::ffi::OsString::from(format!("{digest}.json"))],
-            "no temporary files left"
-        );
+        let shard: Vec<_> =
+            fs::read_dir(cache.path(&digest).parent().unwrap()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(shard, vec![std::ffi::OsString::from(format!("{digest}.json"))], "no temporary files left");
 
         fs::write(cache.path(&digest), b"{ torn").unwrap();
         assert_eq!(cache.get(&digest), None, "a damaged entry is a miss");

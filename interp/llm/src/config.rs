@@ -198,10 +198,7 @@ impl LlmConfig {
 
     /// Resolves the configuration for a program at `start` (a file or a directory; `None`: the
     /// current directory) from the process environment, the nearest `omega.toml` and `explicit`.
-    pub fn resolve(
-        start: Option<&Path>,
-        explicit: &LlmOverrides,
-    ) -> Result<LlmConfig, ConfigError> {
+    pub fn resolve(start: Option<&Path>, explicit: &LlmOverrides) -> Result<LlmConfig, ConfigError> {
         let start = match start {
             Some(p) => p.to_path_buf(),
             None => std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
@@ -242,11 +239,8 @@ impl LlmConfig {
         let mut cfg = LlmConfig::new(adapter);
         cfg.source = file.map(|f| f.path.clone());
 
-        if let Some(model) = explicit
-            .model
-            .clone()
-            .or_else(|| from_file(|t| t.model.clone()))
-            .or_else(|| env("OMEGA_MODEL"))
+        if let Some(model) =
+            explicit.model.clone().or_else(|| from_file(|t| t.model.clone())).or_else(|| env("OMEGA_MODEL"))
         {
             cfg.model = model;
         }
@@ -260,18 +254,10 @@ impl LlmConfig {
             if let Some(base) = base {
                 cfg.base_url = Some(base.trim().trim_end_matches('/').to_string());
             }
-            if let Some(var) = explicit
-                .api_key_env
-                .clone()
-                .or_else(|| from_file(|t| t.api_key_env.clone()))
-            {
+            if let Some(var) = explicit.api_key_env.clone().or_else(|| from_file(|t| t.api_key_env.clone())) {
                 cfg.api_key_env = Some(var);
             }
-            cfg.api_key = cfg
-                .api_key_env
-                .as_deref()
-                .and_then(&env)
-                .map(|k| ApiKey(k.trim().to_string()));
+            cfg.api_key = cfg.api_key_env.as_deref().and_then(&env).map(|k| ApiKey(k.trim().to_string()));
         } else {
             cfg.base_url = None;
             cfg.api_key_env = None;
@@ -293,16 +279,10 @@ impl LlmConfig {
             .or_else(|| env("OMEGA_CACHE_DIR").map(PathBuf::from))
             .unwrap_or_else(|| default_cache_dir(&env));
 
-        cfg.system = explicit
-            .system
-            .clone()
-            .or_else(|| from_file(|t| t.system.clone()));
+        cfg.system = explicit.system.clone().or_else(|| from_file(|t| t.system.clone()));
         cfg.temperature = explicit.temperature.or(toml.and_then(|t| t.temperature));
         cfg.max_tokens = explicit.max_tokens.or(toml.and_then(|t| t.max_tokens));
-        if let Some(secs) = explicit
-            .request_timeout_secs
-            .or(toml.and_then(|t| t.request_timeout_secs))
-        {
+        if let Some(secs) = explicit.request_timeout_secs.or(toml.and_then(|t| t.request_timeout_secs)) {
             cfg.request_timeout_secs = secs;
         }
         if let Some(n) = explicit.max_retries.or(toml.and_then(|t| t.max_retries)) {
@@ -311,13 +291,8 @@ impl LlmConfig {
         if let Some(ms) = explicit.retry_base_ms {
             cfg.retry_base_ms = ms;
         }
-        cfg.max_llm_calls = explicit
-            .max_llm_calls
-            .or(toml.and_then(|t| t.max_llm_calls));
-        if let Some(n) = explicit
-            .max_in_flight
-            .or(toml.and_then(|t| t.max_in_flight))
-        {
+        cfg.max_llm_calls = explicit.max_llm_calls.or(toml.and_then(|t| t.max_llm_calls));
+        if let Some(n) = explicit.max_in_flight.or(toml.and_then(|t| t.max_in_flight)) {
             cfg.max_in_flight = n;
         }
         cfg.no_cache = explicit.no_cache || toml.and_then(|t| t.no_cache).unwrap_or(false);
@@ -333,24 +308,15 @@ impl LlmConfig {
             None => String::new(),
         };
         if !(self.request_timeout_secs.is_finite() && self.request_timeout_secs > 0.0) {
-            return Err(ConfigError::new(format!(
-                "{}request timeout must be a positive number of seconds",
-                at()
-            )));
+            return Err(ConfigError::new(format!("{}request timeout must be a positive number of seconds", at())));
         }
         if let Some(t) = self.temperature {
             if !(0.0..=2.0).contains(&t) {
-                return Err(ConfigError::new(format!(
-                    "{}temperature {t} is outside 0..=2",
-                    at()
-                )));
+                return Err(ConfigError::new(format!("{}temperature {t} is outside 0..=2", at())));
             }
         }
         if self.max_in_flight == 0 {
-            return Err(ConfigError::new(format!(
-                "{}max_in_flight must be at least 1",
-                at()
-            )));
+            return Err(ConfigError::new(format!("{}max_in_flight must be at least 1", at())));
         }
         if let Some(base) = &self.base_url {
             if !(base.starts_with("http://") || base.starts_with("https://")) {
@@ -426,22 +392,13 @@ impl OmegaToml {
     }
 
     pub fn parse(path: &Path, text: &str) -> Result<OmegaToml, ConfigError> {
-        let bad = |e: &dyn fmt::Display| {
-            ConfigError::new(format!("{}: {}", path.display(), e.to_string().trim_end()))
-        };
+        let bad = |e: &dyn fmt::Display| ConfigError::new(format!("{}: {}", path.display(), e.to_string().trim_end()));
         let table: toml::Table = text.parse().map_err(|e: toml::de::Error| bad(&e))?;
         let llm = match table.get("llm") {
             None => LlmTable::default(),
-            Some(value) => value
-                .clone()
-                .try_into()
-                .map_err(|e: toml::de::Error| bad(&format!("[llm]: {e}")))?,
+            Some(value) => value.clone().try_into().map_err(|e: toml::de::Error| bad(&format!("[llm]: {e}")))?,
         };
-        Ok(OmegaToml {
-            path: path.to_path_buf(),
-            llm,
-            table,
-        })
+        Ok(OmegaToml { path: path.to_path_buf(), llm, table })
     }
 
     /// The directory that relative paths in the file resolve against.
@@ -452,21 +409,10 @@ impl OmegaToml {
 
 /// The nearest `omega.toml` in `start` (a file's directory, or the directory itself) or its ancestors.
 pub fn find_config_file(start: &Path) -> Option<PathBuf> {
-    let start = if start.is_file() {
-        start.parent()?
-    } else {
-        start
-    };
-    let start = if start.as_os_str().is_empty() {
-        Path::new(".")
-    } else {
-        start
-    };
+    let start = if start.is_file() { start.parent()? } else { start };
+    let start = if start.as_os_str().is_empty() { Path::new(".") } else { start };
     let absolute = std::path::absolute(start).unwrap_or_else(|_| start.to_path_buf());
-    absolute
-        .ancestors()
-        .map(|dir| dir.join(CONFIG_FILE_NAME))
-        .find(|candidate| candidate.is_file())
+    absolute.ancestors().map(|dir| dir.join(CONFIG_FILE_NAME)).find(|candidate| candidate.is_file())
 }
 
 /// `omega/` under `$XDG_CACHE_HOME`, else under `~/.cache`, else under the temporary directory.
@@ -542,10 +488,7 @@ mod tests {
     use std::collections::HashMap;
 
     fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         move |name| map.get(name).cloned()
     }
 
@@ -553,11 +496,7 @@ mod tests {
         OmegaToml::parse(Path::new("/proj/omega.toml"), text).unwrap()
     }
 
-    fn resolve(
-        file: Option<&OmegaToml>,
-        env: &[(&str, &str)],
-        explicit: &LlmOverrides,
-    ) -> LlmConfig {
+    fn resolve(file: Option<&OmegaToml>, env: &[(&str, &str)], explicit: &LlmOverrides) -> LlmConfig {
         LlmConfig::resolve_with(file, &env_of(env), explicit).unwrap()
     }
 
@@ -565,46 +504,21 @@ mod tests {
     fn adapter_defaults_follow_the_environment() {
         let none = LlmOverrides::default();
         assert_eq!(resolve(None, &[], &none).adapter, AdapterKind::None);
+        assert_eq!(resolve(None, &[("OPENAI_API_KEY", "k")], &none).adapter, AdapterKind::OpenAi);
+        assert_eq!(resolve(None, &[("OPENAI_BASE_URL", "http://127.0.0.1:1/v1")], &none).adapter, AdapterKind::OpenAi);
+        assert_eq!(resolve(None, &[("ANTHROPIC_API_KEY", "k")], &none).adapter, AdapterKind::Anthropic);
         assert_eq!(
-            resolve(None, &[("OPENAI_API_KEY", "k")], &none).adapter,
+            resolve(None, &[("ANTHROPIC_API_KEY", "k"), ("OPENAI_API_KEY", "k")], &none).adapter,
             AdapterKind::OpenAi
         );
-        assert_eq!(
-            resolve(None, &[("OPENAI_BASE_URL", "http://127.0.0.1:1/v1")], &none).adapter,
-            AdapterKind::OpenAi
-        );
-        assert_eq!(
-            resolve(None, &[("ANTHROPIC_API_KEY", "k")], &none).adapter,
-            AdapterKind::Anthropic
-        );
-        assert_eq!(
-            resolve(
-                None,
-                &[("ANTHROPIC_API_KEY", "k"), ("OPENAI_API_KEY", "k")],
-                &none
-            )
-            .adapter,
-            AdapterKind::OpenAi
-        );
-        assert_eq!(
-            resolve(None, &[("OPENAI_API_KEY", "")], &none).adapter,
-            AdapterKind::None,
-            "empty = unset"
-        );
+        assert_eq!(resolve(None, &[("OPENAI_API_KEY", "")], &none).adapter, AdapterKind::None, "empty = unset");
     }
 
     #[test]
     fn explicit_beats_file_beats_env_beats_default() {
-        let env = [
-            ("OMEGA_ADAPTER", "scripted"),
-            ("OMEGA_MODEL", "env-model"),
-            ("OPENAI_API_KEY", "sk-env"),
-        ];
+        let env = [("OMEGA_ADAPTER", "scripted"), ("OMEGA_MODEL", "env-model"), ("OPENAI_API_KEY", "sk-env")];
         let f = file("[llm]\nadapter = \"openai\"\nmodel = \"file-model\"\ntemperature = 0.5\n");
-        let explicit = LlmOverrides {
-            model: Some("flag-model".into()),
-            ..Default::default()
-        };
+        let explicit = LlmOverrides { model: Some("flag-model".into()), ..Default::default() };
 
         let cfg = resolve(Some(&f), &env, &explicit);
         assert_eq!(cfg.adapter, AdapterKind::OpenAi, "file beats env");
@@ -612,11 +526,7 @@ mod tests {
         assert_eq!(cfg.temperature, Some(0.5));
 
         let cfg = resolve(None, &env, &LlmOverrides::default());
-        assert_eq!(
-            (cfg.adapter, cfg.model.as_str()),
-            (AdapterKind::Scripted, "env-model"),
-            "env beats default"
-        );
+        assert_eq!((cfg.adapter, cfg.model.as_str()), (AdapterKind::Scripted, "env-model"), "env beats default");
 
         let cfg = resolve(None, &[("OPENAI_API_KEY", "k")], &LlmOverrides::default());
         assert_eq!(cfg.model, "gpt-4o-mini");
@@ -634,17 +544,10 @@ mod tests {
             ("MY_KEY", "sk-mine"),
         ];
         let cfg = resolve(None, &env, &LlmOverrides::default());
-        assert_eq!(
-            cfg.base_url.as_deref(),
-            Some("http://127.0.0.1:8080/v1"),
-            "trailing slash dropped"
-        );
+        assert_eq!(cfg.base_url.as_deref(), Some("http://127.0.0.1:8080/v1"), "trailing slash dropped");
         assert!(cfg.api_key().is_none());
 
-        let explicit = LlmOverrides {
-            adapter: Some("anthropic".into()),
-            ..Default::default()
-        };
+        let explicit = LlmOverrides { adapter: Some("anthropic".into()), ..Default::default() };
         let cfg = resolve(None, &env, &explicit);
         assert_eq!(cfg.base_url.as_deref(), Some("http://127.0.0.1:9090"));
         assert_eq!(cfg.api_key().map(ApiKey::expose), Some("sk-ant"));
@@ -660,34 +563,19 @@ mod tests {
 
         let cfg = resolve(None, &[("OPENAI_API_KEY", "k")], &LlmOverrides::default());
         assert_eq!(cfg.base_url.as_deref(), Some("https://api.openai.com/v1"));
-        let scripted = LlmOverrides {
-            adapter: Some("scripted".into()),
-            ..Default::default()
-        };
+        let scripted = LlmOverrides { adapter: Some("scripted".into()), ..Default::default() };
         assert_eq!(resolve(None, &env, &scripted).base_url, None);
     }
 
     #[test]
     fn relative_paths_in_the_file_resolve_against_its_directory() {
         let f = file("[llm]\nscript = \"answers.toml\"\ncache_dir = \".cache/llm\"\n");
-        let cfg = resolve(
-            Some(&f),
-            &[("OMEGA_CACHE_DIR", "/elsewhere")],
-            &LlmOverrides::default(),
-        );
+        let cfg = resolve(Some(&f), &[("OMEGA_CACHE_DIR", "/elsewhere")], &LlmOverrides::default());
         assert_eq!(cfg.script, Some(PathBuf::from("/proj/answers.toml")));
         assert_eq!(cfg.cache_dir, PathBuf::from("/proj/.cache/llm"));
 
-        let cfg = resolve(
-            None,
-            &[("OMEGA_SCRIPT", "s.toml"), ("OMEGA_CACHE_DIR", "/c")],
-            &LlmOverrides::default(),
-        );
-        assert_eq!(
-            cfg.script,
-            Some(PathBuf::from("s.toml")),
-            "env paths are taken as given"
-        );
+        let cfg = resolve(None, &[("OMEGA_SCRIPT", "s.toml"), ("OMEGA_CACHE_DIR", "/c")], &LlmOverrides::default());
+        assert_eq!(cfg.script, Some(PathBuf::from("s.toml")), "env paths are taken as given");
         assert_eq!(cfg.cache_dir, PathBuf::from("/c"));
     }
 
@@ -698,19 +586,12 @@ mod tests {
             resolve(None, &[("XDG_CACHE_HOME", "/x"), ("HOME", "/h")], &none).cache_dir,
             PathBuf::from("/x/omega")
         );
-        assert_eq!(
-            resolve(None, &[("HOME", "/h")], &none).cache_dir,
-            PathBuf::from("/h/.cache/omega")
-        );
+        assert_eq!(resolve(None, &[("HOME", "/h")], &none).cache_dir, PathBuf::from("/h/.cache/omega"));
     }
 
     #[test]
     fn keys_are_never_debug_printed() {
-        let cfg = resolve(
-            None,
-            &[("OPENAI_API_KEY", "sk-very-secret")],
-            &LlmOverrides::default(),
-        );
+        let cfg = resolve(None, &[("OPENAI_API_KEY", "sk-very-secret")], &LlmOverrides::default());
         let shown = format!("{cfg:?}");
         assert!(!shown.contains("sk-very-secret"), "{shown}");
         assert!(shown.contains("<redacted>"));
@@ -718,38 +599,26 @@ mod tests {
 
     #[test]
     fn bad_configuration_is_reported_with_its_origin() {
-        let err = LlmConfig::resolve_with(
-            None,
-            &env_of(&[("OMEGA_ADAPTER", "gpt")]),
-            &LlmOverrides::default(),
-        )
-        .unwrap_err();
-        assert_eq!(err.message, "OMEGA_ADAPTER: unknown LLM adapter `gpt`; expected openai, anthropic, scripted or none");
+        let err =
+            LlmConfig::resolve_with(None, &env_of(&[("OMEGA_ADAPTER", "gpt")]), &LlmOverrides::default()).unwrap_err();
+        assert_eq!(
+            err.message,
+            "OMEGA_ADAPTER: unknown LLM adapter `gpt`; expected openai, anthropic, scripted or none"
+        );
 
         let f = file("[llm]\nadapter = \"nope\"\n");
-        let err =
-            LlmConfig::resolve_with(Some(&f), &env_of(&[]), &LlmOverrides::default()).unwrap_err();
+        let err = LlmConfig::resolve_with(Some(&f), &env_of(&[]), &LlmOverrides::default()).unwrap_err();
         assert!(
-            err.message
-                .starts_with("/proj/omega.toml (llm.adapter): unknown LLM adapter `nope`"),
+            err.message.starts_with("/proj/omega.toml (llm.adapter): unknown LLM adapter `nope`"),
             "{}",
             err.message
         );
 
-        let err =
-            OmegaToml::parse(Path::new("/p/omega.toml"), "[llm]\nmodle = \"x\"\n").unwrap_err();
-        assert!(
-            err.message.contains("/p/omega.toml") && err.message.contains("modle"),
-            "{}",
-            err.message
-        );
+        let err = OmegaToml::parse(Path::new("/p/omega.toml"), "[llm]\nmodle = \"x\"\n").unwrap_err();
+        assert!(err.message.contains("/p/omega.toml") && err.message.contains("modle"), "{}", err.message);
 
         let err = OmegaToml::parse(Path::new("/p/omega.toml"), "[llm\n").unwrap_err();
-        assert!(
-            err.message.starts_with("/p/omega.toml: "),
-            "{}",
-            err.message
-        );
+        assert!(err.message.starts_with("/p/omega.toml: "), "{}", err.message);
 
         let explicit = LlmOverrides {
             adapter: Some("openai".into()),
@@ -757,11 +626,7 @@ mod tests {
             ..Default::default()
         };
         let err = LlmConfig::resolve_with(None, &env_of(&[]), &explicit).unwrap_err();
-        assert!(
-            err.message.contains("must start with http://"),
-            "{}",
-            err.message
-        );
+        assert!(err.message.contains("must start with http://"), "{}", err.message);
 
         let other_tables_are_fine = file("[format]\nwidth = 80\n[llm]\nmodel = \"m\"\n");
         assert_eq!(other_tables_are_fine.llm.model.as_deref(), Some("m"));
@@ -775,19 +640,9 @@ mod tests {
         std::fs::write(root.join(CONFIG_FILE_NAME), "[llm]\nmodel = \"outer\"\n").unwrap();
         let program = inner.join("p.omega");
         std::fs::write(&program, "").unwrap();
-        assert_eq!(
-            find_config_file(&program),
-            Some(root.join(CONFIG_FILE_NAME))
-        );
-        std::fs::write(
-            root.join("a").join(CONFIG_FILE_NAME),
-            "[llm]\nmodel = \"inner\"\n",
-        )
-        .unwrap();
-        assert_eq!(
-            find_config_file(&program),
-            Some(root.join("a").join(CONFIG_FILE_NAME))
-        );
+        assert_eq!(find_config_file(&program), Some(root.join(CONFIG_FILE_NAME)));
+        std::fs::write(root.join("a").join(CONFIG_FILE_NAME), "[llm]\nmodel = \"inner\"\n").unwrap();
+        assert_eq!(find_config_file(&program), Some(root.join("a").join(CONFIG_FILE_NAME)));
         let cfg = LlmConfig::resolve(Some(&program), &LlmOverrides::default()).unwrap();
         assert_eq!(cfg.model, "inner");
         assert_eq!(cfg.source, Some(root.join("a").join(CONFIG_FILE_NAME)));
@@ -796,14 +651,8 @@ mod tests {
 
     #[test]
     fn urls_lose_their_credentials_for_display() {
-        assert_eq!(
-            display_url("https://user:pw@host:1/v1"),
-            "https://host:1/v1"
-        );
-        assert_eq!(
-            display_url("http://127.0.0.1:8080/v1"),
-            "http://127.0.0.1:8080/v1"
-        );
+        assert_eq!(display_url("https://user:pw@host:1/v1"), "https://host:1/v1");
+        assert_eq!(display_url("http://127.0.0.1:8080/v1"), "http://127.0.0.1:8080/v1");
         assert_eq!(display_url("http://h/a@b"), "http://h/a@b");
     }
 }

@@ -43,17 +43,11 @@ pub struct LlmError {
 
 impl LlmError {
     pub fn new(kind: LlmErrorKind, message: impl Into<String>) -> LlmError {
-        LlmError {
-            message: message.into(),
-            kind,
-        }
+        LlmError { message: message.into(), kind }
     }
 
     pub fn budget(limit: u64) -> LlmError {
-        LlmError::new(
-            LlmErrorKind::Budget,
-            format!("LLM call budget exhausted ({limit} calls)"),
-        )
+        LlmError::new(LlmErrorKind::Budget, format!("LLM call budget exhausted ({limit} calls)"))
     }
 }
 
@@ -68,11 +62,7 @@ impl std::error::Error for LlmError {}
 /// Why one HTTP attempt failed, before it is put into words.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum Failure {
-    Http {
-        status: u16,
-        detail: Option<String>,
-        retry_after: Option<Duration>,
-    },
+    Http { status: u16, detail: Option<String>, retry_after: Option<Duration> },
     Timeout(Duration),
     Refused,
     Connect(String),
@@ -116,12 +106,7 @@ pub(crate) enum Ending {
     WaitTooLong(Duration),
 }
 
-pub(crate) fn describe(
-    op: &str,
-    provider: &Provider<'_>,
-    failure: &Failure,
-    ending: Ending,
-) -> LlmError {
+pub(crate) fn describe(op: &str, provider: &Provider<'_>, failure: &Failure, ending: Ending) -> LlmError {
     let from = format!("{} ({})", provider.adapter, provider.base_url);
     let (kind, mut message) = match failure {
         Failure::Http { status, detail, .. } => {
@@ -148,40 +133,23 @@ pub(crate) fn describe(
             }
             (LlmErrorKind::Http { status: *status }, text)
         }
-        Failure::Timeout(after) => (
-            LlmErrorKind::Timeout,
-            format!(
-                "{op}: timed out after {} waiting for {from}",
-                seconds(*after)
-            ),
-        ),
-        Failure::Refused => (
-            LlmErrorKind::Refused,
-            format!("{op}: connection refused by {from}; is the server running?"),
-        ),
-        Failure::Connect(why) => (
-            LlmErrorKind::Connect,
-            format!("{op}: connection to {from} failed: {why}"),
-        ),
-        Failure::Malformed(why) => (
-            LlmErrorKind::Malformed,
-            format!("{op}: malformed response from {from}: {why}"),
-        ),
-        Failure::Empty => (
-            LlmErrorKind::Empty,
-            format!("{op}: empty answer from {from}"),
-        ),
+        Failure::Timeout(after) => {
+            (LlmErrorKind::Timeout, format!("{op}: timed out after {} waiting for {from}", seconds(*after)))
+        }
+        Failure::Refused => {
+            (LlmErrorKind::Refused, format!("{op}: connection refused by {from}; is the server running?"))
+        }
+        Failure::Connect(why) => (LlmErrorKind::Connect, format!("{op}: connection to {from} failed: {why}")),
+        Failure::Malformed(why) => (LlmErrorKind::Malformed, format!("{op}: malformed response from {from}: {why}")),
+        Failure::Empty => (LlmErrorKind::Empty, format!("{op}: empty answer from {from}")),
         Failure::NotConfigured(how) => (LlmErrorKind::NotConfigured, format!("{op}: {how}")),
     };
     match ending {
         Ending::NoRetry => {}
-        Ending::GaveUp(n) => message.push_str(&format!(
-            "; gave up after {n} {}",
-            if n == 1 { "retry" } else { "retries" }
-        )),
-        Ending::WaitTooLong(wait) => {
-            message.push_str(&format!("; server asks to retry after {}", seconds(wait)))
+        Ending::GaveUp(n) => {
+            message.push_str(&format!("; gave up after {n} {}", if n == 1 { "retry" } else { "retries" }))
         }
+        Ending::WaitTooLong(wait) => message.push_str(&format!("; server asks to retry after {}", seconds(wait))),
     }
     LlmError::new(kind, message)
 }
@@ -198,10 +166,7 @@ pub(crate) fn seconds(d: Duration) -> String {
 
 /// At most `max` characters, with `…` when cut; newlines flattened.
 pub(crate) fn shorten(text: &str, max: usize) -> String {
-    let flat: String = text
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
+    let flat: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
     match flat.char_indices().nth(max) {
         Some((cut, _)) => format!("{}…", &flat[..cut]),
         None => flat,
@@ -217,9 +182,7 @@ pub(crate) struct Redactor {
 impl Redactor {
     pub(crate) fn new(secrets: impl IntoIterator<Item = String>) -> Redactor {
         // Very short "keys" would shred ordinary text; real keys are long.
-        Redactor {
-            secrets: secrets.into_iter().filter(|s| s.len() >= 4).collect(),
-        }
+        Redactor { secrets: secrets.into_iter().filter(|s| s.len() >= 4).collect() }
     }
 
     pub(crate) fn scrub(&self, mut error: LlmError) -> LlmError {
@@ -242,28 +205,17 @@ impl fmt::Debug for Redactor {
 mod tests {
     use super::*;
 
-    const LOCAL: Provider<'static> = Provider {
-        adapter: "openai",
-        base_url: "http://127.0.0.1:8080/v1",
-        key_env: Some("OPENAI_API_KEY"),
-    };
+    const LOCAL: Provider<'static> =
+        Provider { adapter: "openai", base_url: "http://127.0.0.1:8080/v1", key_env: Some("OPENAI_API_KEY") };
 
     #[test]
     fn messages_name_op_provider_and_cause() {
-        let rate = Failure::Http {
-            status: 429,
-            detail: None,
-            retry_after: None,
-        };
+        let rate = Failure::Http { status: 429, detail: None, retry_after: None };
         assert_eq!(
             describe("infer.op", &LOCAL, &rate, Ending::GaveUp(3)).message,
             "infer.op: HTTP 429 from openai (http://127.0.0.1:8080/v1): rate limited; gave up after 3 retries"
         );
-        let unauthorized = Failure::Http {
-            status: 401,
-            detail: Some("Incorrect API key".into()),
-            retry_after: None,
-        };
+        let unauthorized = Failure::Http { status: 401, detail: Some("Incorrect API key".into()), retry_after: None };
         let err = describe("int.op", &LOCAL, &unauthorized, Ending::NoRetry);
         assert_eq!(
             err.message,
@@ -271,24 +223,14 @@ mod tests {
         );
         assert_eq!(err.kind, LlmErrorKind::Http { status: 401 });
         assert_eq!(
-            describe(
-                "infer.op",
-                &LOCAL,
-                &Failure::Timeout(Duration::from_millis(1500)),
-                Ending::NoRetry
-            )
-            .message,
+            describe("infer.op", &LOCAL, &Failure::Timeout(Duration::from_millis(1500)), Ending::NoRetry).message,
             "infer.op: timed out after 1.5s waiting for openai (http://127.0.0.1:8080/v1)"
         );
         assert_eq!(
             describe("infer.op", &LOCAL, &Failure::Refused, Ending::NoRetry).message,
             "infer.op: connection refused by openai (http://127.0.0.1:8080/v1); is the server running?"
         );
-        let slow = Failure::Http {
-            status: 503,
-            detail: None,
-            retry_after: None,
-        };
+        let slow = Failure::Http { status: 503, detail: None, retry_after: None };
         assert_eq!(
             describe("infer.op", &LOCAL, &slow, Ending::WaitTooLong(Duration::from_secs(3600))).message,
             "infer.op: HTTP 503 from openai (http://127.0.0.1:8080/v1): server error; server asks to retry after 3600s"
@@ -298,10 +240,7 @@ mod tests {
     #[test]
     fn secrets_are_scrubbed() {
         let r = Redactor::new(["sk-secret-123".to_string()]);
-        let e = r.scrub(LlmError::new(
-            LlmErrorKind::Http { status: 401 },
-            "bad key sk-secret-123 given",
-        ));
+        let e = r.scrub(LlmError::new(LlmErrorKind::Http { status: 401 }, "bad key sk-secret-123 given"));
         assert_eq!(e.message, "bad key <redacted> given");
         assert!(!format!("{r:?}").contains("sk-secret"));
     }

@@ -5,8 +5,8 @@ use std::time::{Duration, SystemTime};
 
 use reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
 
-use super::error::{shorten, Failure, LlmError, LlmErrorKind};
 use super::adapter::{BoxFuture, Local, Reply};
+use super::error::{shorten, Failure, LlmError, LlmErrorKind};
 use super::retry::parse_retry_after;
 use super::LlmRequest;
 
@@ -20,12 +20,7 @@ pub(crate) fn client(request_timeout: Duration) -> Result<reqwest::Client, LlmEr
         .tcp_nodelay(true)
         .user_agent(concat!("omega/", env!("CARGO_PKG_VERSION")))
         .build()
-        .map_err(|e| {
-            LlmError::new(
-                LlmErrorKind::NotConfigured,
-                format!("cannot set up the HTTP client: {e}"),
-            )
-        })
+        .map_err(|e| LlmError::new(LlmErrorKind::NotConfigured, format!("cannot set up the HTTP client: {e}")))
 }
 
 /// A header value that must never be shown (hyper leaves sensitive values out of its debug output).
@@ -49,11 +44,7 @@ impl HttpReply {
 
     /// The failure for a non-success status, with the provider's own explanation if it gave one.
     pub(crate) fn failure(&self) -> Failure {
-        Failure::Http {
-            status: self.status,
-            detail: error_detail(&self.body),
-            retry_after: self.retry_after,
-        }
+        Failure::Http { status: self.status, detail: error_detail(&self.body), retry_after: self.retry_after }
     }
 }
 
@@ -93,30 +84,18 @@ pub(crate) async fn post_json(
     timeout: Duration,
 ) -> Result<HttpReply, Failure> {
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    let response = client
-        .post(url)
-        .headers(headers)
-        .timeout(timeout)
-        .body(body)
-        .send()
-        .await
-        .map_err(|e| classify(e, timeout))?;
+    let response =
+        client.post(url).headers(headers).timeout(timeout).body(body).send().await.map_err(|e| classify(e, timeout))?;
     let status = response.status().as_u16();
     let retry_after = retry_after(response.headers());
     let body = response.bytes().await.map_err(|e| classify(e, timeout))?;
-    Ok(HttpReply {
-        status,
-        retry_after,
-        body: body.to_vec(),
-    })
+    Ok(HttpReply { status, retry_after, body: body.to_vec() })
 }
 
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     // `retry-after-ms` is what OpenAI and Anthropic send for sub-second waits.
-    if let Some(ms) = headers
-        .get("retry-after-ms")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<f64>().ok())
+    if let Some(ms) =
+        headers.get("retry-after-ms").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<f64>().ok())
     {
         if ms.is_finite() && ms >= 0.0 {
             return Some(Duration::from_secs_f64(ms / 1000.0));
@@ -130,11 +109,7 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
 pub(crate) fn classify(error: reqwest::Error, timeout: Duration) -> Failure {
     if error.is_timeout() {
         // The connect phase has its own, shorter limit.
-        let limit = if error.is_connect() {
-            timeout.min(MAX_CONNECT_TIMEOUT)
-        } else {
-            timeout
-        };
+        let limit = if error.is_connect() { timeout.min(MAX_CONNECT_TIMEOUT) } else { timeout };
         return Failure::Timeout(limit);
     }
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&error);
@@ -189,20 +164,14 @@ pub(crate) fn error_detail(body: &[u8]) -> Option<String> {
 }
 
 /// Parses a 2xx body as JSON of shape `T`, or says why it is not.
-pub(crate) fn parse_body<T: serde::de::DeserializeOwned>(
-    body: &[u8],
-    expected: &str,
-) -> Result<T, Failure> {
+pub(crate) fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8], expected: &str) -> Result<T, Failure> {
     serde_json::from_slice(body).map_err(|e| {
         let text = String::from_utf8_lossy(body);
         let text = text.trim();
         if text.is_empty() {
             Failure::Malformed("the body is empty".to_string())
         } else if serde_json::from_str::<serde_json::Value>(text).is_err() {
-            Failure::Malformed(format!(
-                "not JSON ({e}); body starts with {:?}",
-                shorten(text, 60)
-            ))
+            Failure::Malformed(format!("not JSON ({e}); body starts with {:?}", shorten(text, 60)))
         } else {
             Failure::Malformed(format!("expected {expected} ({e})"))
         }
@@ -220,20 +189,11 @@ mod tests {
             Some("Rate limit reached")
         );
         assert_eq!(
-            error_detail(
-                br#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#
-            )
-            .as_deref(),
+            error_detail(br#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#).as_deref(),
             Some("Overloaded")
         );
-        assert_eq!(
-            error_detail(br#"{"error":"model not found"}"#).as_deref(),
-            Some("model not found")
-        );
-        assert_eq!(
-            error_detail(b"<html>Bad Gateway</html>").as_deref(),
-            Some("<html>Bad Gateway</html>")
-        );
+        assert_eq!(error_detail(br#"{"error":"model not found"}"#).as_deref(), Some("model not found"));
+        assert_eq!(error_detail(b"<html>Bad Gateway</html>").as_deref(), Some("<html>Bad Gateway</html>"));
         assert_eq!(error_detail(b"  \n"), None);
     }
 
@@ -245,18 +205,9 @@ mod tests {
             choices: Vec<u8>,
         }
         let not_json = parse_body::<Shape>(b"{\"choices\": [", "x").unwrap_err();
-        assert!(
-            matches!(&not_json, Failure::Malformed(m) if m.starts_with("not JSON")),
-            "{not_json:?}"
-        );
+        assert!(matches!(&not_json, Failure::Malformed(m) if m.starts_with("not JSON")), "{not_json:?}");
         let wrong = parse_body::<Shape>(b"{\"nope\": 1}", "a `choices` list").unwrap_err();
-        assert!(
-            matches!(&wrong, Failure::Malformed(m) if m.starts_with("expected a `choices` list")),
-            "{wrong:?}"
-        );
-        assert_eq!(
-            parse_body::<Shape>(b"", "x").unwrap_err(),
-            Failure::Malformed("the body is empty".into())
-        );
+        assert!(matches!(&wrong, Failure::Malformed(m) if m.starts_with("expected a `choices` list")), "{wrong:?}");
+        assert_eq!(parse_body::<Shape>(b"", "x").unwrap_err(), Failure::Malformed("the body is empty".into()));
     }
 }

@@ -69,11 +69,7 @@ pub struct LlmRequest {
 
 impl LlmRequest {
     pub fn new(op: &'static str, prompt: impl Into<String>) -> LlmRequest {
-        LlmRequest {
-            op,
-            prompt: prompt.into(),
-            sample: 0,
-        }
+        LlmRequest { op, prompt: prompt.into(), sample: 0 }
     }
 
     /// An `infer.op` request.
@@ -116,11 +112,7 @@ pub struct AnswerMeta {
 impl AnswerMeta {
     /// The Meaning's trace (language.md §6.3): `"scripted"`, `"openai:gpt-4o"`, plus ` (cached)`.
     pub fn trace(&self) -> String {
-        let source = if self.scripted {
-            "scripted".to_string()
-        } else {
-            format!("{}:{}", self.adapter, self.model)
-        };
+        let source = if self.scripted { "scripted".to_string() } else { format!("{}:{}", self.adapter, self.model) };
         if self.cached {
             format!("{source} (cached)")
         } else {
@@ -189,10 +181,7 @@ impl LlmService {
                 offline: cfg.offline,
                 permits: Semaphore::new(cfg.max_in_flight.max(1)),
                 max_in_flight: cfg.max_in_flight.max(1),
-                retry: RetryPolicy {
-                    max_retries: cfg.max_retries,
-                    base: Duration::from_millis(cfg.retry_base_ms),
-                },
+                retry: RetryPolicy { max_retries: cfg.max_retries, base: Duration::from_millis(cfg.retry_base_ms) },
                 max_llm_calls: cfg.max_llm_calls,
                 redactor: Redactor::new(cfg.api_key().map(ApiKey::expose).map(str::to_string)),
                 system: cfg.system.clone(),
@@ -293,12 +282,8 @@ impl Inner {
     }
 
     fn cached_answer(&self, entry: Entry, lookup: Duration) -> LlmAnswer {
-        let reply = Reply {
-            text: entry.text,
-            tokens_in: entry.tokens_in,
-            tokens_out: entry.tokens_out,
-            confidence: None,
-        };
+        let reply =
+            Reply { text: entry.text, tokens_in: entry.tokens_in, tokens_out: entry.tokens_out, confidence: None };
         let mut answer = self.answer(reply, lookup);
         answer.meta.model = entry.model;
         answer.meta.cached = true;
@@ -319,27 +304,16 @@ impl Inner {
     /// The HTTP path: attempts under the in-flight cap, with retries, then the cache write.
     async fn fetch(&self, req: &LlmRequest, digest: Option<String>) -> Result<LlmAnswer, LlmError> {
         let first_attempt = OnceLock::new();
-        let (permits, adapter, prompt, first) = (
-            &self.permits,
-            &*self.adapter,
-            req.prompt.as_str(),
-            &first_attempt,
-        );
+        let (permits, adapter, prompt, first) = (&self.permits, &*self.adapter, req.prompt.as_str(), &first_attempt);
         let outcome = self
             .retry
             .run(|| async move {
-                let _permit = permits
-                    .acquire()
-                    .await
-                    .expect("the in-flight semaphore is never closed");
+                let _permit = permits.acquire().await.expect("the in-flight semaphore is never closed");
                 first.get_or_init(Instant::now);
                 adapter.attempt(prompt).await
             })
             .await;
-        let latency = first_attempt
-            .get()
-            .map(Instant::elapsed)
-            .unwrap_or_default();
+        let latency = first_attempt.get().map(Instant::elapsed).unwrap_or_default();
         match outcome {
             Ok(reply) => {
                 let answer = self.answer(reply, latency);
@@ -363,9 +337,7 @@ impl Inner {
                     base_url: info.base_url.as_deref().unwrap_or("-"),
                     key_env: info.key_env.as_deref(),
                 };
-                Err(self
-                    .redactor
-                    .scrub(describe(req.op, &provider, &failure, ending)))
+                Err(self.redactor.scrub(describe(req.op, &provider, &failure, ending)))
             }
         }
     }
@@ -462,9 +434,7 @@ impl LlmSession {
         self.calls += 1;
 
         if let Some(Local { result, delay }) = inner.adapter.local(&req) {
-            let result = result
-                .map(|reply| inner.answer(reply, delay))
-                .map_err(|e| inner.redactor.scrub(e));
+            let result = result.map(|reply| inner.answer(reply, delay)).map_err(|e| inner.redactor.scrub(e));
             return self.ready(ticket, submitted + delay, result);
         }
 
@@ -478,17 +448,9 @@ impl LlmSession {
         ticket
     }
 
-    fn ready(
-        &mut self,
-        ticket: TicketId,
-        due: Instant,
-        result: Result<LlmAnswer, LlmError>,
-    ) -> TicketId {
+    fn ready(&mut self, ticket: TicketId, due: Instant, result: Result<LlmAnswer, LlmError>) -> TicketId {
         self.pending.insert(ticket, None);
-        self.timed.push(Timed {
-            due,
-            completion: Completion { ticket, result },
-        });
+        self.timed.push(Timed { due, completion: Completion { ticket, result } });
         ticket
     }
 
@@ -525,8 +487,7 @@ impl LlmSession {
     /// Submits and waits: the whole round trip for sequential callers.
     pub fn call(&mut self, req: LlmRequest) -> Result<LlmAnswer, LlmError> {
         let ticket = self.submit(req);
-        self.wait_for(ticket)
-            .expect("a just-submitted ticket is outstanding")
+        self.wait_for(ticket).expect("a just-submitted ticket is outstanding")
     }
 
     /// Abandons a request: its HTTP request is aborted (the connection closed) and its
@@ -593,10 +554,7 @@ impl LlmSession {
                 (d, t) => d.or(t),
             };
             let received = match wake {
-                Some(wake) => self
-                    .rx
-                    .recv_timeout(wake.saturating_duration_since(now))
-                    .ok(),
+                Some(wake) => self.rx.recv_timeout(wake.saturating_duration_since(now)).ok(),
                 None => self.rx.recv().ok(),
             };
             if let Some(done) = received {
@@ -645,53 +603,33 @@ mod tests {
 
     #[test]
     fn scripted_answers_are_labelled_and_never_cached() {
-        let (service, dir) = scripted(
-            r#"response = [ { contains = "France", answer = "  Paris ", confidence = 0.9 } ]"#,
-        );
+        let (service, dir) =
+            scripted(r#"response = [ { contains = "France", answer = "  Paris ", confidence = 0.9 } ]"#);
         let mut session = service.session();
-        let answer = session
-            .call(LlmRequest::new("int.op", "capital of France"))
-            .unwrap();
+        let answer = session.call(LlmRequest::new("int.op", "capital of France")).unwrap();
         assert_eq!(answer.text, "Paris");
         assert!(answer.meta.scripted && !answer.meta.cached);
         assert_eq!(answer.meta.trace(), "scripted");
         assert_eq!(answer.meta.confidence, Some(0.9));
-        assert!(
-            !dir.join("cache").exists(),
-            "scripted answers are never cached"
-        );
+        assert!(!dir.join("cache").exists(), "scripted answers are never cached");
         std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]
     fn equal_delays_complete_in_submission_order_and_together() {
-        let (service, dir) = scripted(
-            r#"response = [ { regex = '^slow (\w+)$', answer = "S-$1", delay_ms = 150 } ]"#,
-        );
+        let (service, dir) = scripted(r#"response = [ { regex = '^slow (\w+)$', answer = "S-$1", delay_ms = 150 } ]"#);
         let mut session = service.session();
         let started = Instant::now();
-        let tickets: Vec<TicketId> = ["slow a", "slow b", "slow c"]
-            .iter()
-            .map(|p| session.submit(LlmRequest::infer(*p)))
-            .collect();
+        let tickets: Vec<TicketId> =
+            ["slow a", "slow b", "slow c"].iter().map(|p| session.submit(LlmRequest::infer(*p))).collect();
         assert!(session.try_next().is_none(), "not before the delay");
         let mut got = Vec::new();
         while let Some(done) = session.wait_next(None) {
             got.push((done.ticket, done.result.unwrap().text));
         }
         let elapsed = started.elapsed();
-        assert_eq!(
-            got,
-            vec![
-                (tickets[0], "S-a".into()),
-                (tickets[1], "S-b".into()),
-                (tickets[2], "S-c".into())
-            ]
-        );
-        assert!(
-            elapsed >= Duration::from_millis(150) && elapsed < Duration::from_millis(3000),
-            "{elapsed:?}"
-        );
+        assert_eq!(got, vec![(tickets[0], "S-a".into()), (tickets[1], "S-b".into()), (tickets[2], "S-c".into())]);
+        assert!(elapsed >= Duration::from_millis(150) && elapsed < Duration::from_millis(3000), "{elapsed:?}");
         std::fs::remove_dir_all(dir).unwrap();
     }
 
@@ -705,15 +643,9 @@ mod tests {
         let soon = session.submit(LlmRequest::infer("soon"));
         assert_eq!(session.wait_for(late).unwrap().unwrap().text, "L");
         let parked = session.try_next().unwrap();
-        assert_eq!(
-            (parked.ticket, parked.result.unwrap().text.as_str()),
-            (soon, "S")
-        );
+        assert_eq!((parked.ticket, parked.result.unwrap().text.as_str()), (soon, "S"));
         assert_eq!(session.outstanding(), 0);
-        assert!(
-            session.wait_next(None).is_none(),
-            "nothing outstanding: no blocking"
-        );
+        assert!(session.wait_next(None).is_none(), "nothing outstanding: no blocking");
         std::fs::remove_dir_all(dir).unwrap();
     }
 
@@ -725,22 +657,15 @@ mod tests {
         assert!(session.call(LlmRequest::infer("a")).is_ok());
         assert!(session.call(LlmRequest::infer("b")).is_ok());
         let err = session.call(LlmRequest::infer("c")).unwrap_err();
-        assert_eq!(
-            (err.kind, err.message.as_str()),
-            (LlmErrorKind::Budget, "LLM call budget exhausted (2 calls)")
-        );
+        assert_eq!((err.kind, err.message.as_str()), (LlmErrorKind::Budget, "LLM call budget exhausted (2 calls)"));
         assert_eq!(session.calls(), 2);
-        assert!(
-            service.session().call(LlmRequest::infer("d")).is_ok(),
-            "a new session, a new budget"
-        );
+        assert!(service.session().call(LlmRequest::infer("d")).is_ok(), "a new session, a new budget");
         std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]
     fn cancelled_tickets_are_never_delivered() {
-        let (service, dir) =
-            scripted(r#"response = [ { prompt = "x", answer = "X", delay_ms = 30 } ]"#);
+        let (service, dir) = scripted(r#"response = [ { prompt = "x", answer = "X", delay_ms = 30 } ]"#);
         let mut session = service.session();
         let a = session.submit(LlmRequest::infer("x"));
         let b = session.submit(LlmRequest::infer("x"));
@@ -756,10 +681,7 @@ mod tests {
         let mut cfg = LlmConfig::new(AdapterKind::None);
         cfg.cache_dir = std::env::temp_dir().join("omega-llm-test-none");
         let service = LlmService::new(&cfg).unwrap();
-        let err = service
-            .session()
-            .call(LlmRequest::new("int.op", "hi"))
-            .unwrap_err();
+        let err = service.session().call(LlmRequest::new("int.op", "hi")).unwrap_err();
         assert_eq!(err.kind, LlmErrorKind::NotConfigured);
         assert_eq!(
             err.message,

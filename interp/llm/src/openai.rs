@@ -29,24 +29,16 @@ pub(crate) struct OpenAi {
 
 impl OpenAi {
     pub(crate) fn new(cfg: &LlmConfig) -> Result<OpenAi, LlmError> {
-        let base = cfg.base_url.clone().unwrap_or_else(|| {
-            AdapterKind::OpenAi
-                .default_base_url()
-                .unwrap_or_default()
-                .to_string()
-        });
-        let timeout = Duration::from_secs_f64(cfg.request_timeout_secs);
-        let key_env = cfg
-            .api_key_env
+        let base = cfg
+            .base_url
             .clone()
-            .unwrap_or_else(|| "OPENAI_API_KEY".to_string());
+            .unwrap_or_else(|| AdapterKind::OpenAi.default_base_url().unwrap_or_default().to_string());
+        let timeout = Duration::from_secs_f64(cfg.request_timeout_secs);
+        let key_env = cfg.api_key_env.clone().unwrap_or_else(|| "OPENAI_API_KEY".to_string());
         let mut headers = HeaderMap::new();
         if let Some(key) = cfg.api_key().map(ApiKey::expose) {
             let value = http::secret_header(&format!("Bearer {key}")).ok_or_else(|| {
-                LlmError::new(
-                    LlmErrorKind::NotConfigured,
-                    format!("the key in {key_env} is not a valid header value"),
-                )
+                LlmError::new(LlmErrorKind::NotConfigured, format!("the key in {key_env} is not a valid header value"))
             })?;
             headers.insert(AUTHORIZATION, value);
         }
@@ -80,21 +72,11 @@ impl OpenAi {
     fn body(&self, prompt: &str) -> Vec<u8> {
         let mut messages = Vec::with_capacity(2);
         if let Some(system) = &self.system {
-            messages.push(Message {
-                role: "system",
-                content: system,
-            });
+            messages.push(Message { role: "system", content: system });
         }
-        messages.push(Message {
-            role: "user",
-            content: prompt,
-        });
-        let request = ChatRequest {
-            model: &self.model,
-            messages,
-            temperature: self.temperature,
-            max_tokens: self.max_tokens,
-        };
+        messages.push(Message { role: "user", content: prompt });
+        let request =
+            ChatRequest { model: &self.model, messages, temperature: self.temperature, max_tokens: self.max_tokens };
         serde_json::to_vec(&request).expect("a chat request always serialises")
     }
 }
@@ -147,23 +129,15 @@ fn parse_reply(body: &[u8]) -> Result<Reply, Failure> {
         return Err(Failure::Malformed("`choices` is empty".to_string()));
     };
     let Some(message) = choice.message else {
-        return Err(Failure::Malformed(
-            "`choices[0]` has no `message`".to_string(),
-        ));
+        return Err(Failure::Malformed("`choices[0]` has no `message`".to_string()));
     };
     let text = match message.content {
         serde_json::Value::String(s) => s,
         serde_json::Value::Null => String::new(),
-        serde_json::Value::Array(parts) => parts
-            .iter()
-            .filter_map(|p| p.get("text").and_then(|t| t.as_str()))
-            .collect::<Vec<_>>()
-            .join(""),
-        other => {
-            return Err(Failure::Malformed(format!(
-                "`choices[0].message.content` is {other}, not text"
-            )))
+        serde_json::Value::Array(parts) => {
+            parts.iter().filter_map(|p| p.get("text").and_then(|t| t.as_str())).collect::<Vec<_>>().join("")
         }
+        other => return Err(Failure::Malformed(format!("`choices[0].message.content` is {other}, not text"))),
     };
     if text.trim().is_empty() {
         return Err(Failure::Empty);
@@ -199,29 +173,14 @@ mod tests {
     fn replies_are_read_from_choices() {
         let body = br#"{"choices":[{"message":{"role":"assistant","content":" Paris "}}],"usage":{"prompt_tokens":9,"completion_tokens":2}}"#;
         let reply = parse_reply(body).unwrap();
-        assert_eq!(
-            (reply.text.as_str(), reply.tokens_in, reply.tokens_out),
-            (" Paris ", Some(9), Some(2))
-        );
+        assert_eq!((reply.text.as_str(), reply.tokens_in, reply.tokens_out), (" Paris ", Some(9), Some(2)));
 
         let parts = br#"{"choices":[{"message":{"content":[{"type":"text","text":"a"},{"type":"text","text":"b"}]}}]}"#;
         assert_eq!(parse_reply(parts).unwrap().text, "ab");
-        assert_eq!(
-            parse_reply(br#"{"choices":[{"message":{"content":"  "}}]}"#).unwrap_err(),
-            Failure::Empty
-        );
-        assert_eq!(
-            parse_reply(br#"{"choices":[{"message":{"content":null}}]}"#).unwrap_err(),
-            Failure::Empty
-        );
-        assert!(matches!(
-            parse_reply(br#"{"choices":[]}"#).unwrap_err(),
-            Failure::Malformed(_)
-        ));
-        assert!(matches!(
-            parse_reply(br#"{"id":"x"}"#).unwrap_err(),
-            Failure::Malformed(_)
-        ));
+        assert_eq!(parse_reply(br#"{"choices":[{"message":{"content":"  "}}]}"#).unwrap_err(), Failure::Empty);
+        assert_eq!(parse_reply(br#"{"choices":[{"message":{"content":null}}]}"#).unwrap_err(), Failure::Empty);
+        assert!(matches!(parse_reply(br#"{"choices":[]}"#).unwrap_err(), Failure::Malformed(_)));
+        assert!(matches!(parse_reply(br#"{"id":"x"}"#).unwrap_err(), Failure::Malformed(_)));
     }
 
     #[test]
@@ -248,8 +207,7 @@ mod tests {
         let err = adapter.local(&req).unwrap().result.unwrap_err();
         assert_eq!(err.kind, LlmErrorKind::NotConfigured);
         assert!(
-            err.message
-                .starts_with("infer.op: the openai adapter needs an API key: set OPENAI_API_KEY"),
+            err.message.starts_with("infer.op: the openai adapter needs an API key: set OPENAI_API_KEY"),
             "{}",
             err.message
         );

@@ -50,7 +50,11 @@ impl ServicePort {
         self.ids.remove(&id);
         let (result, record) = match c.result {
             Ok(answer) => {
-                let reply = LlmReply { text: answer.text.clone(), trace: answer.meta.trace(), confidence: answer.meta.confidence };
+                let reply = LlmReply {
+                    text: answer.text.clone(),
+                    trace: answer.meta.trace(),
+                    confidence: answer.meta.confidence,
+                };
                 let record = CallRecord { work, result: Ok(answer.meta), text: Some(answer.text) };
                 (Ok(reply), record)
             }

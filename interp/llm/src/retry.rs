@@ -21,14 +21,8 @@ impl RetryPolicy {
     /// The wait before retry number `retry` (0-based) when the server gave no `Retry-After`:
     /// base·2^retry, plus up to 25% jitter so that many clients do not retry in lockstep.
     pub(crate) fn backoff(&self, retry: u32) -> Duration {
-        let plain = self
-            .base
-            .saturating_mul(1u32 << retry.min(16))
-            .min(MAX_BACKOFF);
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
+        let plain = self.base.saturating_mul(1u32 << retry.min(16)).min(MAX_BACKOFF);
+        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
         let jitter = plain.mul_f64(f64::from(nanos % 1000) / 4000.0);
         plain + jitter
     }
@@ -45,17 +39,11 @@ impl RetryPolicy {
                 Ok(value) => return Ok(value),
                 Err(failure) => failure,
             };
-            let ending = if retries > 0 {
-                Ending::GaveUp(retries)
-            } else {
-                Ending::NoRetry
-            };
+            let ending = if retries > 0 { Ending::GaveUp(retries) } else { Ending::NoRetry };
             if !failure.retryable() || retries >= self.max_retries {
                 return Err((failure, ending));
             }
-            let wait = failure
-                .retry_after()
-                .unwrap_or_else(|| self.backoff(retries));
+            let wait = failure.retry_after().unwrap_or_else(|| self.backoff(retries));
             if wait > MAX_RETRY_WAIT {
                 return Err((failure, Ending::WaitTooLong(wait)));
             }
@@ -84,16 +72,11 @@ fn parse_http_date(text: &str) -> Option<u64> {
     let [day, month, year, time, "GMT"] = parts.as_slice() else {
         return None;
     };
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
+    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
     let month = MONTHS.iter().position(|m| m == month)? as u64 + 1;
     let day: u64 = day.parse().ok()?;
     let year: u64 = year.parse().ok()?;
-    let hms: Vec<u64> = time
-        .split(':')
-        .map(|p| p.parse().ok())
-        .collect::<Option<_>>()?;
+    let hms: Vec<u64> = time.split(':').map(|p| p.parse().ok()).collect::<Option<_>>()?;
     let [h, m, s] = hms.as_slice() else {
         return None;
     };
@@ -121,63 +104,31 @@ mod tests {
     #[test]
     fn retry_after_in_seconds_and_dates() {
         let now = UNIX_EPOCH + Duration::from_secs(784_111_777); // Sun, 06 Nov 1994 08:49:37 GMT
-        assert_eq!(
-            parse_retry_after("120", now),
-            Some(Duration::from_secs(120))
-        );
-        assert_eq!(
-            parse_retry_after(" 1.5 ", now),
-            Some(Duration::from_millis(1500))
-        );
-        assert_eq!(
-            parse_retry_after("Sun, 06 Nov 1994 08:49:47 GMT", now),
-            Some(Duration::from_secs(10))
-        );
-        assert_eq!(
-            parse_retry_after("Sun, 06 Nov 1994 08:00:00 GMT", now),
-            Some(Duration::ZERO)
-        );
+        assert_eq!(parse_retry_after("120", now), Some(Duration::from_secs(120)));
+        assert_eq!(parse_retry_after(" 1.5 ", now), Some(Duration::from_millis(1500)));
+        assert_eq!(parse_retry_after("Sun, 06 Nov 1994 08:49:47 GMT", now), Some(Duration::from_secs(10)));
+        assert_eq!(parse_retry_after("Sun, 06 Nov 1994 08:00:00 GMT", now), Some(Duration::ZERO));
         assert_eq!(parse_retry_after("-3", now), None);
         assert_eq!(parse_retry_after("soon", now), None);
         assert_eq!(parse_http_date("Thu, 01 Jan 1970 00:00:00 GMT"), Some(0));
-        assert_eq!(
-            parse_http_date("Tue, 29 Feb 2000 12:00:00 GMT"),
-            Some(951_825_600)
-        );
+        assert_eq!(parse_http_date("Tue, 29 Feb 2000 12:00:00 GMT"), Some(951_825_600));
     }
 
     #[test]
     fn backoff_doubles_with_bounded_jitter() {
-        let policy = RetryPolicy {
-            max_retries: 3,
-            base: Duration::from_millis(100),
-        };
+        let policy = RetryPolicy { max_retries: 3, base: Duration::from_millis(100) };
         for (retry, plain) in [(0, 100), (1, 200), (2, 400)] {
             let wait = policy.backoff(retry);
-            assert!(
-                wait >= Duration::from_millis(plain)
-                    && wait <= Duration::from_millis(plain * 5 / 4),
-                "{wait:?}"
-            );
+            assert!(wait >= Duration::from_millis(plain) && wait <= Duration::from_millis(plain * 5 / 4), "{wait:?}");
         }
         assert!(policy.backoff(30) <= MAX_BACKOFF * 5 / 4);
     }
 
     #[test]
     fn retries_only_what_is_retryable_and_counts_them() {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_time()
-            .build()
-            .unwrap();
-        let policy = RetryPolicy {
-            max_retries: 2,
-            base: Duration::from_millis(1),
-        };
-        let http = |status| Failure::Http {
-            status,
-            detail: None,
-            retry_after: None,
-        };
+        let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+        let policy = RetryPolicy { max_retries: 2, base: Duration::from_millis(1) };
+        let http = |status| Failure::Http { status, detail: None, retry_after: None };
 
         let mut calls = 0;
         let result: Result<(), _> = rt.block_on(policy.run(|| {
@@ -209,18 +160,11 @@ mod tests {
         }));
         assert_eq!(result.unwrap(), 3);
 
-        let far = Failure::Http {
-            status: 429,
-            detail: None,
-            retry_after: Some(Duration::from_secs(3600)),
-        };
+        let far = Failure::Http { status: 429, detail: None, retry_after: Some(Duration::from_secs(3600)) };
         let result: Result<(), _> = rt.block_on(policy.run(|| {
             let far = far.clone();
             async move { Err(far) }
         }));
-        assert_eq!(
-            result.unwrap_err().1,
-            Ending::WaitTooLong(Duration::from_secs(3600))
-        );
+        assert_eq!(result.unwrap_err().1, Ending::WaitTooLong(Duration::from_secs(3600)));
     }
 }

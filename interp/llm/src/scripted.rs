@@ -45,8 +45,12 @@ impl Scripted {
 
     fn script(&self) -> Result<&Script, String> {
         let loaded = self.script.get_or_init(|| match &self.path {
-            None => Err("the scripted adapter needs a responses file; set OMEGA_SCRIPT or llm.script in omega.toml".to_string()),
-            Some(path) => Script::load(path).map_err(|why| format!("cannot load scripted responses from {}: {why}", path.display())),
+            None => {
+                Err("the scripted adapter needs a responses file; set OMEGA_SCRIPT or llm.script in omega.toml"
+                    .to_string())
+            }
+            Some(path) => Script::load(path)
+                .map_err(|why| format!("cannot load scripted responses from {}: {why}", path.display())),
         });
         loaded.as_ref().map_err(Clone::clone)
     }
@@ -61,21 +65,14 @@ impl Adapter for Scripted {
         let script = match self.script() {
             Ok(script) => script,
             Err(why) => {
-                return Some(Local::now(Err(LlmError::new(
-                    LlmErrorKind::Script,
-                    format!("{}: {why}", req.op),
-                ))))
+                return Some(Local::now(Err(LlmError::new(LlmErrorKind::Script, format!("{}: {why}", req.op)))))
             }
         };
         Some(script.respond(req.op, &req.prompt))
     }
 
     fn attempt(&self, _prompt: &str) -> BoxFuture<Result<Reply, Failure>> {
-        Box::pin(async {
-            Err(Failure::NotConfigured(
-                "the scripted adapter makes no HTTP requests".to_string(),
-            ))
-        })
+        Box::pin(async { Err(Failure::NotConfigured("the scripted adapter makes no HTTP requests".to_string())) })
     }
 }
 
@@ -131,9 +128,7 @@ enum Outcome {
 impl Script {
     pub(crate) fn load(path: &std::path::Path) -> Result<Script, String> {
         let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
-        let json = path
-            .extension()
-            .is_some_and(|ext| ext.eq_ignore_ascii_case("json"));
+        let json = path.extension().is_some_and(|ext| ext.eq_ignore_ascii_case("json"));
         Script::parse(&text, json)
     }
 
@@ -153,10 +148,7 @@ impl Script {
             }
         }
         exact.extend(others);
-        Ok(Script {
-            default: file.default,
-            rules: exact,
-        })
+        Ok(Script { default: file.default, rules: exact })
     }
 
     fn respond(&self, op: &str, prompt: &str) -> Local {
@@ -172,10 +164,7 @@ impl Script {
             };
             let n = rule.hits.fetch_add(1, Ordering::Relaxed);
             let result = match &rule.outcome {
-                Outcome::Error(text) => Err(LlmError::new(
-                    LlmErrorKind::Scripted,
-                    format!("{op}: {text}"),
-                )),
+                Outcome::Error(text) => Err(LlmError::new(LlmErrorKind::Scripted, format!("{op}: {text}"))),
                 Outcome::Answers(answers) => {
                     let template = &answers[n % answers.len()];
                     let text = match captures {
@@ -186,25 +175,16 @@ impl Script {
                         }
                         None => template.clone(),
                     };
-                    Ok(Reply {
-                        confidence: rule.confidence,
-                        ..Reply::text(text)
-                    })
+                    Ok(Reply { confidence: rule.confidence, ..Reply::text(text) })
                 }
             };
-            return Local {
-                result,
-                delay: rule.delay,
-            };
+            return Local { result, delay: rule.delay };
         }
         match &self.default {
             Some(answer) => Local::now(Ok(Reply::text(answer.clone()))),
             None => Local::now(Err(LlmError::new(
                 LlmErrorKind::Script,
-                format!(
-                    "{op}: scripted adapter has no response for {}",
-                    quote(prompt)
-                ),
+                format!("{op}: scripted adapter has no response for {}", quote(prompt)),
             ))),
         }
     }
@@ -215,16 +195,12 @@ impl Rule {
         let matcher = match (spec.prompt, spec.contains, spec.regex) {
             (Some(p), None, None) => Matcher::Exact(p),
             (None, Some(s), None) => Matcher::Contains(s),
-            (None, None, Some(r)) => {
-                Matcher::Regex(Regex::new(&r).map_err(|e| format!("bad regex: {e}"))?)
-            }
+            (None, None, Some(r)) => Matcher::Regex(Regex::new(&r).map_err(|e| format!("bad regex: {e}"))?),
             _ => return Err("needs exactly one of `prompt`, `contains` or `regex`".to_string()),
         };
         let outcome = match (spec.answer, spec.answers, spec.error) {
             (Some(a), None, None) => Outcome::Answers(vec![a]),
-            (None, Some(list), None) if list.is_empty() => {
-                return Err("`answers` is empty".to_string())
-            }
+            (None, Some(list), None) if list.is_empty() => return Err("`answers` is empty".to_string()),
             (None, Some(list), None) => Outcome::Answers(list),
             (None, None, Some(e)) => Outcome::Error(e),
             _ => return Err("needs exactly one of `answer`, `answers` or `error`".to_string()),
@@ -246,11 +222,7 @@ impl Rule {
 
 /// The prompt as `write` would print it (JSON-quoted), shortened if long.
 fn quote(prompt: &str) -> String {
-    let shown = if prompt.chars().count() > 200 {
-        shorten(prompt, 200)
-    } else {
-        prompt.to_string()
-    };
+    let shown = if prompt.chars().count() > 200 { shorten(prompt, 200) } else { prompt.to_string() };
     serde_json::to_string(&shown).unwrap_or(shown)
 }
 
@@ -286,11 +258,7 @@ response = [
         let slow = script.respond("infer.op", "slow a");
         assert_eq!(slow.result.unwrap().text, "S-a");
         assert_eq!(slow.delay, Duration::from_millis(300));
-        assert_eq!(
-            answer(&script, "slow a b"),
-            "42",
-            "anchored by the pattern itself"
-        );
+        assert_eq!(answer(&script, "slow a b"), "42", "anchored by the pattern itself");
         let votes: Vec<String> = (0..6).map(|_| answer(&script, "vote")).collect();
         assert_eq!(votes, ["yes", "no", "yes", "yes", "yes", "no"]);
     }
@@ -306,10 +274,7 @@ response = [
         assert_eq!(answer(&script, "xa"), "substring");
         assert_eq!(answer(&script, "b"), "regex");
         let err = script.respond("search.op", "zzz").result.unwrap_err();
-        assert_eq!(
-            err.message,
-            r#"search.op: scripted adapter has no response for "zzz""#
-        );
+        assert_eq!(err.message, r#"search.op: scripted adapter has no response for "zzz""#);
         assert_eq!(err.kind, LlmErrorKind::Script);
     }
 
@@ -326,10 +291,7 @@ response = [
         assert_eq!(answer(&script, "Ann says hi"), "Ann: hi");
         assert_eq!(answer(&script, "Bob says yo"), "again yo");
         let boom = script.respond("infer.op", "boom");
-        assert_eq!(
-            boom.result.unwrap_err().message,
-            "infer.op: provider exploded"
-        );
+        assert_eq!(boom.result.unwrap_err().message, "infer.op: provider exploded");
         assert_eq!(boom.delay, Duration::from_millis(5));
     }
 
@@ -340,14 +302,9 @@ response = [
             bad(r#"response = [ { answer = "x" } ]"#),
             "response #1: needs exactly one of `prompt`, `contains` or `regex`"
         );
-        assert_eq!(
-            bad(r#"response = [ { prompt = "p", answers = [] } ]"#),
-            "response #1: `answers` is empty"
-        );
-        assert!(bad(
-            r#"response = [ { prompt = "p", answer = "a" }, { regex = "(", answer = "a" } ]"#
-        )
-        .starts_with("response #2: bad regex"));
+        assert_eq!(bad(r#"response = [ { prompt = "p", answers = [] } ]"#), "response #1: `answers` is empty");
+        assert!(bad(r#"response = [ { prompt = "p", answer = "a" }, { regex = "(", answer = "a" } ]"#)
+            .starts_with("response #2: bad regex"));
         assert!(bad(r#"response = [ { prompt = "p", answr = "a" } ]"#).contains("answr"));
         assert!(bad("default = ").contains("line 1"));
     }
@@ -356,24 +313,14 @@ response = [
     fn a_missing_file_is_an_error_at_each_request() {
         let adapter = Scripted::new(Some(PathBuf::from("/nonexistent/answers.toml")));
         for _ in 0..2 {
-            let err = adapter
-                .local(&LlmRequest::infer("hi"))
-                .unwrap()
-                .result
-                .unwrap_err();
+            let err = adapter.local(&LlmRequest::infer("hi")).unwrap().result.unwrap_err();
             assert!(
-                err.message.starts_with(
-                    "infer.op: cannot load scripted responses from /nonexistent/answers.toml: "
-                ),
+                err.message.starts_with("infer.op: cannot load scripted responses from /nonexistent/answers.toml: "),
                 "{}",
                 err.message
             );
         }
-        let err = Scripted::new(None)
-            .local(&LlmRequest::infer("hi"))
-            .unwrap()
-            .result
-            .unwrap_err();
+        let err = Scripted::new(None).local(&LlmRequest::infer("hi")).unwrap().result.unwrap_err();
         assert!(err.message.contains("set OMEGA_SCRIPT"), "{}", err.message);
     }
 }

@@ -58,10 +58,7 @@ const BLANK: &[char] = &[' ', '\t', '\u{c}', '\r'];
 /// is left alone, since its structure is uncertain.
 pub fn format(text: &str) -> Result<String, SyntaxError> {
     let Some(tree) = reader::parser().parse(text, None) else {
-        return Err(SyntaxError {
-            span: Span::new(0, 0),
-            message: "the parser gave up".into(),
-        });
+        return Err(SyntaxError { span: Span::new(0, 0), message: "the parser gave up".into() });
     };
     if let Some(error) = reader::read_tree(text, &tree).errors.into_iter().next() {
         return Err(error);
@@ -120,9 +117,7 @@ impl Lines {
     }
 
     fn line_of(&self, offset: usize) -> usize {
-        self.starts
-            .partition_point(|&s| s <= offset)
-            .saturating_sub(1)
+        self.starts.partition_point(|&s| s <= offset).saturating_sub(1)
     }
 
     /// The column of a byte in its line, in characters.
@@ -133,11 +128,7 @@ impl Lines {
             return offset - start;
         }
         let (last, last_col) = self.last_col.get();
-        let (from, from_col) = if (start..=offset).contains(&last) {
-            (last, last_col)
-        } else {
-            (start, 0)
-        };
+        let (from, from_col) = if (start..=offset).contains(&last) { (last, last_col) } else { (start, 0) };
         let col = from_col + text.get(from..offset).map_or(0, |s| s.chars().count());
         self.last_col.set((offset, col));
         col
@@ -192,12 +183,7 @@ struct Indenter<'t> {
 
 impl<'t> Indenter<'t> {
     fn new(text: &'t str, lines: &'t Lines) -> Indenter<'t> {
-        Indenter {
-            text,
-            lines,
-            layout: vec![LineLayout::default(); lines.len()],
-            frames: Vec::new(),
-        }
+        Indenter { text, lines, layout: vec![LineLayout::default(); lines.len()], frames: Vec::new() }
     }
 
     /// Walks the tree in document order, iteratively, so nesting costs no host stack.
@@ -232,9 +218,7 @@ impl<'t> Indenter<'t> {
         let starts_line = {
             let layout = &self.layout[line];
             let before = self.text.get(self.lines.starts[line]..start).unwrap_or("x");
-            layout.indent.is_none()
-                && !layout.starts_in_token
-                && before.trim_start_matches(BLANK).is_empty()
+            layout.indent.is_none() && !layout.starts_in_token && before.trim_start_matches(BLANK).is_empty()
         };
         if starts_line {
             self.layout[line].indent = Some(self.indent_for_next_element());
@@ -259,13 +243,7 @@ impl<'t> Indenter<'t> {
     }
 
     fn new_frame(&self, paren: usize, line: usize) -> ListFrame {
-        ListFrame {
-            paren_col: self.output_col(paren),
-            elements: 0,
-            head: Head::Data,
-            first_arg: None,
-            head_line: line,
-        }
+        ListFrame { paren_col: self.output_col(paren), elements: 0, head: Head::Data, first_arg: None, head_line: line }
     }
 
     /// Records the lines a token covers: the ones it continues keep their leading
@@ -276,10 +254,7 @@ impl<'t> Indenter<'t> {
             // These run to the end of the line, trailing whitespace included; it goes.
             end = start + self.text.get(start..end).map_or(0, |t| t.trim_end().len());
         }
-        let (first, last) = (
-            self.lines.line_of(start),
-            self.lines.line_of(end.saturating_sub(1).max(start)),
-        );
+        let (first, last) = (self.lines.line_of(start), self.lines.line_of(end.saturating_sub(1).max(start)));
         for line in first..=last {
             if line > first {
                 self.layout[line].starts_in_token = true;
@@ -292,9 +267,7 @@ impl<'t> Indenter<'t> {
     fn add_element(&mut self, node: Node, line: usize) {
         let col = self.output_col(node.start_byte());
         let head = match node.kind() {
-            "symbol" if is_body_form(self.text.get(node.byte_range()).unwrap_or("")) => {
-                Head::BodyForm
-            }
+            "symbol" if is_body_form(self.text.get(node.byte_range()).unwrap_or("")) => Head::BodyForm,
             "symbol" => Head::Call,
             _ => Head::Data,
         };
@@ -401,16 +374,8 @@ mod tests {
     }
 
     fn assert_invariants(input: &str, output: &str) {
-        assert_eq!(
-            format(output).as_deref(),
-            Ok(output),
-            "formatting again changes {output:?}"
-        );
-        assert_eq!(
-            tokens(output),
-            tokens(input),
-            "tokens changed formatting {input:?}"
-        );
+        assert_eq!(format(output).as_deref(), Ok(output), "formatting again changes {output:?}");
+        assert_eq!(tokens(output), tokens(input), "tokens changed formatting {input:?}");
     }
 
     /// Every token of a text, with kind and text; a line comment loses trailing
@@ -453,10 +418,7 @@ mod tests {
             "(define-record-type point\n(make-point x y)\npoint?)",
             "(define-record-type point\n  (make-point x y)\n  point?)\n",
         );
-        check(
-            "(when ok\n(display 1)\n    (newline))",
-            "(when ok\n  (display 1)\n  (newline))\n",
-        );
+        check("(when ok\n(display 1)\n    (newline))", "(when ok\n  (display 1)\n  (newline))\n");
     }
 
     #[test]
@@ -474,10 +436,7 @@ mod tests {
     #[test]
     fn call_arguments_align_under_the_first() {
         check("(foo a\nb\n        c)", "(foo a\n     b\n     c)\n");
-        check(
-            "(effect infer.op\n(list agent ctx))",
-            "(effect infer.op\n        (list agent ctx))\n",
-        );
+        check("(effect infer.op\n(list agent ctx))", "(effect infer.op\n        (list agent ctx))\n");
         check("(cond ((a) 1)\n((b) 2))", "(cond ((a) 1)\n      ((b) 2))\n");
     }
 
@@ -492,10 +451,7 @@ mod tests {
         check("'((a . 1)\n(b . 2))", "'((a . 1)\n  (b . 2))\n");
         check("((lambda (x) x) 1\n2)", "((lambda (x) x) 1\n 2)\n");
         check("#(1 2\n3)", "#(1 2\n  3)\n");
-        check(
-            "(list #(1\n2) `(a\n,b))",
-            "(list #(1\n        2) `(a\n             ,b))\n",
-        );
+        check("(list #(1\n2) `(a\n,b))", "(list #(1\n        2) `(a\n             ,b))\n");
     }
 
     #[test]
@@ -514,19 +470,13 @@ mod tests {
 
     #[test]
     fn multi_line_strings_are_untouched() {
-        check(
-            "(display \"one  \n   two\n\n  three\")\n",
-            "(display \"one  \n   two\n\n  three\")\n",
-        );
+        check("(display \"one  \n   two\n\n  three\")\n", "(display \"one  \n   two\n\n  three\")\n");
         check("(f \"a\nb\" x\n y)", "(f \"a\nb\" x\n   y)\n");
     }
 
     #[test]
     fn whitespace_inside_tokens_is_kept() {
-        check(
-            "(list #\\ \n#\\\t\n   x)",
-            "(list #\\ \n      #\\\t\n      x)\n",
-        );
+        check("(list #\\ \n#\\\t\n   x)", "(list #\\ \n      #\\\t\n      x)\n");
         check("(f #\\\n   x)", "(f #\\\n   x)\n");
     }
 
@@ -546,23 +496,14 @@ mod tests {
 
     #[test]
     fn shebang_stays_first() {
-        check(
-            "#!/usr/bin/env omega run\n  (display 1)",
-            "#!/usr/bin/env omega run\n(display 1)\n",
-        );
+        check("#!/usr/bin/env omega run\n  (display 1)", "#!/usr/bin/env omega run\n(display 1)\n");
     }
 
     #[test]
     fn text_with_syntax_errors_is_refused() {
         let error = format("(define (f x)\n  (+ x 1)").expect_err("unclosed");
-        assert_eq!(
-            (error.span, error.message.as_str()),
-            (Span::new(0, 1), "unclosed parenthesis")
-        );
-        assert_eq!(
-            format("[a]").expect_err("bracket").message,
-            "brackets are not supported; use ( )"
-        );
+        assert_eq!((error.span, error.message.as_str()), (Span::new(0, 1), "unclosed parenthesis"));
+        assert_eq!(format("[a]").expect_err("bracket").message, "brackets are not supported; use ( )");
     }
 
     #[test]

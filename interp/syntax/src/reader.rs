@@ -55,31 +55,19 @@ pub fn read(text: &str) -> Parsed {
         // Only a timeout or a cancellation makes tree-sitter give up, and none is set.
         None => Parsed {
             data: Vec::new(),
-            errors: vec![SyntaxError {
-                span: Span::new(0, 0),
-                message: "the parser gave up".into(),
-            }],
+            errors: vec![SyntaxError { span: Span::new(0, 0), message: "the parser gave up".into() }],
         },
     }
 }
 
 /// Lowers a tree already parsed from `text`, for example one re-parsed incrementally.
 pub fn read_tree(text: &str, tree: &Tree) -> Parsed {
-    let mut lowerer = Lowerer {
-        text,
-        errors: Vec::new(),
-        frames: Vec::new(),
-        data: Vec::new(),
-        form_mark: 0,
-        depth: 0,
-    };
+    let mut lowerer =
+        Lowerer { text, errors: Vec::new(), frames: Vec::new(), data: Vec::new(), form_mark: 0, depth: 0 };
     lowerer.walk(tree.root_node().walk());
     let mut errors = lowerer.errors;
     errors.sort_by_key(|e| (e.span.start, e.span.end));
-    Parsed {
-        data: lowerer.data,
-        errors,
-    }
+    Parsed { data: lowerer.data, errors }
 }
 
 /// What a node under construction turns into once all its children are lowered.
@@ -101,10 +89,7 @@ enum FrameKind {
 impl FrameKind {
     /// Whether the datum built here contains its children, so passes over it recurse.
     fn nests(&self) -> bool {
-        matches!(
-            self,
-            FrameKind::List | FrameKind::Vector | FrameKind::Prefix(..)
-        )
+        matches!(self, FrameKind::List | FrameKind::Vector | FrameKind::Prefix(..))
     }
 }
 
@@ -149,10 +134,7 @@ fn placeholder(span: Span) -> Datum {
 
 impl<'t> Lowerer<'t> {
     fn error(&mut self, span: Span, message: impl Into<String>) {
-        self.errors.push(SyntaxError {
-            span,
-            message: message.into(),
-        });
+        self.errors.push(SyntaxError { span, message: message.into() });
     }
 
     fn text_of(&self, node: Node) -> &'t str {
@@ -197,9 +179,7 @@ impl<'t> Lowerer<'t> {
         let span = span_of(node);
         let kind = match node.kind() {
             "source_file" => FrameKind::Top,
-            "list" | "vector" | "quote" | "quasiquote" | "unquote" | "unquote_splicing"
-                if self.depth >= MAX_DEPTH =>
-            {
+            "list" | "vector" | "quote" | "quasiquote" | "unquote" | "unquote_splicing" if self.depth >= MAX_DEPTH => {
                 self.error(first_byte(node), "nesting too deep");
                 self.push(placeholder(span));
                 return false;
@@ -209,9 +189,7 @@ impl<'t> Lowerer<'t> {
             "quote" => FrameKind::Prefix("quote", self.first_child_span(node)),
             "quasiquote" => FrameKind::Prefix("quasiquote", self.first_child_span(node)),
             "unquote" => FrameKind::Prefix("unquote", self.first_child_span(node)),
-            "unquote_splicing" => {
-                FrameKind::Prefix("unquote-splicing", self.first_child_span(node))
-            }
+            "unquote_splicing" => FrameKind::Prefix("unquote-splicing", self.first_child_span(node)),
             "datum_comment" => FrameKind::DatumComment(self.first_child_span(node)),
             "unknown_hash" if node.child_count() == 0 => {
                 self.error(span, "unknown # syntax");
@@ -277,13 +255,7 @@ impl<'t> Lowerer<'t> {
                     self.error(open, "unclosed parenthesis");
                 }
                 if self.errors.len() == frame.errors_before {
-                    let snippet: String = self
-                        .text
-                        .get(span.range())
-                        .unwrap_or("")
-                        .chars()
-                        .take(20)
-                        .collect();
+                    let snippet: String = self.text.get(span.range()).unwrap_or("").chars().take(20).collect();
                     let message = match snippet.trim() {
                         "" => "syntax error".to_string(),
                         s => format!("unexpected {s}"),
@@ -305,10 +277,7 @@ impl<'t> Lowerer<'t> {
             [] => None,
             [(before, _)] if *before >= 1 && items.len() == before + 1 => items.pop().map(Box::new),
             [(_, dot), ..] => {
-                self.error(
-                    *dot,
-                    "misplaced .: a dot must come just before the last datum of a list",
-                );
+                self.error(*dot, "misplaced .: a dot must come just before the last datum of a list");
                 None
             }
         };
@@ -319,11 +288,7 @@ impl<'t> Lowerer<'t> {
     /// anywhere inside it is dropped.
     fn push(&mut self, datum: Datum) {
         match self.frames.last_mut() {
-            Some(Frame {
-                kind: FrameKind::Top,
-                ..
-            })
-            | None => {
+            Some(Frame { kind: FrameKind::Top, .. }) | None => {
                 if self.errors.len() == self.form_mark {
                     self.data.push(datum);
                 }
@@ -355,13 +320,7 @@ impl<'t> Lowerer<'t> {
     fn leaf(&mut self, node: Node) {
         let span = span_of(node);
         let text = self.text_of(node);
-        let in_error = matches!(
-            self.frames.last(),
-            Some(Frame {
-                kind: FrameKind::Error,
-                ..
-            })
-        );
+        let in_error = matches!(self.frames.last(), Some(Frame { kind: FrameKind::Error, .. }));
         let kind = match node.kind() {
             "number" => self.number(text, span),
             "symbol" => self.symbol(text, span),
@@ -378,10 +337,7 @@ impl<'t> Lowerer<'t> {
             }
             "block_comment" => {
                 if !block_comment_is_closed(text) {
-                    self.error(
-                        Span::new(span.start as usize, span.start as usize + 2),
-                        "unterminated block comment",
-                    );
+                    self.error(Span::new(span.start as usize, span.start as usize + 2), "unterminated block comment");
                 }
                 return;
             }
@@ -398,10 +354,7 @@ impl<'t> Lowerer<'t> {
                 return;
             }
             ")" if in_error => {
-                let matched = self
-                    .frames
-                    .last_mut()
-                    .and_then(|frame| frame.open_parens.pop());
+                let matched = self.frames.last_mut().and_then(|frame| frame.open_parens.pop());
                 if matched.is_none() {
                     self.error(span, "unexpected )");
                 }
@@ -418,28 +371,14 @@ impl<'t> Lowerer<'t> {
             // Punctuation of well-formed nodes, comments.
             _ => return,
         };
-        self.push(Datum::new(
-            kind.unwrap_or(DatumKind::List(Vec::new(), None)),
-            span,
-        ));
+        self.push(Datum::new(kind.unwrap_or(DatumKind::List(Vec::new(), None)), span));
     }
 
     fn dot(&mut self, span: Span) {
         match self.frames.last_mut() {
-            Some(Frame {
-                kind: FrameKind::List,
-                items,
-                dots,
-                ..
-            }) => dots.push((items.len(), span)),
-            Some(Frame {
-                kind: FrameKind::Vector,
-                ..
-            }) => self.error(span, "unexpected . in a vector"),
-            Some(Frame {
-                kind: FrameKind::Top,
-                ..
-            }) => self.error(span, "unexpected . outside a list"),
+            Some(Frame { kind: FrameKind::List, items, dots, .. }) => dots.push((items.len(), span)),
+            Some(Frame { kind: FrameKind::Vector, .. }) => self.error(span, "unexpected . in a vector"),
+            Some(Frame { kind: FrameKind::Top, .. }) => self.error(span, "unexpected . outside a list"),
             _ => self.error(span, "unexpected ."),
         }
     }
@@ -496,10 +435,7 @@ impl<'t> Lowerer<'t> {
         match unescape(text) {
             Ok(s) => Some(DatumKind::Str(s.into())),
             Err(StringError::Unterminated) => {
-                self.error(
-                    Span::new(span.start as usize, span.start as usize + 1),
-                    "unterminated string",
-                );
+                self.error(Span::new(span.start as usize, span.start as usize + 1), "unterminated string");
                 None
             }
             Err(StringError::Escape(message)) => {
@@ -514,9 +450,7 @@ impl<'t> Lowerer<'t> {
 fn is_rational(text: &str) -> bool {
     let unsigned = text.strip_prefix(['+', '-']).unwrap_or(text);
     let all_digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    unsigned
-        .split_once('/')
-        .is_some_and(|(n, d)| all_digits(n) && all_digits(d))
+    unsigned.split_once('/').is_some_and(|(n, d)| all_digits(n) && all_digits(d))
 }
 
 /// The character a `#\` literal names: one character, a name, or `x` and hex digits.
@@ -617,16 +551,8 @@ fn unescape(literal: &str) -> Result<String, StringError> {
                 };
                 match value.map(char::from_u32) {
                     Some(Some(c)) => out.push(c),
-                    Some(None) => {
-                        return Err(escape_error(format!(
-                            "\\x{hex}; is not a Unicode character"
-                        )))
-                    }
-                    None => {
-                        return Err(escape_error(
-                            "invalid \\x escape in string: expected \\xHH;".into(),
-                        ))
-                    }
+                    Some(None) => return Err(escape_error(format!("\\x{hex}; is not a Unicode character"))),
+                    None => return Err(escape_error("invalid \\x escape in string: expected \\xHH;".into())),
                 }
             }
             'u' => out.push(unicode_escape(&mut chars)?),
@@ -708,10 +634,7 @@ mod tests {
                 }
                 format!("({})", parts.join(" "))
             }
-            DatumKind::Vector(items) => format!(
-                "#({})",
-                items.iter().map(show).collect::<Vec<_>>().join(" ")
-            ),
+            DatumKind::Vector(items) => format!("#({})", items.iter().map(show).collect::<Vec<_>>().join(" ")),
         }
     }
 
@@ -724,43 +647,24 @@ mod tests {
 
     /// The errors of a text as `(start, end, message)`.
     fn errors(text: &str) -> Vec<(u32, u32, String)> {
-        read(text)
-            .errors
-            .into_iter()
-            .map(|e| (e.span.start, e.span.end, e.message))
-            .collect()
+        read(text).errors.into_iter().map(|e| (e.span.start, e.span.end, e.message)).collect()
     }
 
     fn one_error(text: &str, start: u32, end: u32, message: &str) {
-        assert_eq!(
-            errors(text),
-            vec![(start, end, message.to_string())],
-            "reading {text:?}"
-        );
+        assert_eq!(errors(text), vec![(start, end, message.to_string())], "reading {text:?}");
     }
 
     #[test]
     fn numbers() {
-        assert_eq!(
-            data("0 42 -7 +5 1. .5 1e3 -2.5E-3"),
-            "0 42 -7 5 1.0 0.5 1000.0 -0.0025"
-        );
+        assert_eq!(data("0 42 -7 +5 1. .5 1e3 -2.5E-3"), "0 42 -7 5 1.0 0.5 1000.0 -0.0025");
         assert_eq!(data("+inf.0 -inf.0"), "inf -inf");
         assert!(matches!(read("+nan.0").data[0].kind, DatumKind::Float(x) if x.is_nan()));
-        assert_eq!(
-            data("9223372036854775807 -9223372036854775808"),
-            "9223372036854775807 -9223372036854775808"
-        );
+        assert_eq!(data("9223372036854775807 -9223372036854775808"), "9223372036854775807 -9223372036854775808");
     }
 
     #[test]
     fn integer_out_of_range() {
-        one_error(
-            "(f 9223372036854775808)",
-            3,
-            22,
-            "integer literal out of range",
-        );
+        one_error("(f 9223372036854775808)", 3, 22, "integer literal out of range");
     }
 
     #[test]
@@ -802,32 +706,20 @@ mod tests {
 
     #[test]
     fn quote_family_reads_as_lists_with_spans() {
-        assert_eq!(
-            data("'x `(a ,b ,@c)"),
-            "(quote x) (quasiquote (a (unquote b) (unquote-splicing c)))"
-        );
+        assert_eq!(data("'x `(a ,b ,@c)"), "(quote x) (quasiquote (a (unquote b) (unquote-splicing c)))");
         let parsed = read(" 'x");
         let quote = &parsed.data[0];
         assert_eq!(quote.span, Span::new(1, 3));
         let items = quote.as_list().expect("a list");
-        assert_eq!(
-            (items[0].span, items[1].span),
-            (Span::new(1, 2), Span::new(2, 3))
-        );
+        assert_eq!((items[0].span, items[1].span), (Span::new(1, 2), Span::new(2, 3)));
         let parsed = read(",@x");
         let items = parsed.data[0].as_list().expect("a list");
-        assert_eq!(
-            (parsed.data[0].span, items[0].span),
-            (Span::new(0, 3), Span::new(0, 2))
-        );
+        assert_eq!((parsed.data[0].span, items[0].span), (Span::new(0, 3), Span::new(0, 2)));
     }
 
     #[test]
     fn lists_vectors_and_spans() {
-        assert_eq!(
-            data("(define (f x) (+ x 1)) #(1 \"x\" (2)) #()"),
-            "(define (f x) (+ x 1)) #(1 \"x\" (2)) #()"
-        );
+        assert_eq!(data("(define (f x) (+ x 1)) #(1 \"x\" (2)) #()"), "(define (f x) (+ x 1)) #(1 \"x\" (2)) #()");
         let parsed = read("(a (b))");
         let outer = &parsed.data[0];
         assert_eq!(outer.span, Span::new(0, 7));
@@ -837,10 +729,7 @@ mod tests {
 
     #[test]
     fn dotted_pairs() {
-        assert_eq!(
-            data("(a . b) (a b . c) (lambda (x . rest) rest)"),
-            "(a . b) (a b . c) (lambda (x . rest) rest)"
-        );
+        assert_eq!(data("(a . b) (a b . c) (lambda (x . rest) rest)"), "(a . b) (a b . c) (lambda (x . rest) rest)");
         let parsed = read("(a . b)");
         assert!(
             matches!(&parsed.data[0].kind, DatumKind::List(items, Some(tail)) if items.len() == 1 && tail.span == Span::new(5, 6))
@@ -860,56 +749,22 @@ mod tests {
 
     #[test]
     fn string_escapes() {
-        assert_eq!(
-            data(r#""\" \\ \/ \n \t \r \a \b \f \0""#),
-            r#""\" \\ / \n \t \r \u{7} \u{8} \u{c} \0""#
-        );
+        assert_eq!(data(r#""\" \\ \/ \n \t \r \a \b \f \0""#), r#""\" \\ / \n \t \r \u{7} \u{8} \u{c} \0""#);
         assert_eq!(data(r#""\x41;\x3bb; \u00e9 \ud83d\ude00""#), "\"Aλ é 😀\"");
-        assert_eq!(
-            data("\"one \\\n     two \\  \r\n\tthree\""),
-            "\"one two three\""
-        );
+        assert_eq!(data("\"one \\\n     two \\  \r\n\tthree\""), "\"one two three\"");
         assert_eq!(data("\"spans\nlines\""), "\"spans\\nlines\"");
-        assert_eq!(
-            data("\"#| not a comment\" \"\\n#|\""),
-            "\"#| not a comment\" \"\\n#|\""
-        );
+        assert_eq!(data("\"#| not a comment\" \"\\n#|\""), "\"#| not a comment\" \"\\n#|\"");
     }
 
     #[test]
     fn bad_escapes_are_reported_at_the_opening_quote() {
         one_error(r#"(f "ok" "a\qb")"#, 8, 14, r"invalid escape \q in string");
-        one_error(
-            r#""\x41""#,
-            0,
-            6,
-            r"invalid \x escape in string: expected \xHH;",
-        );
+        one_error(r#""\x41""#, 0, 6, r"invalid \x escape in string: expected \xHH;");
         one_error(r#""\xD800;""#, 0, 9, r"\xD800; is not a Unicode character");
-        one_error(
-            r#""\u12""#,
-            0,
-            6,
-            r"invalid \u escape in string: expected 4 hex digits",
-        );
-        one_error(
-            r#""\ud83d x""#,
-            0,
-            10,
-            r"invalid \u escape in string: unpaired surrogate",
-        );
-        one_error(
-            r#""\ude00""#,
-            0,
-            8,
-            r"invalid \u escape in string: unpaired surrogate",
-        );
-        one_error(
-            r#""a\ b""#,
-            0,
-            6,
-            "invalid escape in string: a backslash followed by spaces must end the line",
-        );
+        one_error(r#""\u12""#, 0, 6, r"invalid \u escape in string: expected 4 hex digits");
+        one_error(r#""\ud83d x""#, 0, 10, r"invalid \u escape in string: unpaired surrogate");
+        one_error(r#""\ude00""#, 0, 8, r"invalid \u escape in string: unpaired surrogate");
+        one_error(r#""a\ b""#, 0, 6, "invalid escape in string: a backslash followed by spaces must end the line");
     }
 
     #[test]
@@ -918,20 +773,14 @@ mod tests {
         one_error("\"ab\\\"c", 0, 1, "unterminated string");
         assert_eq!(
             errors("(f \"abc"),
-            vec![
-                (0, 1, "unclosed parenthesis".into()),
-                (3, 4, "unterminated string".into())
-            ]
+            vec![(0, 1, "unclosed parenthesis".into()), (3, 4, "unterminated string".into())]
         );
     }
 
     #[test]
     fn brackets_are_reserved() {
         let message = "brackets are not supported; use ( )".to_string();
-        assert_eq!(
-            errors("(let [x 1] x)"),
-            vec![(5, 6, message.clone()), (9, 10, message.clone())]
-        );
+        assert_eq!(errors("(let [x 1] x)"), vec![(5, 6, message.clone()), (9, 10, message.clone())]);
         assert_eq!(errors("{}"), vec![(0, 1, message.clone()), (1, 2, message)]);
     }
 
@@ -940,13 +789,7 @@ mod tests {
         one_error("(f #foo)", 3, 7, "unknown # syntax");
         one_error("(a) #!fold-case", 4, 15, "unknown # syntax");
         let parsed = read("#u8(1 2) (ok)");
-        assert_eq!(
-            parsed.errors,
-            vec![SyntaxError {
-                span: Span::new(0, 4),
-                message: "unknown # syntax".into()
-            }]
-        );
+        assert_eq!(parsed.errors, vec![SyntaxError { span: Span::new(0, 4), message: "unknown # syntax".into() }]);
         assert_eq!(parsed.data.iter().map(show).collect::<Vec<_>>(), ["(ok)"]);
     }
 
@@ -958,63 +801,29 @@ mod tests {
     #[test]
     fn comments_are_skipped() {
         assert_eq!(data("; one\n(a ; two\n b) #| x #| y |# z |# c"), "(a b) c");
-        assert_eq!(
-            data("#;(skipped) kept (a #;b c) '#;x y #; #; one two three"),
-            "kept (a c) (quote y) three"
-        );
-        one_error(
-            "(a) #| open #| nested |#",
-            4,
-            6,
-            "unterminated block comment",
-        );
+        assert_eq!(data("#;(skipped) kept (a #;b c) '#;x y #; #; one two three"), "kept (a c) (quote y) three");
+        one_error("(a) #| open #| nested |#", 4, 6, "unterminated block comment");
     }
 
     #[test]
     fn errors_inside_datum_comments_count() {
-        one_error(
-            "#;(f 1/2) (ok)",
-            5,
-            8,
-            "rational literals are not supported",
-        );
+        one_error("#;(f 1/2) (ok)", 5, 8, "rational literals are not supported");
         assert_eq!(read("#;(f 1/2) (ok)").data.len(), 1);
     }
 
     #[test]
     fn unclosed_parenthesis_is_reported_at_the_open_paren() {
-        one_error(
-            "(ok)\n(define (f x)\n  (+ x 1)\n",
-            5,
-            6,
-            "unclosed parenthesis",
-        );
+        one_error("(ok)\n(define (f x)\n  (+ x 1)\n", 5, 6, "unclosed parenthesis");
         one_error("(a (b c)\n(d e)", 0, 1, "unclosed parenthesis");
         one_error("#(1 2", 0, 2, "unclosed parenthesis");
-        assert_eq!(
-            read("(ok)\n(define (f x)\n  (+ x 1)\n")
-                .data
-                .iter()
-                .map(show)
-                .collect::<Vec<_>>(),
-            ["(ok)"]
-        );
+        assert_eq!(read("(ok)\n(define (f x)\n  (+ x 1)\n").data.iter().map(show).collect::<Vec<_>>(), ["(ok)"]);
     }
 
     #[test]
     fn stray_close_paren() {
         let parsed = read("(a b))\n(c)");
-        assert_eq!(
-            parsed.errors,
-            vec![SyntaxError {
-                span: Span::new(5, 6),
-                message: "unexpected )".into()
-            }]
-        );
-        assert_eq!(
-            parsed.data.iter().map(show).collect::<Vec<_>>(),
-            ["(a b)", "(c)"]
-        );
+        assert_eq!(parsed.errors, vec![SyntaxError { span: Span::new(5, 6), message: "unexpected )".into() }]);
+        assert_eq!(parsed.data.iter().map(show).collect::<Vec<_>>(), ["(a b)", "(c)"]);
         one_error(")", 0, 1, "unexpected )");
     }
 
@@ -1027,10 +836,7 @@ mod tests {
     #[test]
     fn bad_forms_are_dropped_and_good_ones_kept() {
         let parsed = read("(define a 1)\n(define b [2])\n(define c 1/2)\n(define d 4)");
-        assert_eq!(
-            parsed.data.iter().map(show).collect::<Vec<_>>(),
-            ["(define a 1)", "(define d 4)"]
-        );
+        assert_eq!(parsed.data.iter().map(show).collect::<Vec<_>>(), ["(define a 1)", "(define d 4)"]);
         let starts: Vec<u32> = parsed.errors.iter().map(|e| e.span.start).collect();
         assert_eq!(starts, [23, 25, 38]);
     }
@@ -1054,19 +860,9 @@ mod tests {
 
     #[test]
     fn deeper_nesting_is_an_error_not_a_crash() {
-        one_error(
-            &nested(MAX_DEPTH + 1),
-            MAX_DEPTH as u32,
-            MAX_DEPTH as u32 + 1,
-            "nesting too deep",
-        );
+        one_error(&nested(MAX_DEPTH + 1), MAX_DEPTH as u32, MAX_DEPTH as u32 + 1, "nesting too deep");
         let quotes = format!("{}x", "'".repeat(MAX_DEPTH + 1));
-        one_error(
-            &quotes,
-            MAX_DEPTH as u32,
-            MAX_DEPTH as u32 + 1,
-            "nesting too deep",
-        );
+        one_error(&quotes, MAX_DEPTH as u32, MAX_DEPTH as u32 + 1, "nesting too deep");
         let parsed = read(&format!("{} (ok)", nested(200_000)));
         assert_eq!(parsed.errors.len(), 1);
         assert_eq!(parsed.data.len(), 1);
@@ -1083,11 +879,7 @@ mod tests {
             ("\"abc\\", 0, "unterminated string"),
         ] {
             let errors = errors(text);
-            assert_eq!(
-                errors.first().map(|e| (e.0, e.2.as_str())),
-                Some((start, message)),
-                "reading {text:?}"
-            );
+            assert_eq!(errors.first().map(|e| (e.0, e.2.as_str())), Some((start, message)), "reading {text:?}");
         }
     }
 
@@ -1096,8 +888,8 @@ mod tests {
     #[test]
     fn every_parse_error_is_reported() {
         const PIECES: &[&str] = &[
-            "(", ")", "#(", "'", "`", ",", ",@", ".", "\"", "\\", "#", "#;", "#|", "|#", ";", "\n",
-            " ", "a", "1", "[", "}", "#t", "#\\", "x", "é",
+            "(", ")", "#(", "'", "`", ",", ",@", ".", "\"", "\\", "#", "#;", "#|", "|#", ";", "\n", " ", "a", "1", "[",
+            "}", "#t", "#\\", "x", "é",
         ];
         let mut state = 0x2545_F491_4F6C_DD1Du64;
         let mut next = |n: usize| {
@@ -1134,21 +926,12 @@ mod tests {
         });
         let tree = parser.parse(new, Some(&tree)).expect("reparsed");
         assert_eq!(read_tree(new, &tree), read(new));
-        assert_eq!(
-            read_tree(new, &tree)
-                .data
-                .iter()
-                .map(show)
-                .collect::<Vec<_>>(),
-            ["(define x 12)", "(display x)"]
-        );
+        assert_eq!(read_tree(new, &tree).data.iter().map(show).collect::<Vec<_>>(), ["(define x 12)", "(display x)"]);
     }
 
     #[test]
     fn a_tree_for_another_text_does_not_panic() {
-        let tree = parser()
-            .parse("(a \"é\" bbbbbbbbbb)", None)
-            .expect("parsed");
+        let tree = parser().parse("(a \"é\" bbbbbbbbbb)", None).expect("parsed");
         let _ = read_tree("(a", &tree);
     }
 }

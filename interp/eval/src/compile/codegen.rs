@@ -51,7 +51,13 @@ pub struct Codegen<'a> {
 }
 
 /// Compiles a top-level form into a procedure of no arguments.
-pub fn compile_toplevel(node: &Node, vars: &[VarInfo], globals: &mut GlobalNames, source: u32, hidden: bool) -> Rc<Proto> {
+pub fn compile_toplevel(
+    node: &Node,
+    vars: &[VarInfo],
+    globals: &mut GlobalNames,
+    source: u32,
+    hidden: bool,
+) -> Rc<Proto> {
     let mut g = Codegen { vars, globals, source, hidden, fns: Vec::new() };
     g.function(0, None, &[], None, node, node.span)
 }
@@ -94,7 +100,15 @@ impl Codegen<'_> {
         }
     }
 
-    fn function(&mut self, id: usize, name: Option<Symbol>, params: &[VarId], rest: Option<VarId>, body: &Node, span: Span) -> Rc<Proto> {
+    fn function(
+        &mut self,
+        id: usize,
+        name: Option<Symbol>,
+        params: &[VarId],
+        rest: Option<VarId>,
+        body: &Node,
+        span: Span,
+    ) -> Rc<Proto> {
         self.fns.push(FnState {
             id,
             code: Vec::new(),
@@ -174,7 +188,11 @@ impl Codegen<'_> {
         let boxed = self.vars[v].boxed();
         let op = if self.fns.last().unwrap().id == self.vars[v].owner {
             let slot = self.fns.last().unwrap().slots[&v];
-            if boxed { Op::SetLocalBox(slot) } else { Op::SetLocal(slot) }
+            if boxed {
+                Op::SetLocalBox(slot)
+            } else {
+                Op::SetLocal(slot)
+            }
         } else {
             Op::SetCaptureBox(self.capture(self.fns.len() - 1, v))
         };
@@ -373,7 +391,9 @@ impl Codegen<'_> {
     /// `(f x K)` with `x` a plain local of this procedure and `K` a number literal: the
     /// operands of `Op::BuiltinLocalConst`.
     fn local_and_constant(&mut self, args: &[Node]) -> Option<(u16, u16)> {
-        let [Node { expr: Expr::Local(v), .. }, Node { expr: Expr::Const(c @ Value::Int(_)), .. }] = args else { return None };
+        let [Node { expr: Expr::Local(v), .. }, Node { expr: Expr::Const(c @ Value::Int(_)), .. }] = args else {
+            return None;
+        };
         let info = &self.vars[*v];
         let st = self.fns.last().unwrap();
         if info.boxed() || info.letrec || st.id != info.owner {

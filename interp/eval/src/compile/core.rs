@@ -52,10 +52,20 @@ pub enum Expr {
     Init(VarId, Box<Node>),
     Effect(Symbol, Vec<Node>),
     /// Clauses: op, whether the clause takes the argument list as one parameter, procedure.
-    Handle { body: Box<Node>, clauses: Vec<(Symbol, bool, Node)>, ret: Option<Box<Node>> },
+    Handle {
+        body: Box<Node>,
+        clauses: Vec<(Symbol, bool, Node)>,
+        ret: Option<Box<Node>>,
+    },
     Parallel(Vec<Node>),
-    Guard { body: Box<Node>, handler: Box<Node> },
-    Delay { thunk: Box<Node>, force_result: bool },
+    Guard {
+        body: Box<Node>,
+        handler: Box<Node>,
+    },
+    Delay {
+        thunk: Box<Node>,
+        force_result: bool,
+    },
 }
 
 pub struct Lambda {

@@ -183,7 +183,17 @@ pub fn internal_name(name: &str) -> Symbol {
 
 impl<'e> Expander<'e> {
     pub fn new(env: &'e mut ExpandEnv, internal: bool) -> Expander<'e> {
-        Expander { env, vars: Vec::new(), ribs: Vec::new(), fns: vec![0], next_fn: 1, expansions: 0, expanded_nodes: 0, depth: 0, internal }
+        Expander {
+            env,
+            vars: Vec::new(),
+            ribs: Vec::new(),
+            fns: vec![0],
+            next_fn: 1,
+            expansions: 0,
+            expanded_nodes: 0,
+            depth: 0,
+            internal,
+        }
     }
 
     // ----- names -----
@@ -251,7 +261,6 @@ impl<'e> Expander<'e> {
         let s = Symbol::uninterned(name);
         Datum::new(DatumKind::Symbol(s), span)
     }
-
 
     fn var_ref(&mut self, id: VarId) -> Expr {
         if self.vars[id].owner != self.current_fn() {
@@ -333,7 +342,10 @@ impl<'e> Expander<'e> {
                 Meaning::Var(id) => self.var_ref(id),
                 Meaning::Global(g) => Expr::Global(g),
                 Meaning::Macro(_) | Meaning::Special(_) => {
-                    return Err(syntax_error(span, format!("{}: bad syntax (a keyword used as a variable)", self.env.strip(*s))))
+                    return Err(syntax_error(
+                        span,
+                        format!("{}: bad syntax (a keyword used as a variable)", self.env.strip(*s)),
+                    ))
                 }
             },
             DatumKind::List(items, tail) => {
@@ -529,7 +541,11 @@ impl<'e> Expander<'e> {
                     let test = self.expand(p)?;
                     result = if s == Special::And {
                         Node::new(
-                            Expr::If(Box::new(test), Box::new(result), Box::new(Node::new(Expr::Const(Value::Bool(false)), span))),
+                            Expr::If(
+                                Box::new(test),
+                                Box::new(result),
+                                Box::new(Node::new(Expr::Const(Value::Bool(false)), span)),
+                            ),
                             span,
                         )
                     } else {
@@ -540,7 +556,10 @@ impl<'e> Expander<'e> {
                         Node::new(
                             Expr::Let(
                                 vec![(t, test)],
-                                Box::new(Node::new(Expr::If(Box::new(Node::new(r2, p.span)), Box::new(again), Box::new(result)), span)),
+                                Box::new(Node::new(
+                                    Expr::If(Box::new(Node::new(r2, p.span)), Box::new(again), Box::new(result)),
+                                    span,
+                                )),
                             ),
                             span,
                         )
@@ -584,7 +603,10 @@ impl<'e> Expander<'e> {
                 Expr::Call(Box::new(cons), vec![head, promise])
             }
             Special::Effect => {
-                let op = items.get(1).and_then(Datum::as_symbol).ok_or_else(|| bad("expected (effect op argument…) with a symbol op"))?;
+                let op = items
+                    .get(1)
+                    .and_then(Datum::as_symbol)
+                    .ok_or_else(|| bad("expected (effect op argument…) with a symbol op"))?;
                 let args = items[2..].iter().map(|a| self.expand(a)).collect::<Res<Vec<_>>>()?;
                 Expr::Effect(self.env.strip(op), args)
             }
@@ -595,7 +617,10 @@ impl<'e> Expander<'e> {
                 } else {
                     let thunks = items[1..].iter().map(|a| self.thunk(a, a.span)).collect::<Res<Vec<_>>>()?;
                     let list = Node::new(Expr::Global(internal_name("list")), span);
-                    Expr::Effect(Symbol::intern("amb.choose"), vec![Node::new(Expr::Call(Box::new(list), thunks), span)])
+                    Expr::Effect(
+                        Symbol::intern("amb.choose"),
+                        vec![Node::new(Expr::Call(Box::new(list), thunks), span)],
+                    )
                 }
             }
             Special::Parallel => {
@@ -611,7 +636,6 @@ impl<'e> Expander<'e> {
         Ok(Node::new(expr, span))
     }
 
-
     /// `(lambda () d)`, expanded.
     fn thunk(&mut self, d: &Datum, span: Span) -> Res<Node> {
         let nil = list(vec![], span);
@@ -619,7 +643,8 @@ impl<'e> Expander<'e> {
     }
 
     fn lambda(&mut self, formals: &Datum, body: &[Datum], name: Option<Symbol>, span: Span) -> Res<Node> {
-        let (params, rest) = parse_formals(formals).ok_or_else(|| syntax_error(formals.span, "lambda: malformed parameter list"))?;
+        let (params, rest) =
+            parse_formals(formals).ok_or_else(|| syntax_error(formals.span, "lambda: malformed parameter list"))?;
         let id = self.next_fn;
         self.next_fn += 1;
         self.fns.push(id);
@@ -717,7 +742,13 @@ impl<'e> Expander<'e> {
         let target = items.get(1).ok_or_else(bad)?;
         match &target.kind {
             DatumKind::Symbol(s) => match items.len() {
-                2 => Ok((*s, Datum::new(DatumKind::List(vec![self.core("if", span), Datum::new(DatumKind::Bool(false), span)], None), span))),
+                2 => Ok((
+                    *s,
+                    Datum::new(
+                        DatumKind::List(vec![self.core("if", span), Datum::new(DatumKind::Bool(false), span)], None),
+                        span,
+                    ),
+                )),
                 3 => Ok((*s, items[2].clone())),
                 _ => Err(bad()),
             },
@@ -745,7 +776,8 @@ impl<'e> Expander<'e> {
         match items {
             [_, name, spec] => {
                 let name = name.as_symbol().ok_or_else(|| syntax_error(span, "define-syntax: expected a name"))?;
-                let mac = parse_syntax_rules(self.env.strip(name), spec, self.ribs.len()).map_err(|(s, m)| syntax_error(s, m))?;
+                let mac = parse_syntax_rules(self.env.strip(name), spec, self.ribs.len())
+                    .map_err(|(s, m)| syntax_error(s, m))?;
                 Ok((name, mac))
             }
             _ => Err(syntax_error(span, "define-syntax: expected (define-syntax name (syntax-rules …))")),
@@ -754,7 +786,10 @@ impl<'e> Expander<'e> {
 
     fn let_parts<'d>(&self, items: &'d [Datum], span: Span) -> Res<(Vec<Datum>, &'d [Datum])> {
         let kw = self.env.strip(items[0].as_symbol().unwrap());
-        let bindings = items.get(1).and_then(Datum::as_list).ok_or_else(|| syntax_error(span, format!("{kw}: expected ({kw} ((name value) …) body…)")))?;
+        let bindings = items
+            .get(1)
+            .and_then(Datum::as_list)
+            .ok_or_else(|| syntax_error(span, format!("{kw}: expected ({kw} ((name value) …) body…)")))?;
         for b in bindings {
             if binding_parts(b).is_none() {
                 return Err(syntax_error(b.span, format!("{kw}: malformed binding, expected (name value)")));
@@ -813,7 +848,8 @@ impl<'e> Expander<'e> {
         let mut params = Vec::new();
         let mut inits = Vec::new();
         for b in bindings {
-            let (v, init) = binding_parts(b).ok_or_else(|| syntax_error(b.span, "let: malformed binding, expected (name value)"))?;
+            let (v, init) = binding_parts(b)
+                .ok_or_else(|| syntax_error(b.span, "let: malformed binding, expected (name value)"))?;
             params.push(Datum::new(DatumKind::Symbol(v), b.span));
             inits.push(self.expand(init)?);
         }
@@ -834,8 +870,12 @@ impl<'e> Expander<'e> {
         let Some((first, rest)) = clauses.split_first() else {
             return Ok(Node::unspecified(span));
         };
-        let parts = first.as_list().filter(|p| !p.is_empty()).ok_or_else(|| syntax_error(first.span, "cond: each clause must be (test expression…)"))?;
-        let is_else = parts[0].as_symbol().is_some_and(|s| self.env.strip(s).as_str() == "else") && matches!(self.lookup(parts[0].as_symbol().unwrap()), Meaning::Global(_));
+        let parts = first
+            .as_list()
+            .filter(|p| !p.is_empty())
+            .ok_or_else(|| syntax_error(first.span, "cond: each clause must be (test expression…)"))?;
+        let is_else = parts[0].as_symbol().is_some_and(|s| self.env.strip(s).as_str() == "else")
+            && matches!(self.lookup(parts[0].as_symbol().unwrap()), Meaning::Global(_));
         if is_else {
             if !rest.is_empty() {
                 return Err(syntax_error(first.span, "cond: else must be the last clause"));
@@ -859,7 +899,10 @@ impl<'e> Expander<'e> {
                 Node::new(r, first.span)
             };
             let r2 = self.var_ref(t);
-            let body = Node::new(Expr::If(Box::new(Node::new(r2, first.span)), Box::new(then), Box::new(otherwise)), first.span);
+            let body = Node::new(
+                Expr::If(Box::new(Node::new(r2, first.span)), Box::new(then), Box::new(otherwise)),
+                first.span,
+            );
             return Ok(Node::new(Expr::Let(vec![(t, test)], Box::new(body)), first.span));
         }
         let body = parts[1..].iter().map(|i| self.expand(i)).collect::<Res<Vec<_>>>()?;
@@ -873,12 +916,16 @@ impl<'e> Expander<'e> {
         let key = self.temp("key", span);
         let mut clauses = Vec::new();
         for c in &items[2..] {
-            let parts = c.as_list().filter(|p| p.len() >= 2).ok_or_else(|| syntax_error(c.span, "case: each clause must be ((datum…) expression…)"))?;
+            let parts = c
+                .as_list()
+                .filter(|p| p.len() >= 2)
+                .ok_or_else(|| syntax_error(c.span, "case: each clause must be ((datum…) expression…)"))?;
             let is_else = parts[0].is_symbol("else");
             let test = if is_else {
                 self.core("else", c.span)
             } else {
-                let data = parts[0].as_list().ok_or_else(|| syntax_error(parts[0].span, "case: expected a list of data"))?;
+                let data =
+                    parts[0].as_list().ok_or_else(|| syntax_error(parts[0].span, "case: expected a list of data"))?;
                 let quoted = list(vec![self.core("quote", c.span), list(data.to_vec(), parts[0].span)], c.span);
                 list(vec![builtin("memv", c.span), key.clone(), quoted], c.span)
             };
@@ -906,7 +953,8 @@ impl<'e> Expander<'e> {
         let mut bindings = Vec::new();
         let mut steps = Vec::new();
         for s in specs {
-            let parts = s.as_list().filter(|p| (2..=3).contains(&p.len()) && p[0].as_symbol().is_some()).ok_or_else(bad)?;
+            let parts =
+                s.as_list().filter(|p| (2..=3).contains(&p.len()) && p[0].as_symbol().is_some()).ok_or_else(bad)?;
             bindings.push(list(vec![parts[0].clone(), parts[1].clone()], s.span));
             steps.push(parts.get(2).unwrap_or(&parts[0]).clone());
         }
@@ -933,10 +981,15 @@ impl<'e> Expander<'e> {
         let mut clauses: Vec<(Symbol, bool, Node)> = Vec::new();
         let mut ret = None;
         for c in &items[2..] {
-            let parts = c.as_list().ok_or_else(|| bad(c.span, "each clause must be (on op (arg… k) body…) or (return (v) body…)"))?;
+            let parts = c
+                .as_list()
+                .ok_or_else(|| bad(c.span, "each clause must be (on op (arg… k) body…) or (return (v) body…)"))?;
             match parts.first().and_then(Datum::as_symbol).map(|s| self.env.strip(s)).as_ref().map(|s| s.as_str()) {
                 Some("on") => {
-                    let op = parts.get(1).and_then(Datum::as_symbol).ok_or_else(|| bad(c.span, "expected (on op (arg… k) body…)"))?;
+                    let op = parts
+                        .get(1)
+                        .and_then(Datum::as_symbol)
+                        .ok_or_else(|| bad(c.span, "expected (on op (arg… k) body…)"))?;
                     let op = self.env.strip(op);
                     if parts.len() < 4 {
                         return Err(bad(c.span, "expected (on op (arg… k) body…)"));
@@ -951,13 +1004,24 @@ impl<'e> Expander<'e> {
                             if parts.len() < 5 {
                                 return Err(bad(c.span, "empty clause body"));
                             }
-                            let formals = list(vec![Datum::new(DatumKind::Symbol(args), parts[2].span), Datum::new(DatumKind::Symbol(k), parts[3].span)], c.span);
+                            let formals = list(
+                                vec![
+                                    Datum::new(DatumKind::Symbol(args), parts[2].span),
+                                    Datum::new(DatumKind::Symbol(k), parts[3].span),
+                                ],
+                                c.span,
+                            );
                             (formals, &parts[4..])
                         }
                         None => {
-                            let ok = parts[2].as_list().is_some_and(|f| !f.is_empty() && f.iter().all(|x| x.as_symbol().is_some()));
+                            let ok = parts[2]
+                                .as_list()
+                                .is_some_and(|f| !f.is_empty() && f.iter().all(|x| x.as_symbol().is_some()));
                             if !ok {
-                                return Err(bad(parts[2].span, "expected a parameter list ending with the continuation, e.g. (prompt k)"));
+                                return Err(bad(
+                                    parts[2].span,
+                                    "expected a parameter list ending with the continuation, e.g. (prompt k)",
+                                ));
                             }
                             (parts[2].clone(), &parts[3..])
                         }
@@ -988,7 +1052,8 @@ impl<'e> Expander<'e> {
         let var = spec[0].clone();
         var.as_symbol().ok_or_else(bad)?;
         let mut clauses = spec[1..].to_vec();
-        let has_else = clauses.last().and_then(Datum::as_list).and_then(|c| c.first()).is_some_and(|h| h.is_symbol("else"));
+        let has_else =
+            clauses.last().and_then(Datum::as_list).and_then(|c| c.first()).is_some_and(|h| h.is_symbol("else"));
         if !has_else {
             let reraise = list(vec![builtin("raise-again", span), var.clone()], span);
             clauses.push(list(vec![self.core("else", span), reraise], span));
@@ -1009,7 +1074,9 @@ impl<'e> Expander<'e> {
     /// (name, value) definitions. The descriptor lists the constructor's fields first, so
     /// the constructor fills a record from its arguments in order and pads the rest.
     fn record_type(&mut self, items: &[Datum], span: Span) -> Res<Vec<(Symbol, Value, Span)>> {
-        let bad = || syntax_error(span, "define-record-type: expected (define-record-type name (constructor field…) predicate (field accessor [modifier])…)");
+        let bad = || {
+            syntax_error(span, "define-record-type: expected (define-record-type name (constructor field…) predicate (field accessor [modifier])…)")
+        };
         if items.len() < 4 {
             return Err(bad());
         }
@@ -1027,7 +1094,10 @@ impl<'e> Expander<'e> {
         let declared: Vec<Symbol> = specs.iter().map(|(n, _)| n[0]).collect();
         for (i, (names, s)) in specs.iter().enumerate() {
             if declared[..i].contains(&names[0]) {
-                return Err(syntax_error(*s, format!("define-record-type: duplicate field {}", self.env.strip(names[0]))));
+                return Err(syntax_error(
+                    *s,
+                    format!("define-record-type: duplicate field {}", self.env.strip(names[0])),
+                ));
             }
         }
         let (ctor, ctor_fields) = match &items[2].kind {
@@ -1108,12 +1178,19 @@ impl<'e> Expander<'e> {
                 };
                 let mut end = items.len();
                 // `(a . ,b)` reads as `(a unquote b)`.
-                if tail.is_none() && end >= 2 && items[end - 2].as_symbol().is_some_and(|s| self.env.strip(s).as_str() == "unquote") && depth == 1 {
+                if tail.is_none()
+                    && end >= 2
+                    && items[end - 2].as_symbol().is_some_and(|s| self.env.strip(s).as_str() == "unquote")
+                    && depth == 1
+                {
                     result = items[end - 1].clone();
                     end -= 2;
                 }
                 for item in items[..end].iter().rev() {
-                    let splice = item.as_list().filter(|l| l.len() == 2 && l[0].as_symbol().is_some_and(|s| self.env.strip(s).as_str() == "unquote-splicing"));
+                    let splice = item.as_list().filter(|l| {
+                        l.len() == 2
+                            && l[0].as_symbol().is_some_and(|s| self.env.strip(s).as_str() == "unquote-splicing")
+                    });
                     result = match splice {
                         Some(l) if depth == 1 => list(vec![builtin("append", span), l[1].clone(), result], span),
                         _ => {
@@ -1142,7 +1219,10 @@ impl<'e> Expander<'e> {
         let v = self.temp("match-value", span);
         let mut result = list(vec![builtin("match-failed", span), v.clone()], span);
         for clause in items[2..].iter().rev() {
-            let parts = clause.as_list().filter(|p| p.len() >= 2).ok_or_else(|| syntax_error(clause.span, "match: each clause must be (pattern body…)"))?;
+            let parts = clause
+                .as_list()
+                .filter(|p| p.len() >= 2)
+                .ok_or_else(|| syntax_error(clause.span, "match: each clause must be (pattern body…)"))?;
             let fail = self.temp("match-fail", clause.span);
             // A body, so it may start with definitions (P8).
             let mut body = vec![self.core("let", clause.span), list(vec![], clause.span)];
@@ -1167,7 +1247,8 @@ impl<'e> Expander<'e> {
     /// variables bound, or `fail`.
     fn pattern(&mut self, pat: &Datum, v: &Datum, ok: Datum, fail: &Datum, bound: &mut Vec<Symbol>) -> Res<Datum> {
         let span = pat.span;
-        let iff = |this: &mut Self, test: Datum, ok: Datum| list(vec![this.core("if", span), test, ok, fail.clone()], span);
+        let iff =
+            |this: &mut Self, test: Datum, ok: Datum| list(vec![this.core("if", span), test, ok, fail.clone()], span);
         let quote = |this: &mut Self, d: Datum| list(vec![this.core("quote", span), d], span);
         Ok(match &pat.kind {
             DatumKind::Symbol(s) if s.as_str() == "_" => ok,
@@ -1188,7 +1269,9 @@ impl<'e> Expander<'e> {
                 let test = list(vec![builtin("match-symbol?", span), v.clone(), q], span);
                 iff(self, test, ok)
             }
-            DatumKind::List(items, None) if items.len() == 2 && items[0].as_symbol().is_some_and(|s| self.env.strip(s).as_str() == "quote") => {
+            DatumKind::List(items, None)
+                if items.len() == 2 && items[0].as_symbol().is_some_and(|s| self.env.strip(s).as_str() == "quote") =>
+            {
                 let test = list(vec![builtin("equal?", span), v.clone(), pat.clone()], span);
                 iff(self, test, ok)
             }
@@ -1213,7 +1296,15 @@ impl<'e> Expander<'e> {
 
     /// Tests a list pattern `(p1 … pn . tail)` element by element; variables bound by
     /// earlier elements are visible (and compared with `equal?`) in later ones.
-    fn list_pattern(&mut self, items: &[Datum], tail: Option<&Datum>, v: &Datum, ok: Datum, fail: &Datum, bound: &mut Vec<Symbol>) -> Res<Datum> {
+    fn list_pattern(
+        &mut self,
+        items: &[Datum],
+        tail: Option<&Datum>,
+        v: &Datum,
+        ok: Datum,
+        fail: &Datum,
+        bound: &mut Vec<Symbol>,
+    ) -> Res<Datum> {
         let span = v.span;
         let Some((first, rest)) = items.split_first() else {
             return match tail {
@@ -1341,7 +1432,9 @@ pub fn datum_to_value(d: &Datum) -> Value {
             let tail = tail.as_ref().map_or(Value::Null, |t| datum_to_value(t));
             Value::list_with_tail(items.iter().map(datum_to_value).collect::<Vec<_>>(), tail)
         }
-        DatumKind::Vector(items) => Value::Vector(Rc::new(std::cell::RefCell::new(items.iter().map(datum_to_value).collect()))),
+        DatumKind::Vector(items) => {
+            Value::Vector(Rc::new(std::cell::RefCell::new(items.iter().map(datum_to_value).collect())))
+        }
     }
 }
 

@@ -154,7 +154,10 @@ mod tests {
     fn characters() {
         assert_eq!(run("char->integer", &[Value::Char('A')]), "65");
         assert_eq!(run("integer->char", &[int(955)]), "#\\λ");
-        assert_eq!(run("integer->char", &[int(0xD800)]), "error: integer->char: expected Unicode scalar value, got 55296");
+        assert_eq!(
+            run("integer->char", &[int(0xD800)]),
+            "error: integer->char: expected Unicode scalar value, got 55296"
+        );
         assert_eq!(run("char-upcase", &[Value::Char('a')]), "#\\A");
         assert_eq!(run("char-upcase", &[Value::Char('ß')]), "#\\ß");
         assert_eq!(run("char-downcase", &[Value::Char('Ä')]), "#\\ä");

@@ -34,11 +34,9 @@ pub fn make_error_object(args: &[Value]) -> ErrorObject {
             };
             ErrorObject { kind: Some(*kind), message: msg.clone(), irritants }
         }
-        [first, irritants @ ..] => ErrorObject {
-            kind: None,
-            message: display_string(first).into(),
-            irritants: irritants.to_vec(),
-        },
+        [first, irritants @ ..] => {
+            ErrorObject { kind: None, message: display_string(first).into(), irritants: irritants.to_vec() }
+        }
         [] => ErrorObject { kind: None, message: "error".into(), irritants: Vec::new() },
     }
 }
@@ -168,7 +166,10 @@ mod tests {
     fn assert_and_exit() {
         assert_eq!(run("assert", &[int(1)]), "#<unspecified>");
         assert_eq!(run("assert", &[Value::Bool(false)]), "error: assertion failed");
-        assert_eq!(run("assert", &[Value::Bool(false), s("x must be positive:"), int(-1)]), "error: assertion failed: x must be positive: -1");
+        assert_eq!(
+            run("assert", &[Value::Bool(false), s("x must be positive:"), int(-1)]),
+            "error: assertion failed: x must be positive: -1"
+        );
         let mut c = Ctx::new(Box::new(SharedOutput::default()));
         let e = call_in(&mut c, "exit", &[]).unwrap_err();
         assert_eq!(e.kind, ErrorKind::Exit(0));

@@ -185,12 +185,27 @@ mod tests {
     #[test]
     fn missing_keys_and_wrong_types() {
         let h = call("make-hash-table", &[]).unwrap();
-        assert_eq!(run("%hash-table-ref", &[sym("hash-table-ref"), h.clone(), sym("x")]), "error: hash-table-ref: key not found: x");
-        assert_eq!(run("%hash-table-ref", &[sym("hash-ref"), h.clone(), s("x")]), "error: hash-ref: key not found: \"x\"");
-        assert_eq!(run("%hash-table-ref", &[sym("hash-ref"), int(5), s("x")]), "error: hash-ref: expected hash table, got 5");
+        assert_eq!(
+            run("%hash-table-ref", &[sym("hash-table-ref"), h.clone(), sym("x")]),
+            "error: hash-table-ref: key not found: x"
+        );
+        assert_eq!(
+            run("%hash-table-ref", &[sym("hash-ref"), h.clone(), s("x")]),
+            "error: hash-ref: key not found: \"x\""
+        );
+        assert_eq!(
+            run("%hash-table-ref", &[sym("hash-ref"), int(5), s("x")]),
+            "error: hash-ref: expected hash table, got 5"
+        );
         assert_eq!(run("%hash-table-contains?", &[sym("hash-ref"), h, s("x")]), "#f");
-        assert_eq!(run("hash-table-set!", &[ints(&[]), int(1), int(2)]), "error: hash-table-set!: expected hash table, got ()");
-        assert_eq!(run("make-hash-table", &[int(1)]), "error: make-hash-table: expected eq?, eqv?, equal? or string=?, got 1");
+        assert_eq!(
+            run("hash-table-set!", &[ints(&[]), int(1), int(2)]),
+            "error: hash-table-set!: expected hash table, got ()"
+        );
+        assert_eq!(
+            run("make-hash-table", &[int(1)]),
+            "error: make-hash-table: expected eq?, eqv?, equal? or string=?, got 1"
+        );
         assert_eq!(run("hash-table?", &[call("make-hash", &[]).unwrap()]), "#t");
         assert_eq!(run("hash-table?", &[call("make-table", &[]).unwrap()]), "#f");
         assert_eq!(run("hash-table?", &[int(1)]), "#f");

@@ -106,7 +106,9 @@ fn tails(_: &mut Ctx, args: &[Value]) -> R {
 /// `(%append-reverse rev tail)`: the elements of rev, reversed, in front of tail.
 /// A primitive that works on its arguments alone (not one the machine runs, like `apply`).
 fn is_plain_primitive(_: &mut Ctx, args: &[Value]) -> R {
-    Ok(Value::Bool(matches!(&args[0], Value::Primitive(p) if !crate::vm::MACHINE_PRIMITIVES.iter().any(|m| m.name == p.name))))
+    Ok(Value::Bool(
+        matches!(&args[0], Value::Primitive(p) if !crate::vm::MACHINE_PRIMITIVES.iter().any(|m| m.name == p.name)),
+    ))
 }
 
 /// `(%sort-by-primitive list less?)` where `less?` is a primitive (`<`, `string<?` …): a
@@ -204,21 +206,48 @@ mod tests {
         let car = Value::Primitive(crate::primitives::all().find(|p| p.name == "car").unwrap());
         assert_eq!(run("%check", &[sym("map"), sym("procedure"), car]), "#<procedure car>");
         assert_eq!(run("%check", &[sym("map"), sym("procedure"), int(5)]), "error: map: expected procedure, got 5");
-        assert_eq!(run("%check", &[sym("map"), sym("list"), Value::cons(int(1), int(2))]), "error: map: expected list, got (1 . 2)");
+        assert_eq!(
+            run("%check", &[sym("map"), sym("list"), Value::cons(int(1), int(2))]),
+            "error: map: expected list, got (1 . 2)"
+        );
         assert_eq!(run("%check", &[sym("map"), sym("list"), Value::Null]), "()");
-        assert_eq!(run("%check", &[sym("vector-map"), sym("vector"), int(1)]), "error: vector-map: expected vector, got 1");
-        assert_eq!(run("%check", &[sym("stream-map"), sym("stream"), int(1)]), "error: stream-map: expected stream, got 1");
-        assert_eq!(run("%check", &[sym("hash-ref"), sym("hash-table"), int(1)]), "error: hash-ref: expected hash table, got 1");
-        assert_eq!(run("%check", &[sym("stream-ref"), sym("count"), int(-1)]), "error: stream-ref: expected non-negative exact integer, got -1");
-        assert_eq!(run("%check", &[sym("map"), sym("lists"), list(&[ints(&[1]), int(2)])]), "error: map: expected list, got 2");
+        assert_eq!(
+            run("%check", &[sym("vector-map"), sym("vector"), int(1)]),
+            "error: vector-map: expected vector, got 1"
+        );
+        assert_eq!(
+            run("%check", &[sym("stream-map"), sym("stream"), int(1)]),
+            "error: stream-map: expected stream, got 1"
+        );
+        assert_eq!(
+            run("%check", &[sym("hash-ref"), sym("hash-table"), int(1)]),
+            "error: hash-ref: expected hash table, got 1"
+        );
+        assert_eq!(
+            run("%check", &[sym("stream-ref"), sym("count"), int(-1)]),
+            "error: stream-ref: expected non-negative exact integer, got -1"
+        );
+        assert_eq!(
+            run("%check", &[sym("map"), sym("lists"), list(&[ints(&[1]), int(2)])]),
+            "error: map: expected list, got 2"
+        );
         assert_eq!(run("%check", &[sym("map"), sym("lists"), list(&[ints(&[1]), ints(&[])])]), "((1) ())");
-        assert_eq!(run("%check", &[sym("stream-append"), sym("streams"), list(&[Value::Null, s("x")])]), "error: stream-append: expected stream, got \"x\"");
-        assert_eq!(run("%check", &[sym("stream-cdr"), sym("stream-pair"), Value::Null]), "error: stream-cdr: expected stream pair, got ()");
+        assert_eq!(
+            run("%check", &[sym("stream-append"), sym("streams"), list(&[Value::Null, s("x")])]),
+            "error: stream-append: expected stream, got \"x\""
+        );
+        assert_eq!(
+            run("%check", &[sym("stream-cdr"), sym("stream-pair"), Value::Null]),
+            "error: stream-cdr: expected stream pair, got ()"
+        );
         assert_eq!(run("%check-arity", &[sym("hash-ref"), int(2), int(3), ints(&[1])]), "#<unspecified>");
         assert_eq!(
             run("%check-arity", &[sym("hash-ref"), int(2), int(3), ints(&[1, 2])]),
             "error: #<procedure hash-ref>: expected 2 to 3 arguments, got 4"
         );
-        assert_eq!(run("%error", &[sym("stream-ref"), s("index"), int(5), s("out of range")]), "error: stream-ref: index 5 out of range");
+        assert_eq!(
+            run("%error", &[sym("stream-ref"), s("index"), int(5), s("out of range")]),
+            "error: stream-ref: index 5 out of range"
+        );
     }
 }

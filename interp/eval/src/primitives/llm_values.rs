@@ -126,7 +126,10 @@ mod tests {
         assert_eq!(run("meaning-confidence", &[m.clone()]), "1");
         assert_eq!(run("meaning-trace", &[m]), "\"scripted\"");
         assert_eq!(run("meaning-trace", &[int(1)]), "error: meaning-trace: expected meaning, got 1");
-        assert_eq!(run("make-meaning", &[s("x"), s("high"), s("t")]), "error: make-meaning: expected number, got \"high\"");
+        assert_eq!(
+            run("make-meaning", &[s("x"), s("high"), s("t")]),
+            "error: make-meaning: expected number, got \"high\""
+        );
     }
 
     #[test]
@@ -150,7 +153,10 @@ mod tests {
             run("prompt->string", &[list(&[s("What is the "), sym("capital"), s(" of France?")])]),
             "\"What is the capital of France?\""
         );
-        assert_eq!(run("prompt->string", &[list(&[sym("AgentA"), s(" responds to: "), Value::Null])]), "\"AgentA responds to: ()\"");
+        assert_eq!(
+            run("prompt->string", &[list(&[sym("AgentA"), s(" responds to: "), Value::Null])]),
+            "\"AgentA responds to: ()\""
+        );
         assert_eq!(run("prompt->string", &[int(42)]), "\"42\"");
     }
 }

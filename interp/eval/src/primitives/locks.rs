@@ -8,10 +8,8 @@ use crate::error::Error;
 use crate::lock::Lock;
 use crate::value::{Object, Primitive, Value};
 
-pub const PRIMITIVES: &[Primitive] = &[
-    prim("make-serializer", 0, Some(1), make_serializer),
-    prim("make-mutex", 0, Some(1), make_mutex),
-];
+pub const PRIMITIVES: &[Primitive] =
+    &[prim("make-serializer", 0, Some(1), make_serializer), prim("make-mutex", 0, Some(1), make_mutex)];
 
 type R = Result<Value, Error>;
 

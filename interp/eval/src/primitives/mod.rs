@@ -218,13 +218,7 @@ fn table_arg<'a>(name: &str, expected: &str, v: &'a Value) -> Result<&'a Table, 
 
 /// A fresh table.
 fn new_table(ctx: &mut Ctx, is_sicp: bool, eqv_keys: bool) -> Table {
-    Table {
-        id: ctx.fresh_id(),
-        is_sicp,
-        weak_eq: eqv_keys,
-        entries: Default::default(),
-        label: Default::default(),
-    }
+    Table { id: ctx.fresh_id(), is_sicp, weak_eq: eqv_keys, entries: Default::default(), label: Default::default() }
 }
 
 /// The key for `k` in `t`: compared with `eqv?` or `equal?` as the table was made.
@@ -368,7 +362,8 @@ mod tests {
         let machine: HashMap<&str, &Primitive> =
             crate::vm::MACHINE_PRIMITIVES.iter().filter(|p| !p.name.starts_with("#%")).map(|p| (p.name, p)).collect();
         for sig in SIGNATURES {
-            let homes = [primitives.contains_key(sig.name), prelude.contains_key(sig.name), machine.contains_key(sig.name)];
+            let homes =
+                [primitives.contains_key(sig.name), prelude.contains_key(sig.name), machine.contains_key(sig.name)];
             assert_eq!(homes.iter().filter(|h| **h).count(), 1, "{} must be defined exactly once", sig.name);
             if let Some(p) = primitives.get(sig.name).or(machine.get(sig.name)) {
                 assert_eq!((p.min, p.max), (sig.min, sig.max), "arity of primitive {}", sig.name);
@@ -378,7 +373,9 @@ mod tests {
                 match sig.max {
                     None => assert!(def.rest && def.checked_max.is_none(), "prelude {} is variadic", sig.name),
                     Some(max) if max == def.min && !def.rest => {}
-                    Some(max) => assert_eq!(def.checked_max, Some((sig.min, max)), "prelude {} checks its maximum", sig.name),
+                    Some(max) => {
+                        assert_eq!(def.checked_max, Some((sig.min, max)), "prelude {} checks its maximum", sig.name)
+                    }
                 }
             }
         }

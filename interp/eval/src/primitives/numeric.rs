@@ -507,7 +507,10 @@ mod tests {
     fn conversions_with_strings() {
         assert_eq!(run("number->string", &[float(3.5)]), "\"3.5\"");
         assert_eq!(run("number->string", &[int(255), int(16)]), "\"ff\"");
-        assert_eq!(run("number->string", &[int(1), int(1)]), "error: number->string: expected radix between 2 and 36, got 1");
+        assert_eq!(
+            run("number->string", &[int(1), int(1)]),
+            "error: number->string: expected radix between 2 and 36, got 1"
+        );
         assert_eq!(run("string->number", &[s("12abc")]), "#f");
         assert_eq!(run("string->number", &[s("1e3")]), "1000.0");
         assert_eq!(run("string->number", &[s("-17")]), "-17");

@@ -51,8 +51,10 @@ fn check_out(program: &str, expected_out: &str, expected: &str) {
 
 #[test]
 fn prelude_procedures_print_with_their_names() {
-    check("(list map sort hash-table-ref stream-map require)",
-        "(#<procedure map> #<procedure sort> #<procedure hash-table-ref> #<procedure stream-map> #<procedure require>)");
+    check(
+        "(list map sort hash-table-ref stream-map require)",
+        "(#<procedure map> #<procedure sort> #<procedure hash-table-ref> #<procedure stream-map> #<procedure require>)",
+    );
 }
 
 #[test]
@@ -119,7 +121,10 @@ fn sorting() {
         "(sort '((1 . a) (0 . b) (1 . c) (0 . d) (1 . e)) (lambda (x y) (< (car x) (car y))))",
         "((0 . b) (0 . d) (1 . a) (1 . c) (1 . e))",
     );
-    check("(let ((l (map (lambda (i) (modulo (* i 7919) 10007)) (iota 10007)))) (equal? (sort l <) (iota 10007)))", "#t");
+    check(
+        "(let ((l (map (lambda (i) (modulo (* i 7919) 10007)) (iota 10007)))) (equal? (sort l <) (iota 10007)))",
+        "#t",
+    );
     check("(length (sort (map (lambda (i) (modulo (* i 7919) 100003)) (iota 100000)) <))", "100000");
     check("(equal? (sort (iota 100000) <) (iota 100000))", "#t");
     check("(sort '(5 4 3 3 2 1 1) <)", "(1 1 2 3 3 4 5)");
@@ -166,9 +171,15 @@ fn hash_tables() {
     check(&format!("{setup} (hash-ref h 'b (lambda () 'thunk))"), "thunk");
     check(&format!("{setup} (hash-ref h 'b)"), "error: hash-ref: key not found: b");
     check(&format!("{setup} (hash-table-update! h 'a (lambda (v) (+ v 10))) (hash-table-ref h 'a)"), "11");
-    check(&format!("{setup} (hash-table-update! h 'b (lambda (v) (+ v 10)) (lambda () 0)) (hash-table-ref h 'b)"), "10");
+    check(
+        &format!("{setup} (hash-table-update! h 'b (lambda (v) (+ v 10)) (lambda () 0)) (hash-table-ref h 'b)"),
+        "10",
+    );
     check(&format!("{setup} (hash-table-update! h 'b (lambda (v) v))"), "error: hash-table-update!: key not found: b");
-    check(&format!("{setup} (hash-table-update!/default h 'c (lambda (v) (cons 1 v)) '()) (hash-table-ref h 'c)"), "(1)");
+    check(
+        &format!("{setup} (hash-table-update!/default h 'c (lambda (v) (cons 1 v)) '()) (hash-table-ref h 'c)"),
+        "(1)",
+    );
     check_out(
         &format!("{setup} (hash-table-set! h 'z 26) (hash-table-walk h (lambda (k v) (display k) (display v)))"),
         "a1z26",
@@ -208,7 +219,11 @@ fn streams() {
         "12",
         "(1 2 3)",
     );
-    check_out("(define (noisy n) (cons-stream n (begin (display n) (noisy (+ n 1))))) (stream->list (noisy 1) 2)", "1", "(1 2)");
+    check_out(
+        "(define (noisy n) (cons-stream n (begin (display n) (noisy (+ n 1))))) (stream->list (noisy 1) 2)",
+        "1",
+        "(1 2)",
+    );
     check_out(
         "(define (noisy n) (cons-stream n (begin (display n) (noisy (+ n 1))))) (stream-car (stream-map - (noisy 1)))",
         "",

@@ -159,7 +159,11 @@ mod tests {
             "\"Application Programming Interface\""
         );
         assert_eq!(
-            show(call_in(&mut c, "detect-conflict", &[s("API"), g.clone(), t.clone(), s("American Petroleum Institute")])),
+            show(call_in(
+                &mut c,
+                "detect-conflict",
+                &[s("API"), g.clone(), t.clone(), s("American Petroleum Institute")]
+            )),
             "\"Application Programming Interface\""
         );
         assert_eq!(
@@ -189,9 +193,18 @@ mod tests {
         call_in(&mut c, "insert-at!", &[b.clone(), s("Introduction..."), int(0)]).unwrap();
         call_in(&mut c, "insert-at!", &[b.clone(), s("Body"), int(1)]).unwrap();
         call_in(&mut c, "insert-at!", &[b.clone(), s("Body content..."), int(1)]).unwrap();
-        assert_eq!(show(call_in(&mut c, "get-buffer", &[b.clone()])), "\"Introduction... Body content... Conclusion.\"");
+        assert_eq!(
+            show(call_in(&mut c, "get-buffer", &[b.clone()])),
+            "\"Introduction... Body content... Conclusion.\""
+        );
         call_in(&mut c, "insert-at!", &[b.clone(), int(7), int(10)]).unwrap();
-        assert_eq!(show(call_in(&mut c, "get-buffer", &[b.clone()])), "\"Introduction... Body content... Conclusion. 7\"");
-        assert_eq!(show(call_in(&mut c, "insert-at!", &[b, s("x"), s("0")])), "error: insert-at!: expected exact integer, got \"0\"");
+        assert_eq!(
+            show(call_in(&mut c, "get-buffer", &[b.clone()])),
+            "\"Introduction... Body content... Conclusion. 7\""
+        );
+        assert_eq!(
+            show(call_in(&mut c, "insert-at!", &[b, s("x"), s("0")])),
+            "error: insert-at!: expected exact integer, got \"0\""
+        );
     }
 }

@@ -25,12 +25,37 @@ pub static MACHINE_PRIMITIVES: [Primitive; 10] = [
 
 /// Primitives that read or write mutable state tasks may share.
 const SHARED_STATE: &[&str] = &[
-    "read-table", "add-entry", "write-table!", "detect-conflict", "read-context", "write-context!",
-    "insert-at!", "get-buffer", "lookup", "insert!", "table->alist", "put", "get", "hash-table-set!",
-    "hash-table-ref/default", "hash-table-delete!", "hash-table-contains?", "hash-table-count",
-    "hash-table-keys", "hash-table-values", "hash-table->alist", "hash-table-clear!", "hash-set!",
-    "hash-has-key?", "%hash-table-ref", "%hash-table-contains?", "vector-ref", "vector-set!",
-    "vector-fill!", "set-car!", "set-cdr!",
+    "read-table",
+    "add-entry",
+    "write-table!",
+    "detect-conflict",
+    "read-context",
+    "write-context!",
+    "insert-at!",
+    "get-buffer",
+    "lookup",
+    "insert!",
+    "table->alist",
+    "put",
+    "get",
+    "hash-table-set!",
+    "hash-table-ref/default",
+    "hash-table-delete!",
+    "hash-table-contains?",
+    "hash-table-count",
+    "hash-table-keys",
+    "hash-table-values",
+    "hash-table->alist",
+    "hash-table-clear!",
+    "hash-set!",
+    "hash-has-key?",
+    "%hash-table-ref",
+    "%hash-table-contains?",
+    "vector-ref",
+    "vector-set!",
+    "vector-fill!",
+    "set-car!",
+    "set-cdr!",
 ];
 
 const fn machine(name: &'static str, min: usize, max: Option<usize>) -> Primitive {
@@ -200,14 +225,21 @@ impl Machine {
                     self.stack.truncate(callee);
                     let expect = |n: usize| {
                         if args.len() != n {
-                            Err(Error::new(format!("#<procedure {name}>: expected {} argument{}, got {}", n, if n == 1 { "" } else { "s" }, args.len())))
+                            Err(Error::new(format!(
+                                "#<procedure {name}>: expected {} argument{}, got {}",
+                                n,
+                                if n == 1 { "" } else { "s" },
+                                args.len()
+                            )))
                         } else {
                             Ok(())
                         }
                     };
                     let record_of = |v: &Value| -> Result<Rc<Object>, Error> {
                         match v {
-                            Value::Object(r) if matches!(&**r, Object::Record { rtd: t, .. } if Rc::ptr_eq(t, rtd)) => Ok(r.clone()),
+                            Value::Object(r) if matches!(&**r, Object::Record { rtd: t, .. } if Rc::ptr_eq(t, rtd)) => {
+                                Ok(r.clone())
+                            }
                             _ => Err(Error::wrong_type(name.as_str(), rtd.name.as_str(), v)),
                         }
                     };
@@ -444,7 +476,10 @@ impl Machine {
             "mutex-release" => {
                 let lock = mutex_of(&args[0], "mutex-release")?;
                 if lock.holder.get() != Some(self.sched.current) {
-                    return Err(Error::new(format!("mutex-release: mutex {} is not held by this task", lock.display_name())));
+                    return Err(Error::new(format!(
+                        "mutex-release: mutex {} is not held by this task",
+                        lock.display_name()
+                    )));
                 }
                 self.release(&lock);
                 self.deliver(Value::Unspecified)
@@ -471,8 +506,10 @@ impl Machine {
 
     /// `(eval expr)`: compiles the datum and runs it in the global environment.
     fn eval_value(&mut self, expr: &Value) -> Result<Flow, Error> {
-        let datum = crate::compile::value_to_datum(expr).ok_or_else(|| Error::wrong_type("eval", "expression", expr))?;
-        let proto = crate::compile::compile_toplevel(&datum, &mut self.expand_env, &mut self.global_names, u32::MAX, false)?;
+        let datum =
+            crate::compile::value_to_datum(expr).ok_or_else(|| Error::wrong_type("eval", "expression", expr))?;
+        let proto =
+            crate::compile::compile_toplevel(&datum, &mut self.expand_env, &mut self.global_names, u32::MAX, false)?;
         self.sync_globals();
         self.call_value(Value::Closure(Rc::new(Closure { proto, captures: Box::new([]) })), vec![])
     }

@@ -46,22 +46,40 @@ pub enum Op {
     TailCall(u32),
     /// A call of global `g` that is usually built-in `op` with its arguments on the stack:
     /// done in place while `g` still holds that built-in, else an ordinary call.
-    Builtin { g: u32, op: Fast, tail: bool },
+    Builtin {
+        g: u32,
+        op: Fast,
+        tail: bool,
+    },
     /// `Builtin` of two arguments, local `slot` and constant `k` (as in `(- n 1)`), not in
     /// tail position.
-    BuiltinLocalConst { g: u32, op: Fast, slot: u16, k: u16 },
+    BuiltinLocalConst {
+        g: u32,
+        op: Fast,
+        slot: u16,
+        k: u16,
+    },
     Return,
     /// `(effect op a…)`: constant `op` holds the op symbol; `argc` arguments are on the stack.
-    Effect { op: u32, argc: u32 },
+    Effect {
+        op: u32,
+        argc: u32,
+    },
     /// `(handle …)`: on the stack are the body thunk, `n` clause closures (their ops in
     /// constant `ops`) and, if `ret`, the return clause.
-    Handle { ops: u32, n: u32, ret: bool },
+    Handle {
+        ops: u32,
+        n: u32,
+        ret: bool,
+    },
     /// `(parallel …)`: `n` thunks on the stack.
     Parallel(u32),
     /// `(guard …)`: the body thunk and the handler on the stack.
     Guard,
     /// `(delay E)`: a thunk on the stack becomes a promise; `force_result` for `delay-force`.
-    Delay { force_result: bool },
+    Delay {
+        force_result: bool,
+    },
 }
 
 /// Built-ins common enough in loops to get an instruction of their own.

@@ -50,7 +50,10 @@ impl Machine {
     /// `(effect op a…)` with the arguments on the stack.
     pub(super) fn perform(&mut self, op: Symbol, argc: usize) -> Result<Flow, Error> {
         let args: Vec<Value> = self.stack.drain(self.stack.len() - argc..).collect();
-        let found = self.frames.iter().rposition(|f| matches!(f, Frame::Handler { set, .. } if set.clauses.iter().any(|c| c.0 == op)));
+        let found = self
+            .frames
+            .iter()
+            .rposition(|f| matches!(f, Frame::Handler { set, .. } if set.clauses.iter().any(|c| c.0 == op)));
         if let Some(h) = found {
             let Frame::Handler { set, base } = &self.frames[h] else { unreachable!() };
             let (set, base) = (set.clone(), *base as usize);
@@ -95,7 +98,10 @@ impl Machine {
             let m = c.proto.params as usize - 1;
             if !c.proto.rest && m != args.len() {
                 let s = if m == 1 { "" } else { "s" };
-                return Err(Error::new(format!("handle: {op} clause takes {m} argument{s}, effect passed {}", args.len())));
+                return Err(Error::new(format!(
+                    "handle: {op} clause takes {m} argument{s}, effect passed {}",
+                    args.len()
+                )));
             }
         }
         let mut all = args;
@@ -121,7 +127,10 @@ impl Machine {
             return Err(Error::new("continuation already resumed"));
         }
         if let Some((task, depth)) = k.cross {
-            if task != self.sched.current || self.frames.len() <= depth || !matches!(self.frames[depth], Frame::CrossResume) {
+            if task != self.sched.current
+                || self.frames.len() <= depth
+                || !matches!(self.frames[depth], Frame::CrossResume)
+            {
                 return Err(Error::new("continuation already resumed"));
             }
             self.frames.truncate(depth);
@@ -140,7 +149,11 @@ impl Machine {
         };
         let Some((first, rest)) = thunks.split_first() else { return self.amb_fail() };
         if !rest.is_empty() {
-            self.sched.choices.push(ChoicePoint { frames: self.frames.clone(), stack: self.stack.clone(), untried: rest.to_vec() });
+            self.sched.choices.push(ChoicePoint {
+                frames: self.frames.clone(),
+                stack: self.stack.clone(),
+                untried: rest.to_vec(),
+            });
         }
         self.call_value(first.clone(), vec![])
     }
@@ -184,7 +197,10 @@ impl Machine {
         if self.tail_site.is_some() {
             return self.tail_site;
         }
-        let Some(Frame::Call { closure, pc, .. }) = self.frames.iter().rev().find(|f| matches!(f, Frame::Call { .. })) else { return None };
+        let Some(Frame::Call { closure, pc, .. }) = self.frames.iter().rev().find(|f| matches!(f, Frame::Call { .. }))
+        else {
+            return None;
+        };
         let at = (*pc as usize).saturating_sub(1);
         closure.proto.spans.get(at).map(|&span| Loc { source: closure.proto.source, span })
     }

@@ -6,8 +6,8 @@
 //! busy serializer or a join. `run.rs` holds the instruction loop, `call.rs` procedure
 //! calls and returns, `effects.rs` handlers and continuations, `sched.rs` tasks and locks.
 
-pub mod code;
 mod call;
+pub mod code;
 mod effects;
 mod run;
 mod sched;

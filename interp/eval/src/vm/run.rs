@@ -120,40 +120,40 @@ impl Machine {
         macro_rules! builtin {
             ($g:expr, $op:expr, $tail:expr) => {{
                 let (g, op, tail): (u32, Fast, bool) = ($g, $op, $tail);
-                    let n = op.arity();
-                    let len = self.stack.len();
-                    match self.builtin_if_original(g, op) {
-                        Some(p) => {
-                            if !fast_builtin(op, &mut self.stack) {
-                                save_pc!();
-                                let r = (p.f)(&mut self.ctx, &self.stack[len - n..])?;
-                                self.stack.truncate(len - n);
-                                self.stack.push(r);
-                            }
-                            if tail {
-                                let r = self.stack.pop().unwrap();
-                                return_value!(r);
-                            } else if let Op::JumpIfFalse(t) = code!()[pc] {
-                                // A test followed by a branch: branch at once.
-                                pc = if let Some(Value::Bool(false)) = self.stack.pop() { t as usize } else { pc + 1 };
-                            }
-                        }
-                        None => {
-                            // The name no longer holds the built-in: an ordinary call.
+                let n = op.arity();
+                let len = self.stack.len();
+                match self.builtin_if_original(g, op) {
+                    Some(p) => {
+                        if !fast_builtin(op, &mut self.stack) {
                             save_pc!();
-                            let callee = self.globals[g as usize].clone();
-                            if matches!(callee, Value::Undefined) {
-                                return Err(self.unbound(g));
-                            }
-                            self.stack.insert(len - n, callee);
-                            self.tick()?;
-                            let r = if tail { self.tail_call(fp, n) } else { self.apply(len - n, n) };
-                            match r {
-                                Ok(Flow::Continue) => reload!(),
-                                other => return other,
-                            }
+                            let r = (p.f)(&mut self.ctx, &self.stack[len - n..])?;
+                            self.stack.truncate(len - n);
+                            self.stack.push(r);
+                        }
+                        if tail {
+                            let r = self.stack.pop().unwrap();
+                            return_value!(r);
+                        } else if let Op::JumpIfFalse(t) = code!()[pc] {
+                            // A test followed by a branch: branch at once.
+                            pc = if let Some(Value::Bool(false)) = self.stack.pop() { t as usize } else { pc + 1 };
                         }
                     }
+                    None => {
+                        // The name no longer holds the built-in: an ordinary call.
+                        save_pc!();
+                        let callee = self.globals[g as usize].clone();
+                        if matches!(callee, Value::Undefined) {
+                            return Err(self.unbound(g));
+                        }
+                        self.stack.insert(len - n, callee);
+                        self.tick()?;
+                        let r = if tail { self.tail_call(fp, n) } else { self.apply(len - n, n) };
+                        match r {
+                            Ok(Flow::Continue) => reload!(),
+                            other => return other,
+                        }
+                    }
+                }
             }};
         }
 
@@ -240,7 +240,9 @@ impl Machine {
                     self.stack.pop();
                 }
                 Op::Name(c) => {
-                    if let (Some(Value::Object(o)), Value::Symbol(name)) = (self.stack.last(), &clo!().proto.consts[c as usize]) {
+                    if let (Some(Value::Object(o)), Value::Symbol(name)) =
+                        (self.stack.last(), &clo!().proto.consts[c as usize])
+                    {
                         if let Object::Serializer(lock) | Object::Mutex(lock) = &**o {
                             lock.name_if_unnamed(name.as_str());
                         }
@@ -320,7 +322,13 @@ impl Machine {
                             }
                             Value::Closure(_) => {}
                             // The frame goes before the callee runs: remember the call site.
-                            _ => self.tail_site = clo!().proto.spans.get(pc - 1).map(|&span| Loc { source: clo!().proto.source, span }),
+                            _ => {
+                                self.tail_site = clo!()
+                                    .proto
+                                    .spans
+                                    .get(pc - 1)
+                                    .map(|&span| Loc { source: clo!().proto.source, span })
+                            }
                         }
                     }
                     let r = self.tail_call(fp, argc as usize);
@@ -351,7 +359,9 @@ impl Machine {
                         if let Some(r) = r {
                             match (r, code!()[pc]) {
                                 // A test followed by a branch: branch at once.
-                                (Value::Bool(t), Op::JumpIfFalse(target)) => pc = if t { pc + 1 } else { target as usize },
+                                (Value::Bool(t), Op::JumpIfFalse(target)) => {
+                                    pc = if t { pc + 1 } else { target as usize }
+                                }
                                 (r, _) => self.stack.push(r),
                             }
                             continue;

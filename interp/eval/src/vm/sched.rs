@@ -59,7 +59,11 @@ pub(super) enum Wait {
     Llm(Vec<LlmWork>),
     /// Waits for a lock another task holds; on grant, calls the serialized procedure at
     /// `callee` with `argc` arguments (`None` for `mutex-acquire`).
-    Lock { lock: Rc<Lock>, call: Option<(usize, usize)>, loc: Option<Loc> },
+    Lock {
+        lock: Rc<Lock>,
+        call: Option<(usize, usize)>,
+        loc: Option<Loc>,
+    },
     /// Joins its children.
     Join,
     Yield,
@@ -67,17 +71,24 @@ pub(super) enum Wait {
     /// again when the task resumes.
     Retry,
     /// A scheduling point of the seeded scheduler after taking an uncontended lock.
-    Acquired { call: Option<(usize, usize)> },
+    Acquired {
+        call: Option<(usize, usize)>,
+    },
 }
 
 /// What to do when a task next runs.
 enum Resume {
     /// A new child: call `proc` with `args`.
-    Start { proc: Value, args: Vec<Value> },
+    Start {
+        proc: Value,
+        args: Vec<Value>,
+    },
     Deliver(Value),
     Raise(Error),
     /// A lock was handed over: make the pending call, or just go on.
-    Granted { call: Option<(usize, usize)> },
+    Granted {
+        call: Option<(usize, usize)>,
+    },
     /// Go on where the task stopped.
     Continue,
     /// Run the instruction the task stopped before.
@@ -188,7 +199,11 @@ impl Machine {
                 return Err(e);
             }
             if !self.sched.requests.is_empty() {
-                let timeout = self.limits.deadline.map(|d| d.saturating_duration_since(Instant::now())).map_or(Duration::from_millis(100), |d| d.min(Duration::from_millis(100)));
+                let timeout = self
+                    .limits
+                    .deadline
+                    .map(|d| d.saturating_duration_since(Instant::now()))
+                    .map_or(Duration::from_millis(100), |d| d.min(Duration::from_millis(100)));
                 if let Some(ev) = llm.next(Some(timeout)) {
                     self.llm_done(ev, llm);
                 }
@@ -199,7 +214,8 @@ impl Machine {
                 continue;
             }
             // Nothing can run and nothing is on its way: every live task is blocked.
-            let blocked = (0..self.sched.tasks.len() as TaskId).find(|&t| matches!(self.sched.tasks[t as usize].state, State::Blocked { .. }));
+            let blocked = (0..self.sched.tasks.len() as TaskId)
+                .find(|&t| matches!(self.sched.tasks[t as usize].state, State::Blocked { .. }));
             match blocked {
                 Some(t) => {
                     let msg = format!("deadlock: {} waits for a lock that is never released", self.sched.label(t));
@@ -491,7 +507,12 @@ impl Machine {
                 let loc = self.current_loc();
                 if let Some(cycle) = self.find_cycle(me, holder) {
                     let kind = if call.is_some() { "serializer" } else { "mutex" };
-                    let mut text = format!("deadlock: {} waits for {kind} {} held by {}", self.sched.label(me), lock.display_name(), self.sched.label(holder));
+                    let mut text = format!(
+                        "deadlock: {} waits for {kind} {} held by {}",
+                        self.sched.label(me),
+                        lock.display_name(),
+                        self.sched.label(holder)
+                    );
                     if holder == me {
                         text.push_str(" (serializers are not reentrant)");
                     }
@@ -596,7 +617,15 @@ impl Machine {
             State::Blocked { lock, call, .. } => match lock.holder.get() {
                 Some(h) => {
                     let kind = if call.is_some() { "serializer" } else { "mutex" };
-                    vec![(h, format!("{} waits for {kind} {} held by {}", task.label, lock.display_name(), self.sched.label(h)))]
+                    vec![(
+                        h,
+                        format!(
+                            "{} waits for {kind} {} held by {}",
+                            task.label,
+                            lock.display_name(),
+                            self.sched.label(h)
+                        ),
+                    )]
                 }
                 None => vec![],
             },
@@ -622,7 +651,11 @@ fn llm_value(op: &str, mut replies: Vec<LlmReply>) -> Value {
                 Some(c) => Value::Float(c),
                 None => Value::Int(1),
             };
-            Value::object(Object::Meaning { denotation: Value::str(r.text.trim()), confidence, trace: Value::str(&r.trace) })
+            Value::object(Object::Meaning {
+                denotation: Value::str(r.text.trim()),
+                confidence,
+                trace: Value::str(&r.trace),
+            })
         }
         _ => {
             // Merge equal samples; weight = count / n; by descending weight, ties by first seen.
