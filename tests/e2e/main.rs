@@ -8,3 +8,4 @@ mod conformance;
 mod fuzz;
 mod llm;
 mod programs;
+mod tidy;

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use omega_eval::printer::write_string;
 use omega_eval::value::Value;
-use omega_eval::vm::Limits;
+use omega_eval::Limits;
 use omega_llm::config::{AdapterKind, LlmConfig};
 
 use crate::programs::{scripted, session};

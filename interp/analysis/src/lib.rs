@@ -88,22 +88,23 @@
 // The syntax layer, under the names the modules use.
 use omega_syntax::{builtins, diagnostic, reader, symbol, syntax};
 
-pub mod arity;
-pub mod effects;
-pub mod fixes;
-pub mod hover;
-pub mod identity;
-pub mod key_order;
-pub mod lock_order;
-pub mod names;
-pub mod race;
-pub mod report;
-pub mod resolve;
-pub mod run;
-pub mod self_deadlock;
-pub mod suppress;
-pub mod tasks;
+mod arity;
+mod effects;
+mod fixes;
+mod hover;
+mod identity;
+mod key_order;
+mod lock_order;
+mod names;
+mod race;
+mod report;
+mod resolve;
+mod run;
+mod self_deadlock;
+mod suppress;
+mod tasks;
 
+pub use hover::LockOrderNote;
 pub use resolve::{resolve, Binding, BindingId, BindingKind, Resolution};
 
 use crate::diagnostic::{sort_diagnostics, Code, Diagnostic};

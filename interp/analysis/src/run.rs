@@ -78,7 +78,6 @@ pub struct Acquire {
     /// The serializer value was one of several possible ones.
     pub may: bool,
     pub token: Span,
-    pub call: Span,
     pub passed_at: Option<Span>,
     pub held: Vec<Held>,
     pub facts: Rc<Vec<Fact>>,
@@ -1484,7 +1483,6 @@ impl<'a> Runner<'a> {
             lock: sp.lock.clone(),
             may,
             token: sp.token,
-            call: call.head,
             passed_at: sp.passed_at,
             held: ctx.held.clone(),
             facts: ctx.facts.clone(),

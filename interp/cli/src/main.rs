@@ -8,14 +8,13 @@ use std::process::ExitCode;
 use std::rc::Rc;
 
 use omega_eval::error::ErrorKind;
-use omega_eval::primitives::Output;
 use omega_eval::printer::write_string;
-use omega_eval::session::Session;
 use omega_eval::value::Value;
-use omega_eval::vm::Limits;
+use omega_eval::Limits;
+use omega_eval::Output;
+use omega_eval::Session;
 use omega_llm::config::{LlmConfig, LlmOverrides};
-use omega_llm::port::ServicePort;
-use omega_llm::LlmService;
+use omega_llm::Runtime;
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -160,9 +159,7 @@ fn flush_stdout() {
 /// A session configured from flags, `omega.toml` near `start`, and the environment.
 fn session(start: Option<&Path>, flags: &Flags, out: Box<dyn Output>) -> Result<Session, Usage> {
     let config = LlmConfig::resolve(start, &flags.llm).map_err(|e| Usage(e.to_string()))?;
-    let service = LlmService::new(&config).map_err(|e| Usage(e.message))?;
-    let port = ServicePort::new(service.session());
-    let mut s = Session::new(out, Box::new(port));
+    let mut s = Runtime::new(&config).map_err(|e| Usage(e.message))?.session(out);
     s.set_limits(Limits { max_steps: flags.max_steps, timeout_secs: flags.timeout, ..Limits::default() });
     if let Some(seed) = flags.schedule {
         s.set_schedule(seed);

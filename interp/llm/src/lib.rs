@@ -28,6 +28,7 @@
 
 pub mod config;
 pub mod port;
+mod runtime;
 
 mod adapter;
 mod anthropic;
@@ -49,6 +50,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 
 pub use error::{LlmError, LlmErrorKind};
+pub use runtime::Runtime;
 
 use crate::config::{AdapterKind, ApiKey, LlmConfig};
 use adapter::{Adapter, AdapterInfo, Local, NoAdapter, Reply};

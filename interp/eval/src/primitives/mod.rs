@@ -38,16 +38,6 @@ pub trait Output {
     fn write_str(&mut self, text: &str);
 }
 
-/// Collects output in a string.
-#[derive(Default)]
-pub struct StringOutput(pub String);
-
-impl Output for StringOutput {
-    fn write_str(&mut self, text: &str) {
-        self.0.push_str(text);
-    }
-}
-
 /// The state primitives may touch besides their arguments.
 pub struct Ctx {
     pub out: Box<dyn Output>,
