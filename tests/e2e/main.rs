@@ -6,4 +6,5 @@ mod concurrency;
 mod conformance;
 mod fuzz;
 mod llm;
+mod llm_providers;
 mod programs;
