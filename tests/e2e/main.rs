@@ -2,6 +2,7 @@
 //! Shared servers and helpers live in the `omega_tests` support library (tests/support).
 
 mod cli;
+mod cli_llm;
 mod concurrency;
 mod conformance;
 mod fuzz;
