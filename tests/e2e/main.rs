@@ -3,6 +3,7 @@
 
 mod cli;
 mod cli_llm;
+mod cli_reports;
 mod concurrency;
 mod conformance;
 mod fuzz;
