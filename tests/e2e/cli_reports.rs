@@ -198,7 +198,7 @@ fn fmt_is_idempotent_and_keeps_every_token_on_every_repository_program() {
     );
     let dir = TempDir::new("fmt-all");
     let mut failures = Vec::new();
-    let mut reformatted = 0;
+    let mut reformatted = Vec::new();
     for (i, file) in files.iter().enumerate() {
         let name = file
             .strip_prefix(repo_root())
@@ -224,7 +224,9 @@ fn fmt_is_idempotent_and_keeps_every_token_on_every_repository_program() {
             failures.push(format!("{name}: fmt failed: {fmt:?}"));
             continue;
         }
-        reformatted += usize::from(formatted != original);
+        if formatted != original {
+            reformatted.push(name.clone());
+        }
         let check = omega_in(dir.path(), &["fmt", "--check", &copy], "", LIMIT);
         if check.code != Some(0) {
             failures.push(format!(
@@ -236,8 +238,10 @@ fn fmt_is_idempotent_and_keeps_every_token_on_every_repository_program() {
         }
     }
     eprintln!(
-        "fmt: {} programs, {reformatted} of them not formatted as omega fmt would",
-        files.len()
+        "fmt: {} programs; {} not formatted as omega fmt would: {}",
+        files.len(),
+        reformatted.len(),
+        reformatted.join(" ")
     );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
