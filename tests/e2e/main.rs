@@ -2,8 +2,11 @@
 //! Shared servers and helpers live in the `omega_tests` support library (tests/support).
 
 mod cli;
+mod cli_llm;
+mod cli_reports;
 mod concurrency;
 mod conformance;
 mod fuzz;
 mod llm;
+mod llm_providers;
 mod programs;
