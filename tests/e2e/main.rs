@@ -3,9 +3,12 @@
 
 mod analysis;
 mod cli;
+mod cli_llm;
+mod cli_reports;
 mod concurrency;
 mod conformance;
 mod fuzz;
 mod llm;
+mod llm_providers;
 mod programs;
 mod tidy;

@@ -522,7 +522,7 @@ impl Machine {
                         text.push_str(&step);
                         if task != me {
                             let t = &self.sched.tasks[task as usize];
-                            let (here, stack) = super::call_stack(&t.frames);
+                            let (here, stack) = super::call_stack(&t.frames, task == 0);
                             let loc = match &t.state {
                                 State::Blocked { loc, .. } => loc.or(here),
                                 _ => here,
