@@ -188,7 +188,7 @@ fn fmt_is_idempotent_and_keeps_every_token_on_every_repository_program() {
         let original = std::fs::read_to_string(file).unwrap();
         let copy = format!("{i}.omega");
         std::fs::write(dir.join(&copy), &original).unwrap();
-        let reads = omega::reader::read(&original).errors.is_empty();
+        let reads = omega_syntax::reader::read(&original).errors.is_empty();
         let fmt = omega_in(dir.path(), &["fmt", &copy], "", LIMIT);
         let formatted = std::fs::read_to_string(dir.join(&copy)).unwrap();
         if !reads {

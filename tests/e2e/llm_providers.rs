@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use omega::config::{AdapterKind, ApiKey, LlmConfig};
-use omega::llm::{LlmErrorKind, LlmRequest, LlmService};
+use omega_llm::config::{AdapterKind, ApiKey, LlmConfig};
+use omega_llm::{LlmErrorKind, LlmRequest, LlmService};
 use omega_tests::cli::omega_in;
 use omega_tests::llm_server::{Api, LlmServer, Reply};
 use omega_tests::{files_under, TempDir};
@@ -23,7 +23,7 @@ fn anthropic(server: &LlmServer, cache: &TempDir) -> LlmConfig {
     cfg
 }
 
-fn ask(cfg: &LlmConfig, prompt: &str) -> Result<String, omega::llm::LlmError> {
+fn ask(cfg: &LlmConfig, prompt: &str) -> Result<String, omega_llm::LlmError> {
     let service = LlmService::new(cfg).expect("valid configuration");
     let answer = service.session().call(LlmRequest::infer(prompt));
     answer.map(|a| a.text)

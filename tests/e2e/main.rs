@@ -4,6 +4,7 @@
 mod analysis;
 mod cli;
 mod cli_llm;
+mod cli_progress;
 mod cli_reports;
 mod concurrency;
 mod conformance;

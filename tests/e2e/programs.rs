@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use omega::syntax::{Datum, DatumKind};
+use omega_syntax::syntax::{Datum, DatumKind};
 use omega_tests::fuzz::within;
 use omega_tests::program_files::check_file;
 use omega_tests::{files_under, repo_root};
@@ -49,7 +49,7 @@ fn every_builtin_and_special_form_is_used_by_a_program_file() {
         // The symbols the reader sees, spelled out in the text: not words in comments or
         // strings, and not `quote` for a `'`.
         let mut todo: Vec<&Datum> = Vec::new();
-        let parsed = omega::reader::read(&text);
+        let parsed = omega_syntax::reader::read(&text);
         todo.extend(&parsed.data);
         while let Some(datum) = todo.pop() {
             match &datum.kind {

@@ -43,6 +43,7 @@ use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::fmt;
 use std::io;
+use std::sync::atomic::{AtomicU32, Ordering as AtomicOrdering};
 use std::sync::mpsc;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -109,6 +110,8 @@ pub struct AnswerMeta {
     pub scripted: bool,
     /// Set by scripted rules; `None` means the default (1).
     pub confidence: Option<f64>,
+    /// Attempts after the first (rate limits, server errors) before this answer came.
+    pub retries: u32,
 }
 
 impl AnswerMeta {
@@ -279,6 +282,7 @@ impl Inner {
                 cached: false,
                 scripted: info.scripted,
                 confidence: reply.confidence,
+                retries: 0,
             },
         }
     }
@@ -306,19 +310,23 @@ impl Inner {
     /// The HTTP path: attempts under the in-flight cap, with retries, then the cache write.
     async fn fetch(&self, req: &LlmRequest, digest: Option<String>) -> Result<LlmAnswer, LlmError> {
         let first_attempt = OnceLock::new();
-        let (permits, adapter, prompt, first) = (&self.permits, &*self.adapter, req.prompt.as_str(), &first_attempt);
+        let attempts = AtomicU32::new(0);
+        let (permits, adapter, prompt, first, count) =
+            (&self.permits, &*self.adapter, req.prompt.as_str(), &first_attempt, &attempts);
         let outcome = self
             .retry
             .run(|| async move {
                 let _permit = permits.acquire().await.expect("the in-flight semaphore is never closed");
                 first.get_or_init(Instant::now);
+                count.fetch_add(1, AtomicOrdering::Relaxed);
                 adapter.attempt(prompt).await
             })
             .await;
         let latency = first_attempt.get().map(Instant::elapsed).unwrap_or_default();
         match outcome {
             Ok(reply) => {
-                let answer = self.answer(reply, latency);
+                let mut answer = self.answer(reply, latency);
+                answer.meta.retries = attempts.into_inner().saturating_sub(1);
                 if let (Some(cache), Some(digest)) = (&self.cache, digest) {
                     let entry = Entry {
                         text: answer.text.clone(),
@@ -719,6 +727,7 @@ mod tests {
             cached: true,
             scripted: false,
             confidence: None,
+            retries: 0,
         };
         assert_eq!(meta.trace(), "openai:gpt-4o (cached)");
     }
