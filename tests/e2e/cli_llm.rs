@@ -113,8 +113,10 @@ fn max_llm_calls_stops_the_run_at_the_budget() {
 
 #[test]
 fn max_in_flight_caps_the_requests_the_server_sees() {
+    // Answers take long enough that every request the cap allows is on the wire together, even
+    // on a loaded machine.
     let server = LlmServer::start();
-    server.set_default(Reply::echo().after(Duration::from_millis(150)));
+    server.set_default(Reply::echo().after(Duration::from_secs(1)));
     let program = "(display (length (parallel-map (lambda (i) (effect infer.op (list \"q\" i))) (iota 12))))\n";
     let dir = project(&server, program);
     let ran = run(&dir, &["--max-in-flight", "3", "--no-cache"]);
@@ -123,7 +125,7 @@ fn max_in_flight_caps_the_requests_the_server_sees() {
     assert_eq!((server.requests(), server.max_in_flight()), (12, 3));
 
     let server = LlmServer::start();
-    server.set_default(Reply::echo().after(Duration::from_millis(150)));
+    server.set_default(Reply::echo().after(Duration::from_secs(1)));
     let dir = project(&server, program);
     run(&dir, &["--max-in-flight", "12", "--no-cache"]).expect_code(0);
     assert_eq!((server.requests(), server.max_in_flight()), (12, 12), "a higher cap lets them all overlap");
