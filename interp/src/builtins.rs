@@ -552,7 +552,7 @@ pub fn constant_doc(name: &str) -> Option<&'static NameDoc> {
     CONSTANT_DOCS.iter().find(|d| d.name == name)
 }
 
-/// Keywords of the special forms (language.md §3) that the evaluator implements.
+/// Keywords of the special forms (docs/language.md §4) that the evaluator implements.
 pub const SPECIAL_FORMS: &[&str] = &[
     "quote", "quasiquote", "unquote", "unquote-splicing", "if", "define", "lambda", "let", "let*",
     "letrec", "letrec*", "set!", "begin", "cond", "case", "when", "unless", "do", "and", "or",
@@ -561,7 +561,7 @@ pub const SPECIAL_FORMS: &[&str] = &[
     "define-record-type",
 ];
 
-/// Effect operations with a built-in implementation (language.md §6.1).
+/// Effect operations with a built-in implementation (docs/language.md §7.2).
 pub const BUILTIN_OPS: &[&str] = &["infer.op", "int.op", "search.op", "amb.choose", "amb.fail"];
 
 /// The documentation of each of `BUILTIN_OPS`, in the same order.
@@ -632,7 +632,7 @@ impl ArgPos {
 }
 
 /// Which arguments of a primitive are shared mutable state it writes or reads
-/// (static-analysis.md §4); the evaluator's scheduling points and the race analysis agree on it.
+/// (docs/language.md §8.4, §8.5); the evaluator's scheduling points and the race analysis agree on it.
 #[derive(Clone, Copy, Debug)]
 pub struct StateAccess {
     pub name: &'static str,
