@@ -504,7 +504,7 @@ pub const SIGNATURES: &[Signature] = &[
     sig(ErrorsControl, "assert", 1, None, 2, "(assert test [message irritant …])",
         "The unspecified value if test is true; otherwise raises `assertion failed`, followed by `: ` and the message made as `error` makes it when one is given."),
     sig(ErrorsControl, "dynamic-wind", 3, Some(3), 2, "(dynamic-wind before thunk after)",
-        "Calls before, then thunk, then after, and returns thunk's value; after also runs when thunk is left by an error, a handler that does not resume, or the cancellation of its task."),
+        "Calls before, then thunk, then after, and returns thunk's value; after also runs when thunk raises an error. It does not run when a handler clause drops the continuation or the task is cancelled by a failing `parallel`."),
     sig(ErrorsControl, "require", 1, Some(1), 1, "(require test)",
         "`(if (not test) (amb))`: when test is false, backtracks to the most recent `amb` with alternatives left (or fails with `amb: all alternatives exhausted`)."),
     sig(LlmValues, "meaning?", 1, Some(1), 1, "(meaning? obj)", "`#t` for a meaning, as `int.op` returns."),

@@ -2,8 +2,9 @@
 //! must be fresh; the examples in the language guide run as they say; code comments cite
 //! sections that exist.
 
-use omega_tests::docs::{check_or_update, code_blocks, render_reference};
+use omega_tests::docs::{arrow_examples, check_or_update, code_blocks, render_reference};
 use omega_tests::program_files::check_text;
+use omega_tests::programs::{run, scripted};
 use omega_tests::{files_under, repo_root};
 
 #[test]
@@ -23,46 +24,113 @@ fn the_reference_documents_every_builtin_name() {
         .chain(omega::builtins::CONSTANTS.iter().copied())
         .chain(omega::builtins::BUILTIN_OPS.iter().copied());
     for name in names {
-        assert!(text.contains(&format!("\n#### `{name}`\n")), "docs/reference.md has no entry for {name}");
+        assert!(
+            text.contains(&format!("\n#### `{name}`\n")),
+            "docs/reference.md has no entry for {name}"
+        );
     }
+}
+
+/// Each `` `EXPR` ⇒ `VALUE` `` in the docs of the built-in table holds, in a fresh session.
+#[test]
+fn the_examples_in_the_builtin_docs_evaluate_as_documented() {
+    let cfg = scripted(&repo_root().join("tests/conformance/script.toml"));
+    let docs = omega::builtins::SIGNATURES
+        .iter()
+        .map(|s| (s.name, s.doc))
+        .chain(
+            omega::builtins::CONSTANT_DOCS
+                .iter()
+                .map(|d| (d.name, d.doc)),
+        )
+        .chain(omega::builtins::OP_DOCS.iter().map(|d| (d.name, d.doc)));
+    let (mut checked, mut failures) = (0, Vec::new());
+    for (name, doc) in docs {
+        for (expr, value) in arrow_examples(doc) {
+            checked += 1;
+            let got = run(&cfg, &expr).results.pop().flatten();
+            if got.as_deref() != Some(format!("=> {value}").as_str()) {
+                failures.push(format!(
+                    "{name}: {expr} gives {got:?}, the doc says {value}"
+                ));
+            }
+        }
+    }
+    assert!(
+        checked >= 50,
+        "only {checked} examples found in the built-in docs"
+    );
+    assert!(
+        failures.is_empty(),
+        "{} examples differ:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 /// Every `scheme` block of docs/language.md is a program file (tests/programs/README.md): its
 /// `;=>`, `;out:` and `;error:` comments are checked, and a form without one must run silently.
 #[test]
 fn every_example_in_the_language_guide_runs_as_shown() {
-    let guide = std::fs::read_to_string(repo_root().join("docs/language.md")).expect("docs/language.md");
+    let guide =
+        std::fs::read_to_string(repo_root().join("docs/language.md")).expect("docs/language.md");
     let blocks = code_blocks(&guide, "scheme");
-    assert!(blocks.len() >= 20, "only {} scheme examples in docs/language.md", blocks.len());
+    assert!(
+        blocks.len() >= 20,
+        "only {} scheme examples in docs/language.md",
+        blocks.len()
+    );
     let failures: Vec<String> = blocks
         .iter()
         .filter_map(|(line, code)| {
             let problems = check_text(code);
-            (!problems.is_empty()).then(|| format!("docs/language.md:{line}:\n  {}", problems.join("\n  ")))
+            (!problems.is_empty())
+                .then(|| format!("docs/language.md:{line}:\n  {}", problems.join("\n  ")))
         })
         .collect();
-    assert!(failures.is_empty(), "{} examples differ:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} examples differ:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 /// Comments that cite `docs/language.md §N` name a numbered heading that exists.
 #[test]
 fn comments_cite_sections_of_the_language_guide_that_exist() {
-    let guide = std::fs::read_to_string(repo_root().join("docs/language.md")).expect("docs/language.md");
+    let guide =
+        std::fs::read_to_string(repo_root().join("docs/language.md")).expect("docs/language.md");
     let sections: Vec<String> = guide
         .lines()
-        .filter_map(|l| l.trim_start_matches('#').strip_prefix(' ').filter(|_| l.starts_with("##")))
-        .filter_map(|h| h.split_once(' ').map(|(n, _)| n.trim_end_matches('.').to_string()))
+        .filter_map(|l| {
+            l.trim_start_matches('#')
+                .strip_prefix(' ')
+                .filter(|_| l.starts_with("##"))
+        })
+        .filter_map(|h| {
+            h.split_once(' ')
+                .map(|(n, _)| n.trim_end_matches('.').to_string())
+        })
         .collect();
     let mut dangling = Vec::new();
     for dir in ["interp", "tests", "grammar", "lsp"] {
         for file in files_under(&repo_root().join(dir)) {
-            if !file.extension().is_some_and(|e| e == "rs" || e == "scm" || e == "js" || e == "md") {
+            if !file
+                .extension()
+                .is_some_and(|e| e == "rs" || e == "scm" || e == "js" || e == "md")
+            {
                 continue;
             }
-            let Ok(text) = std::fs::read_to_string(&file) else { continue };
+            let Ok(text) = std::fs::read_to_string(&file) else {
+                continue;
+            };
             for (i, line) in text.lines().enumerate() {
                 for cite in line.split("language.md §").skip(1) {
-                    let n: String = cite.chars().take_while(|c| c.is_ascii_digit() || *c == '.').collect();
+                    let n: String = cite
+                        .chars()
+                        .take_while(|c| c.is_ascii_digit() || *c == '.')
+                        .collect();
                     let n = n.trim_end_matches('.');
                     if !n.is_empty() && !sections.iter().any(|s| s == n) {
                         dangling.push(format!("{}:{}: §{n}", file.display(), i + 1));
@@ -71,5 +139,9 @@ fn comments_cite_sections_of_the_language_guide_that_exist() {
             }
         }
     }
-    assert!(dangling.is_empty(), "cited sections missing from docs/language.md:\n{}", dangling.join("\n"));
+    assert!(
+        dangling.is_empty(),
+        "cited sections missing from docs/language.md:\n{}",
+        dangling.join("\n")
+    );
 }

@@ -18,13 +18,21 @@ pub struct Entry {
 
 impl From<&Signature> for Entry {
     fn from(s: &Signature) -> Entry {
-        Entry { name: s.name, usage: s.usage, doc: s.doc }
+        Entry {
+            name: s.name,
+            usage: s.usage,
+            doc: s.doc,
+        }
     }
 }
 
 impl From<&NameDoc> for Entry {
     fn from(d: &NameDoc) -> Entry {
-        Entry { name: d.name, usage: d.usage, doc: d.doc }
+        Entry {
+            name: d.name,
+            usage: d.usage,
+            doc: d.doc,
+        }
     }
 }
 
@@ -45,18 +53,34 @@ pub struct Reference {
 
 impl Reference {
     pub fn new(title: &str, intro: &str) -> Reference {
-        Reference { title: title.into(), intro: intro.into(), contents: Vec::new(), body: String::new() }
+        Reference {
+            title: title.into(),
+            intro: intro.into(),
+            contents: Vec::new(),
+            body: String::new(),
+        }
     }
 
     /// Adds a part (a `##` heading) with its sections (`###`) and entries (`####`).
     pub fn part(&mut self, title: &str, intro: &str, sections: &[Section]) {
-        let links: Vec<String> = sections.iter().map(|s| format!("[{}](#{})", s.title, anchor(s.title))).collect();
-        self.contents.push(format!("- [{title}](#{}): {}", anchor(title), links.join(" · ")));
+        let links: Vec<String> = sections
+            .iter()
+            .map(|s| format!("[{}](#{})", s.title, anchor(s.title)))
+            .collect();
+        self.contents.push(format!(
+            "- [{title}](#{}): {}",
+            anchor(title),
+            links.join(" · ")
+        ));
         self.body.push_str(&format!("\n## {title}\n\n{intro}\n"));
         for section in sections {
-            self.body.push_str(&format!("\n### {}\n\n{}\n", section.title, section.intro));
+            self.body
+                .push_str(&format!("\n### {}\n\n{}\n", section.title, section.intro));
             for e in &section.entries {
-                self.body.push_str(&format!("\n#### `{}`\n\n`{}`\n\n{}\n", e.name, e.usage, e.doc));
+                self.body.push_str(&format!(
+                    "\n#### `{}`\n\n`{}`\n\n{}\n",
+                    e.name, e.usage, e.doc
+                ));
             }
         }
     }
@@ -92,7 +116,11 @@ pub fn procedure_sections() -> Vec<Section> {
         .map(|&topic| Section {
             title: topic.title(),
             intro: topic.intro(),
-            entries: builtins::SIGNATURES.iter().filter(|s| s.topic == topic).map(Entry::from).collect(),
+            entries: builtins::SIGNATURES
+                .iter()
+                .filter(|s| s.topic == topic)
+                .map(Entry::from)
+                .collect(),
         })
         .collect()
 }
@@ -126,8 +154,16 @@ pub fn render_reference() -> String {
          program may redefine any of them. The special forms (`define`, `handle`, `parallel` …), the \
          values, effects, concurrency and configuration are described in [language.md](language.md).",
     );
-    reference.part("Procedures", "The built-in procedures, by topic.", &procedure_sections());
-    reference.part("Other built-in names", "Constants and effect operations.", &other_name_sections());
+    reference.part(
+        "Procedures",
+        "The built-in procedures, by topic.",
+        &procedure_sections(),
+    );
+    reference.part(
+        "Other built-in names",
+        "Constants and effect operations.",
+        &other_name_sections(),
+    );
     reference.finish()
 }
 
@@ -135,16 +171,19 @@ pub fn render_reference() -> String {
 /// file instead. Returns a message saying what differs and how to update it.
 pub fn check_or_update(path: &Path, expected: &str) -> Result<(), String> {
     if std::env::var("UPDATE_EXPECT").is_ok_and(|v| v == "1") {
-        std::fs::create_dir_all(path.parent().expect("a file in a directory")).map_err(|e| e.to_string())?;
+        std::fs::create_dir_all(path.parent().expect("a file in a directory"))
+            .map_err(|e| e.to_string())?;
         return std::fs::write(path, expected).map_err(|e| format!("{}: {e}", path.display()));
     }
     let actual = std::fs::read_to_string(path).unwrap_or_default();
     if actual == expected {
         return Ok(());
     }
-    let line = actual.lines().zip(expected.lines()).position(|(a, b)| a != b).unwrap_or_else(|| {
-        actual.lines().count().min(expected.lines().count())
-    });
+    let line = actual
+        .lines()
+        .zip(expected.lines())
+        .position(|(a, b)| a != b)
+        .unwrap_or_else(|| actual.lines().count().min(expected.lines().count()));
     Err(format!(
         "{} is stale from line {}:\n  file:      {:?}\n  generated: {:?}\nRegenerate it with UPDATE_EXPECT=1 cargo test -p omega-tests --test e2e docs",
         path.display(),
@@ -161,7 +200,11 @@ pub fn code_blocks(markdown: &str, language: &str) -> Vec<(usize, String)> {
     let mut current: Option<(usize, String)> = None;
     for (i, line) in markdown.lines().enumerate() {
         match current.as_mut() {
-            None if line.trim_start().strip_prefix("```").is_some_and(|l| l.trim() == language) => {
+            None if line
+                .trim_start()
+                .strip_prefix("```")
+                .is_some_and(|l| l.trim() == language) =>
+            {
                 current = Some((i + 2, String::new()));
             }
             Some(_) if line.trim_start().starts_with("```") => blocks.extend(current.take()),
@@ -173,4 +216,24 @@ pub fn code_blocks(markdown: &str, language: &str) -> Vec<(usize, String)> {
         }
     }
     blocks
+}
+
+/// The examples `` `EXPR` ⇒ `VALUE` `` in a doc paragraph, as (EXPR, VALUE) pairs.
+pub fn arrow_examples(doc: &str) -> Vec<(String, String)> {
+    const ARROW: &str = "` ⇒ `";
+    let mut examples = Vec::new();
+    let mut from = 0;
+    while let Some(at) = doc[from..].find(ARROW).map(|i| from + i) {
+        let start = doc[..at].rfind('`').map_or(0, |i| i + 1);
+        let value_start = at + ARROW.len();
+        let Some(len) = doc[value_start..].find('`') else {
+            break;
+        };
+        examples.push((
+            doc[start..at].to_string(),
+            doc[value_start..value_start + len].to_string(),
+        ));
+        from = value_start + len;
+    }
+    examples
 }
