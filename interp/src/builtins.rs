@@ -552,6 +552,14 @@ pub fn constant_doc(name: &str) -> Option<&'static NameDoc> {
     CONSTANT_DOCS.iter().find(|d| d.name == name)
 }
 
+/// The usage line and doc of a built-in procedure, constant or effect operation: what hover,
+/// completion and signature help show.
+pub fn documentation(name: &str) -> Option<(&'static str, &'static str)> {
+    signature(name)
+        .map(|s| (s.usage, s.doc))
+        .or_else(|| constant_doc(name).or_else(|| op_doc(name)).map(|d| (d.usage, d.doc)))
+}
+
 /// Keywords of the special forms (docs/language.md §4) that the evaluator implements.
 pub const SPECIAL_FORMS: &[&str] = &[
     "quote", "quasiquote", "unquote", "unquote-splicing", "if", "define", "lambda", "let", "let*",
@@ -756,6 +764,14 @@ mod doc_table_tests {
         assert_eq!(constants, CONSTANTS);
         let ops: Vec<&str> = OP_DOCS.iter().map(|d| d.name).collect();
         assert_eq!(ops, BUILTIN_OPS);
+    }
+
+    #[test]
+    fn documentation_covers_procedures_constants_and_ops() {
+        assert_eq!(documentation("string-append").map(|d| d.0), Some("(string-append s …)"));
+        assert_eq!(documentation("the-empty-stream").map(|d| d.0), Some("the-empty-stream"));
+        assert_eq!(documentation("infer.op").map(|d| d.0), Some("(effect infer.op prompt)"));
+        assert_eq!(documentation("no-such-name"), None);
     }
 
     #[test]

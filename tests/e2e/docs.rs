@@ -2,10 +2,15 @@
 //! must be fresh; the examples in the language guide run as they say; code comments cite
 //! sections that exist.
 
-use omega_tests::docs::{arrow_examples, check_or_update, code_blocks, render_reference};
+use std::time::Duration;
+
+use omega_tests::cli::omega_in;
+use omega_tests::docs::{
+    arrow_examples, check_or_update, code_blocks, render_reference, transcript,
+};
 use omega_tests::program_files::check_text;
 use omega_tests::programs::{run, scripted};
-use omega_tests::{files_under, repo_root};
+use omega_tests::{files_under, repo_root, TempDir};
 
 #[test]
 fn docs_reference_md_is_generated_from_the_builtin_tables() {
@@ -94,6 +99,40 @@ fn every_example_in_the_language_guide_runs_as_shown() {
         failures.len(),
         failures.join("\n")
     );
+}
+
+/// Every `console` block of docs/language.md is a transcript: its files are written to a fresh
+/// directory and its `omega` commands print what the block shows.
+#[test]
+fn every_command_line_transcript_in_the_language_guide_is_what_omega_prints() {
+    let guide =
+        std::fs::read_to_string(repo_root().join("docs/language.md")).expect("docs/language.md");
+    let blocks = code_blocks(&guide, "console");
+    assert!(
+        blocks.len() >= 3,
+        "only {} console transcripts in docs/language.md",
+        blocks.len()
+    );
+    let mut failures = Vec::new();
+    for (line, block) in &blocks {
+        let t = transcript(block).unwrap_or_else(|e| panic!("docs/language.md:{line}: {e}"));
+        let dir = TempDir::new("docs-transcript");
+        for (name, text) in &t.files {
+            std::fs::write(dir.join(name), text).unwrap();
+        }
+        for (args, expected) in &t.commands {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let ran = omega_in(dir.path(), &args, "", Duration::from_secs(60));
+            let printed = format!("{}{}", ran.stdout, ran.stderr);
+            if printed.trim_end() != expected.trim_end() {
+                failures.push(format!(
+                    "docs/language.md:{line}: omega {}\n--- printed:\n{printed}\n--- the guide shows:\n{expected}",
+                    args.join(" ")
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
 /// Comments that cite `docs/language.md §N` name a numbered heading that exists.

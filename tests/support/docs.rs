@@ -237,3 +237,60 @@ pub fn arrow_examples(doc: &str) -> Vec<(String, String)> {
     }
     examples
 }
+
+/// A `console` block of the docs: files shown with `$ cat NAME`, then `$ omega ARGS…`
+/// commands, each followed by what it prints (stdout, then stderr).
+#[derive(Debug, Default)]
+pub struct Transcript {
+    pub files: Vec<(String, String)>,
+    pub commands: Vec<(Vec<String>, String)>,
+}
+
+/// Reads a `console` block. Arguments are split at spaces; `'…'` quotes one argument.
+pub fn transcript(block: &str) -> Result<Transcript, String> {
+    enum Into {
+        Nothing,
+        File,
+        Output,
+    }
+    let mut t = Transcript::default();
+    let mut into = Into::Nothing;
+    for line in block.lines() {
+        if let Some(command) = line.strip_prefix("$ ") {
+            if let Some(name) = command.strip_prefix("cat ") {
+                t.files.push((name.trim().to_string(), String::new()));
+                into = Into::File;
+            } else {
+                let words = shell_words(command);
+                if words.first().map(String::as_str) != Some("omega") {
+                    return Err(format!("not an omega command: {line}"));
+                }
+                t.commands.push((words[1..].to_vec(), String::new()));
+                into = Into::Output;
+            }
+            continue;
+        }
+        let text = match into {
+            Into::Nothing => return Err(format!("text before the first command: {line}")),
+            Into::File => &mut t.files.last_mut().expect("a file").1,
+            Into::Output => &mut t.commands.last_mut().expect("a command").1,
+        };
+        text.push_str(line);
+        text.push('\n');
+    }
+    Ok(t)
+}
+
+fn shell_words(command: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut rest = command.trim();
+    while !rest.is_empty() {
+        let (word, after) = match rest.strip_prefix('\'') {
+            Some(quoted) => quoted.split_once('\'').unwrap_or((quoted, "")),
+            None => rest.split_once(' ').unwrap_or((rest, "")),
+        };
+        words.push(word.to_string());
+        rest = after.trim_start();
+    }
+    words
+}
