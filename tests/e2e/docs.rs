@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use omega_tests::cli::omega_in;
 use omega_tests::docs::{
-    arrow_examples, check_or_update, code_blocks, render_reference, transcript,
+    anchor, arrow_examples, check_or_update, code_blocks, render_reference, transcript,
 };
 use omega_tests::program_files::check_text;
 use omega_tests::programs::{run, scripted};
@@ -133,6 +133,38 @@ fn every_command_line_transcript_in_the_language_guide_is_what_omega_prints() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Links within and between the docs (`](#anchor)`, `](reference.md#anchor)`) lead to headings.
+#[test]
+fn links_in_the_docs_lead_to_headings_that_exist() {
+    let docs = repo_root().join("docs");
+    let anchors_of = |name: &str| -> Vec<String> {
+        let text =
+            std::fs::read_to_string(docs.join(name)).unwrap_or_else(|e| panic!("docs/{name}: {e}"));
+        text.lines()
+            .filter_map(|l| l.strip_prefix('#'))
+            .map(|h| anchor(h.trim_start_matches('#').trim()))
+            .collect()
+    };
+    let mut broken = Vec::new();
+    for name in ["language.md", "reference.md"] {
+        let text = std::fs::read_to_string(docs.join(name)).unwrap();
+        for link in text.split("](").skip(1) {
+            let target = &link[..link.find(')').unwrap_or(0)];
+            let (file, fragment) = target.split_once('#').unwrap_or((target, ""));
+            if file.contains("://") || (file.is_empty() && fragment.is_empty()) {
+                continue;
+            }
+            let file = if file.is_empty() { name } else { file };
+            if !docs.join(file).exists() {
+                broken.push(format!("docs/{name}: {target}: no file docs/{file}"));
+            } else if !fragment.is_empty() && !anchors_of(file).iter().any(|a| a == fragment) {
+                broken.push(format!("docs/{name}: {target}: no such heading"));
+            }
+        }
+    }
+    assert!(broken.is_empty(), "broken links:\n{}", broken.join("\n"));
 }
 
 /// Comments that cite `docs/language.md §N` name a numbered heading that exists.
