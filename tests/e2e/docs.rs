@@ -73,6 +73,25 @@ fn the_examples_in_the_builtin_docs_evaluate_as_documented() {
     );
 }
 
+/// The language guide describes every special form the evaluator implements.
+#[test]
+fn the_language_guide_mentions_every_special_form() {
+    let guide =
+        std::fs::read_to_string(repo_root().join("docs/language.md")).expect("docs/language.md");
+    let missing: Vec<&str> = omega::builtins::SPECIAL_FORMS
+        .iter()
+        .copied()
+        .filter(|form| {
+            !guide.contains(&format!("`{form}`")) && !guide.contains(&format!("`({form} "))
+        })
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "docs/language.md does not describe: {}",
+        missing.join(" ")
+    );
+}
+
 /// Every `scheme` block of docs/language.md is a program file (tests/programs/README.md): its
 /// `;=>`, `;out:` and `;error:` comments are checked, and a form without one must run silently.
 #[test]
