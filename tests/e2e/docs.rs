@@ -1,6 +1,6 @@
-//! The user documentation in docs/: the reference is generated from the built-in tables and
-//! must be fresh; the examples in the language guide run as they say; code comments cite
-//! sections that exist.
+//! The user documentation in docs/ is true: the reference is generated from the built-in
+//! table and fresh; the examples, command-line transcripts and configuration files of the
+//! language guide run or parse as shown; links and code comments lead to headings that exist.
 
 use std::time::Duration;
 
@@ -89,6 +89,35 @@ fn the_language_guide_mentions_every_special_form() {
         missing.is_empty(),
         "docs/language.md does not describe: {}",
         missing.join(" ")
+    );
+}
+
+/// The `omega.toml` of the guide is valid (an unknown `[llm]` key would be an error), and the
+/// responses file it shows is the one its examples run with.
+#[test]
+fn the_configuration_files_in_the_language_guide_are_real() {
+    use omega::config::OmegaToml;
+    let guide =
+        std::fs::read_to_string(repo_root().join("docs/language.md")).expect("docs/language.md");
+    let blocks = code_blocks(&guide, "toml");
+    let path = std::path::Path::new("omega.toml");
+    let config = blocks
+        .iter()
+        .find(|(_, b)| b.starts_with("[llm]"))
+        .expect("an omega.toml example");
+    if let Err(e) = OmegaToml::parse(path, &config.1) {
+        panic!("docs/language.md:{}: {e}", config.0);
+    }
+    let script = blocks
+        .iter()
+        .find(|(_, b)| b.contains("response = ["))
+        .expect("a responses file");
+    let used = std::fs::read_to_string(repo_root().join("tests/conformance/script.toml")).unwrap();
+    assert!(
+        OmegaToml::parse(path, &script.1).unwrap().table
+            == OmegaToml::parse(path, &used).unwrap().table,
+        "docs/language.md:{}: the responses file differs from tests/conformance/script.toml",
+        script.0
     );
 }
 
