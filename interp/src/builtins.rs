@@ -97,8 +97,8 @@ impl Topic {
                 whose cdr is a promise of a stream, as `cons-stream` builds it.",
             Topic::InputOutput => "Output goes to standard output (or to the editor's output channel) as it \
                 happens. `write` prints strings JSON-quoted; `display` prints them raw.",
-            Topic::ErrorsControl => "Errors are values: every error, including LLM failures and deadlocks, can be \
-                caught with `guard`.",
+            Topic::ErrorsControl => "Errors are values: every error, LLM failures and deadlocks included, can be \
+                caught with `guard`; only the step, time and depth limits and `exit` cannot.",
             Topic::LlmValues => "`int.op` answers with a meaning, `search.op` with a distribution; these \
                 procedures take them apart or build them (for instance in a handler that mocks an op).",
         }
