@@ -2,7 +2,8 @@
 //! and quick fixes. The static analysis produces them; `omega check` and the language server
 //! render them (human text with 1-based character columns, or LSP JSON with 0-based UTF-16).
 //!
-//! Nothing here knows about the protocol beyond the JSON shape of interfaces.md.
+//! Nothing here knows about the protocol beyond the JSON shape of `omega check --format json`
+//! (docs/language.md §9).
 
 use serde_json::{json, Map, Value as Json};
 
@@ -29,7 +30,7 @@ impl Severity {
     }
 }
 
-/// Diagnostic codes (interfaces.md); `as_str` gives the `omega::` form used everywhere outside.
+/// Diagnostic codes (docs/language.md §9); `as_str` gives the `omega::` form used everywhere outside.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Code {
     Syntax,
