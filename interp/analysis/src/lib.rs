@@ -20,8 +20,8 @@
 //! | `omega::lock-order-latent` | Information | an inverted order that no two concurrent tasks run |
 //! | `omega::race` | Warning | a location written in one task and accessed in a concurrent one, with no serializer held by both |
 //!
-//! Identities of serializers, task paths, key facts and locations follow
-//! `design/static-analysis.md` §3–§4. A `;; omega: allow CODE…` comment on the line above any
+//! Identities of serializers, task paths, key facts and locations are described in the
+//! modules below; the user's view of the rules is docs/language.md §9. A `;; omega: allow CODE…` comment on the line above any
 //! line of a finding's ranges drops it.
 //!
 //! # Pipeline

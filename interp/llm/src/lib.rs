@@ -64,7 +64,7 @@ use retry::RetryPolicy;
 pub struct LlmRequest {
     /// `"infer.op"`, `"int.op"` or `"search.op"`: names the request in error messages.
     pub op: &'static str,
-    /// The prompt text (language.md §6.1 builds it).
+    /// The prompt text (built as docs/language.md §7.2 says).
     pub prompt: String,
     /// Sample index for `search.op` (0 otherwise): part of the cache key, so n samples are n answers.
     pub sample: u32,
@@ -115,7 +115,7 @@ pub struct AnswerMeta {
 }
 
 impl AnswerMeta {
-    /// The Meaning's trace (language.md §6.3): `"scripted"`, `"openai:gpt-4o"`, plus ` (cached)`.
+    /// The Meaning's trace (docs/language.md §7.2): `"scripted"`, `"openai:gpt-4o"`, plus ` (cached)`.
     pub fn trace(&self) -> String {
         let source = if self.scripted { "scripted".to_string() } else { format!("{}:{}", self.adapter, self.model) };
         if self.cached {

@@ -67,7 +67,7 @@ pub fn all() -> impl Iterator<Item = &'static Primitive> {
     GROUPS.iter().flat_map(|g| g.iter())
 }
 
-/// The primitives by group (language.md §4). Names starting with `%` are helpers for the
+/// The primitives by group (the topics of docs/reference.md). Names starting with `%` are helpers for the
 /// prelude, not part of the language.
 pub const GROUPS: &[&[Primitive]] = &[
     numeric::PRIMITIVES,

@@ -188,7 +188,7 @@ impl Machine {
         }
     }
 
-    /// Switches to the seeded scheduler (language.md §5.4).
+    /// Switches to the seeded scheduler (docs/language.md §8.5).
     pub fn set_schedule(&mut self, seed: u64) {
         self.sched.seed = Some(seed);
         self.ctx.rng = seed;

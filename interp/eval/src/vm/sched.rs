@@ -1,8 +1,8 @@
 //! Tasks and scheduling: `parallel` children, serializers and mutexes, LLM requests in
 //! flight, and the wait-for graph that turns a deadlock into an error.
 //!
-//! All tasks run on this one thread. A task runs until a scheduling point (language.md
-//! §5.4): an LLM request, a busy lock, a join, its end, or `yield`. Then the next ready
+//! All tasks run on this one thread. A task runs until a scheduling point (docs/language.md
+//! §8.5): an LLM request, a busy lock, a join, its end, or `yield`. Then the next ready
 //! task runs; when none is ready, the machine blocks on the LLM port.
 
 use std::collections::VecDeque;
