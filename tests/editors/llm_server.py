@@ -40,7 +40,10 @@ def make_handler(latency, counter):
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
-            self.wfile.write(body)
+            try:
+                self.wfile.write(body)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client gave up (a cancelled run): nothing to answer
 
         def do_GET(self):
             if self.path == "/requests":

