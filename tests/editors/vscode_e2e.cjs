@@ -153,12 +153,14 @@ async function main() {
   check("the answer came from the loopback LLM server (1 request)", (await requestsSeen()) === before + 1,
     `requests ${before} -> ${await requestsSeen()}`);
 
-  // The screenshot for the README: the warning's hover and the inline answer.
+  // The screenshot for the README: the warning's hover and the inline answer, no side bar.
+  await page.keyboard.press("Control+B");
+  await page.locator(".explorer-folders-view").waitFor({ state: "hidden", timeout: 5000 }).catch(() => undefined);
   if (squiggled) {
     await squiggle.hover({ force: true });
     await page.locator(".monaco-hover:visible", { hasText: "deadlock" }).first().waitFor({ timeout: 10000 }).catch(() => undefined);
   }
-  await page.screenshot({ path: SCREENSHOT, clip: { x: 0, y: 0, width: 1180, height: 560 } });
+  await page.screenshot({ path: SCREENSHOT, clip: { x: 0, y: 0, width: 1000, height: 470 } });
   check("screenshot saved", fs.existsSync(SCREENSHOT) && fs.statSync(SCREENSHOT).size > 10000, SCREENSHOT);
   await page.mouse.move(5, 300);
 
