@@ -65,15 +65,18 @@ echo "ok   the extension packages into a .vsix ($(du -k "$WORK/omega.vsix" | cut
 
 start_llm_server LLM 2
 
-mkdir -p "$WORK/ws" "$WORK/user/User" "$WORK/ext"
-cp "$ROOT/tests/editors/workspace/ledger.omega" "$ROOT/tests/editors/workspace/omega.toml" "$WORK/ws/"
-cat >"$WORK/user/User/settings.json" <<EOF
+mkdir -p "$WORK/ext" "$TOOLS/screenshots"
+
+# settings_json: the user settings of the workbench for $mode (set by workbench).
+settings_json() {
+  cat <<EOF
 {
   "omega.server.path": "$LSP",
   "omega.llm.adapter": "openai",
   "omega.llm.baseUrl": "$LLM_URL",
   "omega.llm.model": "test-model",
-  "omega.llm.cacheDir": "$WORK/cache",
+  "omega.llm.cacheDir": "$WORK/$mode/cache",
+  "security.workspace.trust.startupPrompt": "never",
   "chat.disableAIFeatures": true,
   "workbench.secondarySideBar.defaultVisibility": "hidden",
   "workbench.startupEditor": "none",
@@ -84,41 +87,56 @@ cat >"$WORK/user/User/settings.json" <<EOF
   "telemetry.telemetryLevel": "off"
 }
 EOF
+}
 
-"$CODE_SERVER" --user-data-dir "$WORK/user" --extensions-dir "$WORK/ext" \
-  --install-extension "$WORK/omega.vsix" >"$WORK/install.log" 2>&1 || {
+# workbench MODE [code-server flags…]: a fresh workspace and profile, code-server on a free
+# port, and the Chromium driver in MODE (trusted or restricted). Returns the driver's status.
+workbench() {
+  local mode=$1 port
+  shift
+  mkdir -p "$WORK/$mode/ws" "$WORK/$mode/user/User"
+  cp "$ROOT/tests/editors/workspace/ledger.omega" "$ROOT/tests/editors/workspace/omega.toml" "$WORK/$mode/ws/"
+  settings_json >"$WORK/$mode/user/User/settings.json"
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  echo "bind-addr: 127.0.0.1:$port" >"$WORK/$mode/config.yaml"
+  "$CODE_SERVER" --config "$WORK/$mode/config.yaml" --auth none --bind-addr "127.0.0.1:$port" \
+    --disable-telemetry --disable-update-check "$@" \
+    --user-data-dir "$WORK/$mode/user" --extensions-dir "$WORK/ext" "$WORK/$mode/ws" >"$WORK/$mode/code-server.log" 2>&1 &
+  CS_PID=$!
+  for _ in $(seq 200); do
+    python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$port/healthz', timeout=1)" 2>/dev/null && break
+    sleep 0.1
+  done
+  local status=0
+  PLAYWRIGHT_CORE="$PLAYWRIGHT_CORE" OMEGA_TEST_MODE="$mode" OMEGA_TEST_URL="http://127.0.0.1:$port" \
+    OMEGA_TEST_WORKSPACE="$WORK/$mode/ws" OMEGA_TEST_LLM_URL="$LLM_URL" OMEGA_TEST_SCREENSHOT="$SHOT" \
+    OMEGA_TEST_DEBUG_DIR="$TOOLS/screenshots" timeout 180 node "$ROOT/tests/editors/vscode_e2e.cjs" || status=$?
+  kill "$CS_PID" 2>/dev/null
+  wait "$CS_PID" 2>/dev/null || true
+  CS_PID=
+  if [ "$status" != 0 ]; then
+    echo "code-server log ($mode): $(tail -n 5 "$WORK/$mode/code-server.log")"
+  fi
+  return "$status"
+}
+
+"$CODE_SERVER" --user-data-dir "$WORK/install-profile" --extensions-dir "$WORK/ext" --install-extension "$WORK/omega.vsix" >"$WORK/install.log" 2>&1 || {
   echo "FAIL the .vsix installs into code-server"
   cat "$WORK/install.log"
   exit 1
 }
 echo "ok   the .vsix installs into code-server"
 
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-echo "bind-addr: 127.0.0.1:$PORT" >"$WORK/config.yaml"
-"$CODE_SERVER" --config "$WORK/config.yaml" --auth none --bind-addr "127.0.0.1:$PORT" \
-  --disable-telemetry --disable-update-check --disable-workspace-trust \
-  --user-data-dir "$WORK/user" --extensions-dir "$WORK/ext" "$WORK/ws" >"$WORK/code-server.log" 2>&1 &
-CS_PID=$!
-for _ in $(seq 200); do
-  python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$PORT/healthz', timeout=1)" 2>/dev/null && break
-  sleep 0.1
-done
-
 SHOT="$WORK/vscode-deadlock-and-answer.png"
-mkdir -p "$TOOLS/screenshots"
 status=0
-PLAYWRIGHT_CORE="$PLAYWRIGHT_CORE" OMEGA_TEST_URL="http://127.0.0.1:$PORT" OMEGA_TEST_WORKSPACE="$WORK/ws" \
-  OMEGA_TEST_LLM_URL="$LLM_URL" OMEGA_TEST_SCREENSHOT="$SHOT" OMEGA_TEST_DEBUG_DIR="$TOOLS/screenshots" \
-  timeout 180 node "$ROOT/tests/editors/vscode_e2e.cjs" || status=$?
+workbench trusted --disable-workspace-trust || status=1
+workbench restricted || status=1
 
 [ -f "$SHOT" ] && cp "$SHOT" "$TOOLS/screenshots/"
 if [ "$UPDATE_SCREENSHOT" = 1 ] && [ "$status" = 0 ]; then
   mkdir -p "$ROOT/editors/screenshots"
   cp "$SHOT" "$ROOT/editors/screenshots/"
   echo "screenshot: editors/screenshots/$(basename "$SHOT")"
-fi
-if [ "$status" != 0 ]; then
-  echo "code-server log: $(tail -n 5 "$WORK/code-server.log")"
 fi
 echo "(vscode.sh took $(( $(date +%s) - STARTED )) s)" >&2
 exit "$status"

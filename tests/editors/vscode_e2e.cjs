@@ -75,33 +75,8 @@ async function palette(page, title) {
   await input.waitFor({ state: "hidden", timeout: 10000 }).catch(() => undefined);
 }
 
-async function main() {
-  const profile = fs.mkdtempSync(path.join(os.tmpdir(), "omega-chromium-"));
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    headless: true,
-    viewport: { width: 1180, height: 640 },
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
-  const page = context.pages()[0] || (await context.newPage());
-  await page.goto(`${URL}/?folder=${encodeURIComponent(WORKSPACE)}`);
-  await page.locator(".monaco-workbench").waitFor({ timeout: 60000 });
-
-  // Open the file from the explorer.
-  const row = page.locator(".explorer-folders-view .monaco-list-row", { hasText: "ledger.omega" }).first();
-  await row.waitFor({ timeout: 30000 });
-  await row.click();
-  await page.locator(".monaco-editor .view-lines", { hasText: "ledger-serializer" }).first().waitFor({ timeout: 30000 });
-  const editorLines = page.locator(".editor-group-container .monaco-editor .view-lines").first();
-
+/** A trusted workspace (the server runs files): highlighting, warning, run on save, commands. */
+async function trusted(page, editorLines) {
   // Highlighting from the TextMate grammar: keywords are coloured differently from names.
   const colours = await until(() => editorLines.evaluate((el) => {
     const spans = [...el.querySelectorAll("span span")];
@@ -201,12 +176,96 @@ async function main() {
   }
   check("the Omega output channel shows the program's output", !!outputText);
 
+}
+
+/** Restricted Mode: analysis but no evaluation, until the user trusts the folder. */
+async function restricted(page, editorLines) {
+  const squiggled = await page.locator(".monaco-editor .squiggly-warning").first().waitFor({ timeout: 30000 }).then(() => true, () => false);
+  check("Restricted Mode: the deadlock warning still shows", squiggled);
+  const before = await requestsSeen();
+  let sawRunning = false;
+  const watch = setInterval(async () => {
+    if (/running/.test(await statusText(page).catch(() => ""))) sawRunning = true;
+  }, 50);
+  await editorLines.click();
+  await page.keyboard.press("Control+End");
+  await page.keyboard.press("Enter");
+  await page.keyboard.press("Control+S");
+  await palette(page, "Omega: Run File");
+  const refused = await until(async () => {
+    const n = page.locator(".notifications-toasts", { hasText: "untrusted workspace" });
+    return (await n.count()) > 0;
+  }, 10000);
+  check("Restricted Mode: Run File is refused with a message", !!refused);
+  clearInterval(watch);
+  check("Restricted Mode: no run, nothing sent to the LLM server",
+    !sawRunning && (await requestsSeen()) === before, `running seen ${sawRunning}, requests ${before} -> ${await requestsSeen()}`);
+
+  // Trusting the folder turns evaluation on, without a restart.
+  await palette(page, "Workspaces: Manage Workspace Trust");
+  const trustButton = page.locator(".workspace-trust-editor .monaco-button", { hasText: /^Trust$/ }).first();
+  await trustButton.waitFor({ timeout: 10000 });
+  await trustButton.click();
+  const modal = page.locator(".monaco-modal-editor-block");
+  await modal.locator(".codicon-close").first().click({ timeout: 5000 }).catch(() => palette(page, "View: Close Editor"));
+  await modal.waitFor({ state: "hidden", timeout: 10000 }).catch(() => undefined);
+  await page.locator(".editor-group-container .tab", { hasText: "ledger.omega" }).first().click();
+  await editorLines.click();
+  await page.keyboard.press("Control+End");
+  await page.keyboard.press("Enter");
+  await page.keyboard.press("Control+S");
+  const done = await until(async () => /done/.test(await statusText(page)), 20000);
+  check("after trusting the folder, saving runs the file (1 request to the LLM server)",
+    !!done && (await requestsSeen()) === before + 1, `status ${await statusText(page)}, requests ${before} -> ${await requestsSeen()}`);
+}
+
+let currentPage;
+
+async function main() {
+  const profile = fs.mkdtempSync(path.join(os.tmpdir(), "omega-chromium-"));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+    headless: true,
+    viewport: { width: 1180, height: 640 },
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+  const page = context.pages()[0] || (await context.newPage());
+  currentPage = page;
+  await page.goto(`${URL}/?folder=${encodeURIComponent(WORKSPACE)}`);
+  await page.locator(".monaco-workbench").waitFor({ timeout: 60000 });
+
+  // Open the file from the explorer.
+  const row = page.locator(".explorer-folders-view .monaco-list-row", { hasText: "ledger.omega" }).first();
+  await row.waitFor({ timeout: 30000 });
+  await row.click();
+  await page.locator(".monaco-editor .view-lines", { hasText: "ledger-serializer" }).first().waitFor({ timeout: 30000 });
+  const editorLines = page.locator(".editor-group-container .monaco-editor .view-lines").first();
+
+  if (process.env.OMEGA_TEST_MODE === "restricted") {
+    await restricted(page, editorLines);
+  } else {
+    await trusted(page, editorLines);
+  }
+
   const allOk = results.every(Boolean);
   console.log(allOk ? "all held" : "some failed");
   process.exit(allOk ? 0 : 1); // closing the browser can take 30 s; nothing is left to save
 }
 
-main().catch((e) => {
+main().catch(async (e) => {
+  if (currentPage && process.env.OMEGA_TEST_DEBUG_DIR) {
+    const shot = path.join(process.env.OMEGA_TEST_DEBUG_DIR, `failure-${process.env.OMEGA_TEST_MODE}.png`);
+    await currentPage.screenshot({ path: shot }).catch(() => undefined);
+    console.log("(screenshot of the failure: " + shot + ")");
+  }
   console.log("FAIL the VS Code test ran to the end: " + (e && e.stack ? e.stack : e));
   process.exit(1);
 });
