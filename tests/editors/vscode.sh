@@ -69,9 +69,12 @@ mkdir -p "$WORK/ext" "$TOOLS/screenshots"
 
 # settings_json: the user settings of the workbench for $mode (set by workbench).
 settings_json() {
+  local server_path=
+  # The restricted workbench finds the server inside the extension instead (see below).
+  [ "$mode" = trusted ] && server_path="\"omega.server.path\": \"$LSP\","
   cat <<EOF
 {
-  "omega.server.path": "$LSP",
+  $server_path
   "omega.llm.adapter": "openai",
   "omega.llm.baseUrl": "$LLM_URL",
   "omega.llm.model": "test-model",
@@ -90,7 +93,8 @@ EOF
 }
 
 # workbench MODE [code-server flags…]: a fresh workspace and profile, code-server on a free
-# port, and the Chromium driver in MODE (trusted or restricted). Returns the driver's status.
+# port, and the Chromium driver in MODE (trusted: the server named by omega.server.path;
+# restricted: no such setting, so the one shipped in the extension). Returns the driver's status.
 workbench() {
   local mode=$1 port
   shift
@@ -126,6 +130,9 @@ workbench() {
   exit 1
 }
 echo "ok   the .vsix installs into code-server"
+# What a .vsix built with the server inside holds (a link: the debug binary is large).
+BUNDLED="$(ls -d "$WORK"/ext/omega-tools.omega-llm-*)/server"
+mkdir -p "$BUNDLED" && ln -s "$LSP" "$BUNDLED/omega-lsp"
 
 SHOT="$WORK/vscode-deadlock-and-answer.png"
 status=0

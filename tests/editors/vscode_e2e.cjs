@@ -128,6 +128,15 @@ async function trusted(page, editorLines) {
   check("the answer came from the loopback LLM server (1 request)", (await requestsSeen()) === before + 1,
     `requests ${before} -> ${await requestsSeen()}`);
 
+  // Hover on the call: the full answer from the server.
+  await editorLines.locator("span span").filter({ hasText: /^infer\.op$/ }).first().hover();
+  const callHover = await until(async () => {
+    const h = page.locator(".monaco-hover:visible", { hasText: "Reply: What is 2+2?" }).first();
+    return (await h.count()) ? await h.innerText() : undefined;
+  }, 10000);
+  check("hover on the infer.op call shows its answer", !!callHover);
+  await page.mouse.move(5, 300);
+
   // The screenshot for the README: the warning's hover and the inline answer, no side bar.
   await page.keyboard.press("Control+B");
   await page.locator(".explorer-folders-view").waitFor({ state: "hidden", timeout: 5000 }).catch(() => undefined);
@@ -181,7 +190,7 @@ async function trusted(page, editorLines) {
 /** Restricted Mode: analysis but no evaluation, until the user trusts the folder. */
 async function restricted(page, editorLines) {
   const squiggled = await page.locator(".monaco-editor .squiggly-warning").first().waitFor({ timeout: 30000 }).then(() => true, () => false);
-  check("Restricted Mode: the deadlock warning still shows", squiggled);
+  check("Restricted Mode, the server shipped in the extension: the deadlock warning still shows", squiggled);
   const before = await requestsSeen();
   let sawRunning = false;
   const watch = setInterval(async () => {
