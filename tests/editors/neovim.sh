@@ -22,7 +22,7 @@ if [ ! -f "$PARSER" ] || [ "$ROOT/grammar/src/parser.c" -nt "$PARSER" ] || [ "$R
   ${CC:-cc} -shared -fPIC -O2 -I "$ROOT/grammar/src" "$ROOT/grammar/src/parser.c" "$ROOT/grammar/src/scanner.c" -o "$PARSER"
 fi
 
-LSP=$(find_omega_lsp)
+LSP=$(find_omega_lsp) || { echo "FAIL omega-lsp: set OMEGA_LSP to the binary, or build it with cargo build -p omega-lsp"; exit 1; }
 
 WORK=$(mktemp -d /tmp/omega-nvim.XXXXXX)
 trap 'stop_llm_servers; rm -rf "$WORK"' EXIT

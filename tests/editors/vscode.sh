@@ -44,7 +44,7 @@ if [ ! -f "$EXT/node_modules/.package-lock.json" ] || [ "$EXT/package-lock.json"
   (cd "$EXT" && npm ci -s >/dev/null)
 fi
 
-LSP=$(find_omega_lsp)
+LSP=$(find_omega_lsp) || { echo "FAIL omega-lsp: set OMEGA_LSP to the binary, or build it with cargo build -p omega-lsp"; exit 1; }
 echo "(tools and server ready after $(( $(date +%s) - STARTED )) s)" >&2
 
 WORK=$(mktemp -d /tmp/omega-vscode.XXXXXX)

@@ -156,7 +156,11 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     const editor = activeOmegaEditor();
     if (!editor) return;
     if (editor.document.isDirty) {
-      await editor.document.save(); // a save may start a run itself; the server keeps the newest
+      await editor.document.save();
+      const onSave = vscode.workspace.getConfiguration("omega").get<boolean>("eval.onSave", true);
+      if (onSave && vscode.workspace.isTrusted) {
+        return; // the save has started the run
+      }
     }
     return serverCommand("omega.runFile", [editor.document.uri.toString()]);
   });

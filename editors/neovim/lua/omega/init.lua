@@ -39,7 +39,7 @@ local function client_request(client, method, params, handler, bufnr)
 end
 
 local function normalize(path)
-  return vim.fs.normalize(vim.fn.fnamemodify(vim.fn.expand(path), ":p")):gsub("/$", "")
+  return (vim.fs.normalize(vim.fn.fnamemodify(vim.fn.expand(path), ":p")):gsub("/$", ""))
 end
 
 --- Whether evaluation may run for a project rooted at `root`.
