@@ -173,6 +173,29 @@ async function trusted(page, editorLines) {
   const cancelled = await until(async () => /cancelled/.test(await statusText(page)), 10000);
   check("clicking the status bar item while running cancels the run", !!running3 && !!cancelled, await statusText(page));
 
+  // Run Form at Cursor: only the form under the cursor runs. With the cache cleared, the
+  // whole file would ask the LLM server once; (define ledger-serializer …) asks nothing.
+  await palette(page, "Omega: Clear LLM Cache");
+  const runFormAt = async (line) => {
+    const n = await requestsSeen();
+    await page.keyboard.press("F1");
+    await page.locator(".quick-input-widget input").fill(`:${line}:2`);
+    await page.keyboard.press("Enter");
+    await page.waitForTimeout(200);
+    await palette(page, "Omega: Run Form at Cursor");
+    const started = await until(async () => !/done/.test(await statusText(page)), 5000, 20);
+    const finished = await until(async () => {
+      const t = await statusText(page);
+      return /done/.test(t) ? t : undefined;
+    }, 20000);
+    return { started: !!started, finished, requests: (await requestsSeen()) - n };
+  };
+  const plain = await runFormAt(3);
+  const asking = await runFormAt(16);
+  check("Omega: Run Form at Cursor runs only that form (line 3: no LLM request; line 16: one)",
+    !!plain.finished && plain.requests === 0 && !!asking.finished && asking.requests === 1,
+    JSON.stringify({ plain, asking }));
+
   // The Omega output channel holds the program's output.
   await palette(page, "Omega: Show Output");
   const outputText = await until(async () => {
@@ -184,6 +207,12 @@ async function trusted(page, editorLines) {
     await page.screenshot({ path: path.join(process.env.OMEGA_TEST_DEBUG_DIR, "output-failure.png") });
   }
   check("the Omega output channel shows the program's output", !!outputText);
+
+  // Restart Server: a new server process analyses the open file again.
+  await palette(page, "Omega: Restart Server");
+  const reset = await until(async () => (await statusText(page)) === "Ω", 15000, 50);
+  const again = await page.locator(".monaco-editor .squiggly-warning").first().waitFor({ timeout: 30000 }).then(() => true, () => false);
+  check("Omega: Restart Server restarts omega-lsp (status reset, warning back)", !!reset && again, await statusText(page));
 
 }
 
