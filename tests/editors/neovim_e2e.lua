@@ -232,6 +232,22 @@ local function main()
     not started and requests_seen(fast_url) == before,
     ("requests %d -> %d"):format(before, requests_seen(fast_url)))
 
+  -- A server command that names no executable: an error that says how to fix it.
+  local notified = {}
+  local notify = vim.notify
+  vim.notify = function(msg, level)
+    table.insert(notified, { msg = msg, level = level })
+  end
+  vim.fn.mkdir(dir .. "/missing", "p")
+  omega.setup({ cmd = { dir .. "/no-such-omega-lsp" } })
+  vim.cmd.edit(vim.fn.fnameescape(dir .. "/missing/empty.omega"))
+  vim.notify = notify
+  local message = notified[1] and notified[1].msg or ""
+  check("a missing server: an error naming it and how to get one",
+    notified[1] ~= nil and notified[1].level == vim.log.levels.ERROR and message:find("no-such-omega-lsp", 1, true) ~= nil
+      and message:find("cargo build", 1, true) ~= nil and #vim.lsp.get_clients({ bufnr = 0 }) == 0,
+    message)
+
   -- Tree-sitter: the parser built from grammar/src and the shipped queries.
   local lang_ok = pcall(vim.treesitter.language.add, "omega")
   local parser_ok, parser = pcall(vim.treesitter.get_parser, buf, "omega")

@@ -72,6 +72,7 @@ settings_json() {
   local server_path=
   # The restricted workbench finds the server inside the extension instead (see below).
   [ "$mode" = trusted ] && server_path="\"omega.server.path\": \"$LSP\","
+  [ "$mode" = missing ] && server_path="\"omega.server.path\": \"$WORK/no-such-omega-lsp\","
   cat <<EOF
 {
   $server_path
@@ -94,7 +95,8 @@ EOF
 
 # workbench MODE [code-server flags…]: a fresh workspace and profile, code-server on a free
 # port, and the Chromium driver in MODE (trusted: the server named by omega.server.path;
-# restricted: no such setting, so the one shipped in the extension). Returns the driver's status.
+# restricted: no such setting, so the one shipped in the extension; missing: a setting naming
+# no file). Returns the driver's status.
 workbench() {
   local mode=$1 port
   shift
@@ -138,6 +140,7 @@ SHOT="$WORK/vscode-deadlock-and-answer.png"
 status=0
 workbench trusted --disable-workspace-trust || status=1
 workbench restricted || status=1
+workbench missing --disable-workspace-trust || status=1
 
 [ -f "$SHOT" ] && cp "$SHOT" "$TOOLS/screenshots/"
 if [ "$UPDATE_SCREENSHOT" = 1 ] && [ "$status" = 0 ]; then

@@ -257,6 +257,16 @@ async function restricted(page, editorLines) {
     !!done && (await requestsSeen()) === before + 1, `status ${await statusText(page)}, requests ${before} -> ${await requestsSeen()}`);
 }
 
+/** omega.server.path names no binary: an error that says what is wrong and how to fix it. */
+async function missing(page) {
+  const toast = await until(async () => {
+    const n = page.locator(".notifications-toasts .notification-toast", { hasText: "omega.server.path" }).first();
+    return (await n.count()) ? (await n.innerText()).replace(/\u00a0/g, " ") : undefined;
+  }, 30000);
+  check("a server path that names no binary: an error naming the setting, with an Open Settings button",
+    !!toast && toast.includes("not an executable file") && toast.includes("Open Settings"), toast || "no notification");
+}
+
 let currentPage;
 
 async function main() {
@@ -289,6 +299,8 @@ async function main() {
 
   if (process.env.OMEGA_TEST_MODE === "restricted") {
     await restricted(page, editorLines);
+  } else if (process.env.OMEGA_TEST_MODE === "missing") {
+    await missing(page);
   } else {
     await trusted(page, editorLines);
   }
