@@ -281,6 +281,8 @@ fn run_job(job: Job, kept: &mut Option<Session>, control: &Mutex<Control>, event
     let mut state = RunState::Done;
     let mut emit = |source: u32, span: Span, result: Result<Value, Error>| -> ControlFlow<()> {
         match result {
+            // Forms run for their effect (`display`, `set!`) show nothing.
+            Ok(Value::Unspecified) => ControlFlow::Continue(()),
             Ok(v) => {
                 let _ = events.send(RunEvent::Form { job: id, span, result: Ok(write_string(&v)) });
                 ControlFlow::Continue(())
@@ -328,10 +330,12 @@ fn failure(source: u32, form: Span, e: &Error) -> Failure {
     let here = |loc: Option<Loc>| loc.filter(|l| l.source == source).map(|l| l.span);
     let span = here(e.loc).unwrap_or(form);
     let mut related = Vec::new();
+    // Each frame: the procedure and the call in it that is running (the innermost one is
+    // the failing place itself).
     let stack = |related: &mut Vec<Place>, frames: &[StackFrame], who: &str| {
         for f in frames {
-            if let Some(span) = here(f.loc) {
-                related.push(Place { span, message: format!("{who}in {}", f.name) });
+            if let Some(at) = here(f.loc).filter(|at| *at != span) {
+                related.push(Place { span: at, message: format!("{who}in `{}`", f.name) });
             }
         }
     };
@@ -340,7 +344,7 @@ fn failure(source: u32, form: Span, e: &Error) -> Failure {
         if let Some(span) = here(r.loc) {
             related.push(Place { span, message: r.message.clone() });
         }
-        stack(&mut related, &r.stack, "  ");
+        stack(&mut related, &r.stack, "that task: ");
     }
     Failure { span, message: e.message.clone(), llm: e.kind == ErrorKind::Llm, related }
 }

@@ -39,6 +39,11 @@ pub fn inlay_hints(d: &DocState, range: Range) -> Vec<InlayHint> {
         .entries
         .iter()
         .filter(|r| r.span.end >= span.start && r.span.end <= span.end)
+        // A top-level call's value is its answer: show it once.
+        .filter(|r| {
+            !matches!(r.kind, Kind::Value(_))
+                || !d.results.entries.iter().any(|o| o.span == r.span && matches!(o.kind, Kind::Answer { .. }))
+        })
         .map(|r| InlayHint {
             position: map.position(r.span.end as usize),
             label: InlayHintLabel::String(r.label()),

@@ -1,10 +1,13 @@
 //! The language server end to end: the built `omega-lsp` over stdio, driven by the test
 //! client of `omega_tests::lsp`, with the loopback LLM server for answers and faults.
 
+use std::time::Duration;
+
 use serde_json::{json, Value};
 
-use omega_tests::lsp::{position, range, LspClient, Options};
-use omega_tests::repo_root;
+use omega_tests::llm_server::{LlmServer, Reply};
+use omega_tests::lsp::{file_uri, position, range, LspClient, Options};
+use omega_tests::{repo_root, TempDir};
 
 fn example(name: &str) -> String {
     std::fs::read_to_string(repo_root().join("tests/analysis-examples").join(name)).expect("read the example")
@@ -62,4 +65,231 @@ fn utf8_positions_when_the_client_offers_them() {
     let diags = c.diagnostics(uri, 1);
     // In UTF-16 units: é is 1, 😀 is 2.
     assert_eq!(diags[0]["range"], range((0, 12), (0, 16)));
+}
+
+/// The key the tests' LLM server requires; no output of the server may contain it.
+const KEY: &str = "sk-omega-test-5ecr3t-key";
+
+/// A project directory, the loopback LLM server, and a language server configured to use it.
+struct Setup {
+    dir: TempDir,
+    llm: LlmServer,
+    client: LspClient,
+}
+
+impl Setup {
+    fn new(trusted: bool) -> Setup {
+        let dir = TempDir::new("lsp");
+        let llm = LlmServer::start();
+        llm.require_key(KEY);
+        let options = json!({
+            "eval": {"trusted": trusted, "onSave": true},
+            "llm": {
+                "adapter": "openai",
+                "baseUrl": llm.openai_url(),
+                "model": "loopback-model",
+                "apiKeyEnv": "OMEGA_LSP_TEST_KEY",
+                "cacheDir": dir.join("cache").display().to_string(),
+            },
+        });
+        let client = LspClient::start(Options {
+            initialization_options: options,
+            env: vec![("OMEGA_LSP_TEST_KEY".into(), KEY.into())],
+            cwd: Some(dir.path().to_path_buf()),
+            ..Options::default()
+        });
+        Setup { dir, llm, client }
+    }
+
+    /// Writes `text` to NAME in the project and opens it; its URI.
+    fn open(&mut self, name: &str, text: &str) -> String {
+        let path = self.dir.join(name);
+        std::fs::write(&path, text).expect("write the file");
+        let uri = file_uri(&path);
+        self.client.open(&uri, text);
+        self.client.diagnostics(&uri, 1);
+        uri
+    }
+
+    /// Everything the server wrote, checked for the key.
+    fn assert_no_key(&self) {
+        let out = self.client.output_text();
+        assert!(!out.contains(KEY), "the API key appears in the server's output");
+        assert!(!out.contains("5ecr3t"), "part of the API key appears in the server's output");
+    }
+}
+
+fn labels(hints: &[Value]) -> Vec<String> {
+    hints.iter().map(|h| h["label"].as_str().unwrap_or("").to_string()).collect()
+}
+
+fn has_label(hints: &[Value], label: &str) -> bool {
+    labels(hints).iter().any(|l| l == label)
+}
+
+#[test]
+fn inline_answer_and_form_value_after_save() {
+    let mut s = Setup::new(true);
+    s.llm.on("capital of France", Reply::answer("Paris\nis the capital."));
+    let text = "(define answer (effect infer.op \"What is the capital of France?\"))\n(string-length answer)\n(display answer)\n";
+    let uri = s.open("answer.omega", text);
+    s.client.save(&uri);
+    s.client.eval_status(&uri, "done");
+    let hints = s.client.wait_hints(&uri, |h| h.len() >= 3);
+    assert_eq!(labels(&hints), vec!["Paris", "=> answer", "=> 21"], "{hints:#?}");
+    // The answer sits right after the effect form; its tooltip has the whole text and metadata.
+    assert_eq!(hints[0]["position"], position(0, 65));
+    let tooltip = hints[0]["tooltip"]["value"].as_str().unwrap();
+    assert!(tooltip.contains("Paris\nis the capital."), "{tooltip}");
+    assert!(tooltip.contains("loopback-model") && tooltip.contains("fresh"), "{tooltip}");
+    // The program's output reaches the client.
+    let out = s.client.wait("omega/output", |p| p["uri"] == uri.as_str());
+    assert!(out["text"].as_str().unwrap().contains("Paris"));
+    assert_eq!(s.llm.requests(), 1);
+    s.assert_no_key();
+}
+
+#[test]
+fn pending_mark_then_the_answer_with_a_slow_server() {
+    let mut s = Setup::new(true);
+    s.llm.on("slow", Reply::answer("finally").after(Duration::from_millis(1500)));
+    let uri = s.open("slow.omega", "(effect infer.op \"a slow question\")\n");
+    s.client.save(&uri);
+    s.client.eval_status(&uri, "running");
+    let pending = s.client.wait_hints(&uri, |h| has_label(h, "⏳"));
+    assert_eq!(pending.len(), 1, "{pending:#?}");
+    assert!(s.llm.wait_until(Duration::from_secs(10), |l| l.in_flight() == 1));
+    assert!(has_label(&s.client.inlay_hints(&uri), "⏳"), "the mark shows while the request is on the wire");
+    let hints = s.client.wait_hints(&uri, |h| has_label(h, "finally"));
+    assert!(!has_label(&hints, "⏳"), "{hints:#?}");
+    s.client.eval_status(&uri, "done");
+    // The client was asked to refresh its hints.
+    s.client.wait("workspace/inlayHint/refresh", |_| true);
+}
+
+#[test]
+fn cancel_mid_run_drops_the_requests_in_flight() {
+    let mut s = Setup::new(true);
+    s.llm.on("forever", Reply::answer("too late").after(Duration::from_secs(60)));
+    let text = "(parallel (lambda () (effect infer.op \"forever 1\")) (lambda () (effect infer.op \"forever 2\")))\n";
+    let uri = s.open("cancel.omega", text);
+    s.client.save(&uri);
+    assert!(s.llm.wait_until(Duration::from_secs(20), |l| l.in_flight() == 2), "both calls reach the server");
+    let r = s.client.command("omega.cancel", json!([uri]));
+    assert_eq!(r["cancelled"], true);
+    s.client.eval_status(&uri, "cancelled");
+    assert!(s.llm.wait_until(Duration::from_secs(5), |l| l.in_flight() == 0), "in flight: {}", s.llm.in_flight());
+    let hints = s.client.wait_hints(&uri, |h| !has_label(h, "⏳"));
+    assert!(hints.is_empty(), "{hints:#?}");
+}
+
+#[test]
+fn a_new_save_cancels_the_old_run() {
+    let mut s = Setup::new(true);
+    s.llm.on("forever", Reply::answer("too late").after(Duration::from_secs(60)));
+    let uri = s.open("resave.omega", "(effect infer.op \"forever\")\n");
+    s.client.save(&uri);
+    assert!(s.llm.wait_until(Duration::from_secs(20), |l| l.in_flight() == 1));
+    s.client.save(&uri);
+    s.client.eval_status(&uri, "cancelled");
+    // The second run sends its own request once the first one's is dropped.
+    assert!(s.llm.wait_until(Duration::from_secs(10), |l| l.requests() + l.in_flight() >= 2 && l.disconnects() >= 1));
+    assert!(s.llm.wait_until(Duration::from_secs(10), |l| l.in_flight() == 1), "only the new run's call is in flight");
+}
+
+#[test]
+fn a_second_save_answers_from_the_cache() {
+    let mut s = Setup::new(true);
+    s.llm.on("cache me", Reply::answer("kept"));
+    let uri = s.open("cache.omega", "(effect infer.op \"cache me\")\n");
+    s.client.save(&uri);
+    s.client.eval_status(&uri, "done");
+    assert_eq!(s.llm.requests(), 1);
+    s.client.save(&uri);
+    s.client.eval_status(&uri, "done");
+    assert_eq!(s.llm.requests(), 1, "no new request: the answer came from the cache");
+    let hints = s.client.wait_hints(&uri, |h| {
+        h.iter().any(|x| x["label"] == "kept" && x["tooltip"]["value"].as_str().unwrap_or("").contains("cached"))
+    });
+    assert_eq!(hints.len(), 1, "a top-level call shows its answer once: {hints:#?}");
+}
+
+#[test]
+fn untrusted_workspaces_send_nothing_to_the_llm() {
+    let mut s = Setup::new(false);
+    let uri = s.open("untrusted.omega", "(effect infer.op \"never sent\")\n");
+    s.client.save(&uri);
+    let r = s.client.command("omega.runFile", json!([uri]));
+    assert_eq!(r["started"], false);
+    assert!(r["message"].as_str().unwrap().contains("trust"), "{r}");
+    // Analysis still works.
+    s.client.change(&uri, 2, (0, 0), (0, 0), "(nope)\n");
+    let diags = s.client.diagnostics(&uri, 2);
+    assert!(diags.iter().any(|d| code(d) == "omega::unbound"));
+    assert_eq!(s.llm.requests() + s.llm.in_flight(), 0);
+    assert!(s.client.seen.iter().all(|m| m["method"] != "omega/evalStatus"));
+}
+
+#[test]
+fn an_eval_error_is_a_diagnostic_with_the_call_stack() {
+    let mut s = Setup::new(true);
+    let text = "(define (first-of x)\n  (car x))\n(define (go) (+ 1 (first-of 5)))\n(go)\n";
+    let uri = s.open("error.omega", text);
+    s.client.save(&uri);
+    s.client.eval_status(&uri, "failed");
+    let p = s.client.wait("textDocument/publishDiagnostics", |p| {
+        p["uri"] == uri.as_str()
+            && p["diagnostics"].as_array().is_some_and(|d| d.iter().any(|d| code(d) == "omega::eval-error"))
+    });
+    let d = p["diagnostics"].as_array().unwrap().iter().find(|d| code(d) == "omega::eval-error").unwrap().clone();
+    assert_eq!(d["severity"], 1);
+    assert_eq!(d["range"]["start"], position(1, 2), "at (car x): {d:#}");
+    assert!(d["message"].as_str().unwrap().contains("car"), "{d:#}");
+    let related = d["relatedInformation"].as_array().expect("the call stack");
+    let lines: Vec<u64> = related.iter().map(|r| r["location"]["range"]["start"]["line"].as_u64().unwrap()).collect();
+    assert_eq!(lines, vec![2], "the call in `go`: {related:#?}");
+    assert_eq!(related[0]["message"], "in `go`");
+    // The next run clears it.
+    s.client.change(&uri, 2, (3, 0), (3, 4), "1");
+    s.client.save(&uri);
+    s.client.eval_status(&uri, "done");
+    let p = s.client.wait("textDocument/publishDiagnostics", |p| {
+        p["uri"] == uri.as_str()
+            && p["version"] == 2
+            && p["diagnostics"].as_array().is_some_and(|d| d.iter().all(|d| code(d) != "omega::eval-error"))
+    });
+    assert!(p["diagnostics"].as_array().unwrap().is_empty(), "{p:#}");
+}
+
+#[test]
+fn a_failing_llm_call_names_the_status() {
+    let mut s = Setup::new(true);
+    s.llm.on("refused", Reply::status(400));
+    let uri = s.open("llm-error.omega", "(define x 1)\n(effect infer.op \"refused question\")\n");
+    s.client.save(&uri);
+    s.client.eval_status(&uri, "failed");
+    let p = s.client.wait("textDocument/publishDiagnostics", |p| {
+        p["diagnostics"].as_array().is_some_and(|d| d.iter().any(|d| code(d) == "omega::llm-error"))
+    });
+    let diags = p["diagnostics"].as_array().unwrap();
+    let errors: Vec<&Value> = diags.iter().filter(|d| code(d) == "omega::llm-error").collect();
+    assert_eq!(errors.len(), 1, "one diagnostic per failed call: {diags:#?}");
+    assert_eq!(errors[0]["range"]["start"], position(1, 0));
+    assert!(errors[0]["message"].as_str().unwrap().contains("400"), "{:#}", errors[0]);
+    s.assert_no_key();
+}
+
+#[test]
+fn an_edit_inside_an_evaluated_form_marks_its_result_stale() {
+    let mut s = Setup::new(true);
+    let uri = s.open("stale.omega", "(+ 1 2)\n(* 2 3)\n");
+    s.client.save(&uri);
+    s.client.eval_status(&uri, "done");
+    s.client.wait_hints(&uri, |h| labels(h) == ["=> 3", "=> 6"]);
+    // Typing inside the second form; a line added above moves both results.
+    s.client.change(&uri, 2, (1, 5), (1, 6), "30");
+    s.client.change(&uri, 3, (0, 0), (0, 0), ";; note\n");
+    let hints = s.client.wait_hints(&uri, |h| labels(h) == ["=> 3", "↻ => 6"]);
+    assert_eq!(hints[0]["position"], position(1, 7));
+    assert_eq!(hints[1]["position"], position(2, 8));
 }
