@@ -26,7 +26,10 @@
 //! - [`diagnostics`]: core diagnostics and evaluation failures as LSP diagnostics.
 //! - [`eval`]: the evaluation worker and its events.
 //! - [`results`]: inline results attached to ranges and moved through edits (stale `↻`).
-//! - [`features`]: capabilities and the language features.
+//! - [`features`]: capabilities, inlay hints and helpers shared by the language features:
+//!   [`hover`], [`completion`] (and signature help), [`navigation`] (definition, references,
+//!   highlight, rename, symbols), [`semantic`] tokens, [`structure`] (folding, selection,
+//!   formatting, code lenses), [`actions`] (quick fixes).
 //! - [`server`]: the `LanguageServer` handlers, analysis scheduling, runs, notifications.
 //!
 //! # Invariants
@@ -37,14 +40,20 @@
 //! - API keys are read by the core from the environment variable the settings name; they never
 //!   pass through this crate's messages.
 
+pub mod actions;
+pub mod completion;
 pub mod diagnostics;
 pub mod document;
 pub mod eval;
 pub mod features;
+pub mod hover;
+pub mod navigation;
 pub mod results;
+pub mod semantic;
 pub mod server;
 pub mod settings;
 pub mod state;
+pub mod structure;
 
 use tower_lsp_server::{LspService, Server};
 

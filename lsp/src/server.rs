@@ -30,6 +30,7 @@ use crate::features;
 use crate::results::Kind;
 use crate::settings::{Settings, MAX_ANALYSIS_BYTES};
 use crate::state::{lock, ClientFacts, DocState, Run, Snapshot, State};
+use crate::{actions, completion, hover, navigation, semantic, structure};
 
 pub const COMMANDS: &[&str] = &["omega.runFile", "omega.runForm", "omega.cancel", "omega.clearCache"];
 
@@ -132,7 +133,7 @@ impl Backend {
                     };
                     omega::analysis::analyze_parsed(&text, &parsed)
                 });
-                Some(Arc::new(Snapshot { version, text, map, analysis }))
+                Some(Arc::new(Snapshot { version, text, map, tree, analysis }))
             })
             .await;
             let snapshot = match computed {
@@ -763,6 +764,188 @@ impl LanguageServer for Backend {
         self.guard("workspace/executeCommand", self.execute(params)).await
     }
 
+    async fn hover(&self, params: HoverParams) -> Result<Option<Hover>> {
+        self.guard("textDocument/hover", async {
+            let tdp = params.text_document_position_params;
+            let uri = tdp.text_document.uri;
+            let Some((snap, offset)) = self.at(&uri, tdp.position).await else { return Ok(None) };
+            let result = lock(&self.state.docs).get(&uri).and_then(|d| {
+                let here = d.doc.map().offset(tdp.position);
+                d.results.at(here).cloned()
+            });
+            Ok(hover::hover(&snap, offset, result.as_ref()).map(|(text, span)| Hover {
+                contents: HoverContents::Markup(MarkupContent { kind: MarkupKind::Markdown, value: text }),
+                range: Some(snap.map.range(span)),
+            }))
+        })
+        .await
+    }
+
+    async fn completion(&self, params: CompletionParams) -> Result<Option<CompletionResponse>> {
+        self.guard("textDocument/completion", async {
+            let tdp = params.text_document_position;
+            let Some((snap, offset)) = self.at(&tdp.text_document.uri, tdp.position).await else { return Ok(None) };
+            Ok(Some(CompletionResponse::Array(completion::complete(&snap, offset))))
+        })
+        .await
+    }
+
+    async fn signature_help(&self, params: SignatureHelpParams) -> Result<Option<SignatureHelp>> {
+        self.guard("textDocument/signatureHelp", async {
+            let tdp = params.text_document_position_params;
+            let Some((snap, offset)) = self.at(&tdp.text_document.uri, tdp.position).await else { return Ok(None) };
+            Ok(completion::signature_help(&snap, offset))
+        })
+        .await
+    }
+
+    async fn goto_definition(&self, params: GotoDefinitionParams) -> Result<Option<GotoDefinitionResponse>> {
+        self.guard("textDocument/definition", async {
+            let tdp = params.text_document_position_params;
+            let uri = tdp.text_document.uri;
+            let Some((snap, offset)) = self.at(&uri, tdp.position).await else { return Ok(None) };
+            Ok(navigation::definition(&snap, &uri, offset).map(GotoDefinitionResponse::Scalar))
+        })
+        .await
+    }
+
+    async fn references(&self, params: ReferenceParams) -> Result<Option<Vec<Location>>> {
+        self.guard("textDocument/references", async {
+            let tdp = params.text_document_position;
+            let uri = tdp.text_document.uri;
+            let Some((snap, offset)) = self.at(&uri, tdp.position).await else { return Ok(None) };
+            Ok(Some(navigation::references(&snap, &uri, offset, params.context.include_declaration)))
+        })
+        .await
+    }
+
+    async fn document_highlight(&self, params: DocumentHighlightParams) -> Result<Option<Vec<DocumentHighlight>>> {
+        self.guard("textDocument/documentHighlight", async {
+            let tdp = params.text_document_position_params;
+            let Some((snap, offset)) = self.at(&tdp.text_document.uri, tdp.position).await else { return Ok(None) };
+            Ok(Some(navigation::highlights(&snap, offset)))
+        })
+        .await
+    }
+
+    async fn prepare_rename(&self, params: TextDocumentPositionParams) -> Result<Option<PrepareRenameResponse>> {
+        self.guard("textDocument/prepareRename", async {
+            let Some((snap, offset)) = self.at(&params.text_document.uri, params.position).await else {
+                return Ok(None);
+            };
+            Ok(navigation::prepare_rename(&snap, offset).map(PrepareRenameResponse::Range))
+        })
+        .await
+    }
+
+    async fn rename(&self, params: RenameParams) -> Result<Option<WorkspaceEdit>> {
+        self.guard("textDocument/rename", async {
+            let tdp = params.text_document_position;
+            let uri = tdp.text_document.uri;
+            let Some((snap, offset)) = self.at(&uri, tdp.position).await else { return Ok(None) };
+            navigation::rename(&snap, &uri, offset, &params.new_name).map_err(RpcError::invalid_params)
+        })
+        .await
+    }
+
+    async fn document_symbol(&self, params: DocumentSymbolParams) -> Result<Option<DocumentSymbolResponse>> {
+        self.guard("textDocument/documentSymbol", async {
+            let Some(snap) = self.snapshot(&params.text_document.uri).await else { return Ok(None) };
+            Ok(Some(DocumentSymbolResponse::Nested(navigation::document_symbols(&snap))))
+        })
+        .await
+    }
+
+    async fn symbol(&self, params: WorkspaceSymbolParams) -> Result<Option<WorkspaceSymbolResponse>> {
+        self.guard("workspace/symbol", async {
+            let snaps: Vec<(Uri, Arc<Snapshot>)> = lock(&self.state.docs)
+                .iter()
+                .filter_map(|(u, d)| d.latest_snapshot().map(|s| (u.clone(), s)))
+                .collect();
+            let mut out = Vec::new();
+            for (uri, snap) in snaps {
+                out.extend(navigation::workspace_symbols(&snap, &uri, &params.query));
+            }
+            out.sort_by(|a, b| a.name.cmp(&b.name));
+            Ok(Some(WorkspaceSymbolResponse::Nested(out)))
+        })
+        .await
+    }
+
+    async fn semantic_tokens_full(&self, params: SemanticTokensParams) -> Result<Option<SemanticTokensResult>> {
+        self.guard("textDocument/semanticTokens/full", async {
+            let Some(snap) = self.snapshot(&params.text_document.uri).await else { return Ok(None) };
+            Ok(Some(SemanticTokensResult::Tokens(semantic::tokens(&snap, None))))
+        })
+        .await
+    }
+
+    async fn semantic_tokens_range(
+        &self,
+        params: SemanticTokensRangeParams,
+    ) -> Result<Option<SemanticTokensRangeResult>> {
+        self.guard("textDocument/semanticTokens/range", async {
+            let Some(snap) = self.snapshot(&params.text_document.uri).await else { return Ok(None) };
+            let within = snap.map.span(params.range);
+            Ok(Some(SemanticTokensRangeResult::Tokens(semantic::tokens(&snap, Some(within)))))
+        })
+        .await
+    }
+
+    async fn folding_range(&self, params: FoldingRangeParams) -> Result<Option<Vec<FoldingRange>>> {
+        self.guard("textDocument/foldingRange", async {
+            let Some(snap) = self.snapshot(&params.text_document.uri).await else { return Ok(None) };
+            Ok(Some(structure::folding_ranges(&snap)))
+        })
+        .await
+    }
+
+    async fn selection_range(&self, params: SelectionRangeParams) -> Result<Option<Vec<SelectionRange>>> {
+        self.guard("textDocument/selectionRange", async {
+            let Some(snap) = self.snapshot(&params.text_document.uri).await else { return Ok(None) };
+            let offsets: Vec<usize> = params.positions.iter().map(|p| snap.map.offset(*p)).collect();
+            Ok(Some(structure::selection_ranges(&snap, &offsets)))
+        })
+        .await
+    }
+
+    async fn formatting(&self, params: DocumentFormattingParams) -> Result<Option<Vec<TextEdit>>> {
+        self.guard("textDocument/formatting", async {
+            let Some(snap) = self.snapshot(&params.text_document.uri).await else { return Ok(None) };
+            structure::format_document(&snap).map(Some).map_err(RpcError::invalid_params)
+        })
+        .await
+    }
+
+    async fn range_formatting(&self, params: DocumentRangeFormattingParams) -> Result<Option<Vec<TextEdit>>> {
+        self.guard("textDocument/rangeFormatting", async {
+            let Some(snap) = self.snapshot(&params.text_document.uri).await else { return Ok(None) };
+            let range = snap.map.span(params.range);
+            structure::format_range(&snap, range).map(Some).map_err(RpcError::invalid_params)
+        })
+        .await
+    }
+
+    async fn code_action(&self, params: CodeActionParams) -> Result<Option<CodeActionResponse>> {
+        self.guard("textDocument/codeAction", async {
+            let uri = params.text_document.uri;
+            let Some(snap) = self.snapshot(&uri).await else { return Ok(None) };
+            let range = snap.map.span(params.range);
+            Ok(Some(actions::quick_fixes(&snap, &uri, range)))
+        })
+        .await
+    }
+
+    async fn code_lens(&self, params: CodeLensParams) -> Result<Option<Vec<CodeLens>>> {
+        self.guard("textDocument/codeLens", async {
+            let uri = params.text_document.uri;
+            let Some(snap) = self.snapshot(&uri).await else { return Ok(None) };
+            let running = lock(&self.state.docs).get(&uri).is_some_and(|d| d.run.is_some());
+            Ok(Some(structure::code_lenses(&snap, &uri, running)))
+        })
+        .await
+    }
+
     async fn inlay_hint(&self, params: InlayHintParams) -> Result<Option<Vec<InlayHint>>> {
         self.guard("textDocument/inlayHint", async {
             let docs = lock(&self.state.docs);
@@ -776,6 +959,13 @@ impl LanguageServer for Backend {
 }
 
 impl Backend {
+    /// The snapshot for a request at `pos` and the byte offset there.
+    async fn at(&self, uri: &Uri, pos: Position) -> Option<(Arc<Snapshot>, usize)> {
+        let snap = self.snapshot(uri).await?;
+        let offset = snap.map.offset(pos);
+        Some((snap, offset))
+    }
+
     /// `window/workDoneProgress/cancel`: cancelling a run's progress cancels the run.
     pub async fn progress_cancel(&self, params: WorkDoneProgressCancelParams) {
         let NumberOrString::String(token) = params.token else {

@@ -25,6 +25,7 @@ pub struct Snapshot {
     pub version: i32,
     pub text: Arc<str>,
     pub map: LineMap,
+    pub tree: Option<tree_sitter::Tree>,
     /// `None` when the file is above the analysis size limit.
     pub analysis: Option<Analysis>,
 }

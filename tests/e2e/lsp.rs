@@ -293,3 +293,235 @@ fn an_edit_inside_an_evaluated_form_marks_its_result_stale() {
     assert_eq!(hints[0]["position"], position(1, 7));
     assert_eq!(hints[1]["position"], position(2, 8));
 }
+
+const FEATURES: &str = "\
+;; Adds one to its argument.
+(define (inc x) (+ x 1))
+(define total 0)
+(define s (make-serializer))
+(set! total (inc total))
+(inc
+  2)
+";
+
+fn at(uri: &str, line: u32, character: u32) -> Value {
+    json!({"textDocument": {"uri": uri}, "position": position(line, character)})
+}
+
+fn opened(text: &str) -> (LspClient, &'static str) {
+    let mut c = LspClient::start(Options::default());
+    let uri = "file:///work/features.omega";
+    c.open(uri, text);
+    c.diagnostics(uri, 1);
+    (c, uri)
+}
+
+#[test]
+fn hover_shows_signatures_docs_and_lock_order_notes() {
+    let (mut c, uri) = opened(FEATURES);
+    let h = c.request("textDocument/hover", at(uri, 4, 13));
+    let text = h["contents"]["value"].as_str().unwrap();
+    assert!(text.contains("(inc x)") && text.contains("Adds one to its argument."), "{text}");
+    assert_eq!(h["range"], range((4, 13), (4, 16)));
+    let h = c.request("textDocument/hover", at(uri, 1, 17));
+    let text = h["contents"]["value"].as_str().unwrap();
+    assert!(text.contains("built-in procedure") && text.contains("takes"), "{text}");
+
+    let mut c = LspClient::start(Options::default());
+    let uri = "file:///work/deadlock.omega";
+    c.open(uri, &example("01-chapter-deadlock.omega"));
+    c.diagnostics(uri, 1);
+    let h = c.request("textDocument/hover", at(uri, 3, 10));
+    let text = h["contents"]["value"].as_str().unwrap();
+    assert!(text.contains("Lock order") && text.contains("possible deadlock"), "{text}");
+}
+
+#[test]
+fn completion_and_signature_help() {
+    let (mut c, uri) = opened(FEATURES);
+    c.change(uri, 2, (7, 0), (7, 0), "(in");
+    c.diagnostics(uri, 2);
+    let items = c.request("textDocument/completion", at(uri, 7, 3));
+    let labels: Vec<&str> = items.as_array().unwrap().iter().map(|i| i["label"].as_str().unwrap()).collect();
+    assert!(labels.contains(&"inc") && labels.contains(&"inexact"), "{labels:?}");
+    assert!(!labels.contains(&"total"), "filtered by the prefix: {labels:?}");
+    c.change(uri, 3, (7, 0), (7, 3), "(effect ");
+    c.diagnostics(uri, 3);
+    let items = c.request("textDocument/completion", at(uri, 7, 8));
+    let labels: Vec<&str> = items.as_array().unwrap().iter().map(|i| i["label"].as_str().unwrap()).collect();
+    assert!(labels.contains(&"infer.op") && !labels.contains(&"inc"), "{labels:?}");
+
+    let help = c.request("textDocument/signatureHelp", at(uri, 4, 17));
+    assert_eq!(help["signatures"][0]["label"], "(inc x)");
+    assert_eq!(help["activeParameter"], 0);
+    let help = c.request("textDocument/signatureHelp", at(uri, 1, 21));
+    assert_eq!(help["signatures"][0]["label"], "(+ arg …)");
+}
+
+#[test]
+fn definition_references_highlight_and_rename() {
+    let (mut c, uri) = opened(FEATURES);
+    let def = c.request("textDocument/definition", at(uri, 5, 2));
+    assert_eq!(def["range"], range((1, 9), (1, 12)));
+    let mut params = at(uri, 1, 10);
+    params["context"] = json!({"includeDeclaration": true});
+    let refs = c.request("textDocument/references", params);
+    let lines: Vec<u64> =
+        refs.as_array().unwrap().iter().map(|r| r["range"]["start"]["line"].as_u64().unwrap()).collect();
+    assert_eq!(lines, vec![1, 4, 5]);
+    let hl = c.request("textDocument/documentHighlight", at(uri, 2, 9));
+    assert_eq!(hl.as_array().unwrap().len(), 3, "define, set! target and read: {hl:#}");
+
+    assert!(c.request("textDocument/prepareRename", at(uri, 1, 17)).is_null(), "built-ins are not renamed");
+    assert_eq!(c.request("textDocument/prepareRename", at(uri, 5, 2)), range((5, 1), (5, 4)));
+    let mut params = at(uri, 5, 2);
+    params["newName"] = json!("increment");
+    let edit = c.request("textDocument/rename", params.clone());
+    let edits = edit["changes"][uri].as_array().unwrap();
+    assert_eq!(edits.len(), 3);
+    assert!(edits.iter().all(|e| e["newText"] == "increment"));
+    params["newName"] = json!("two words");
+    let err = c.request_raw("textDocument/rename", params).unwrap_err();
+    assert!(err["message"].as_str().unwrap().contains("not an identifier"), "{err}");
+}
+
+#[test]
+fn symbols_semantic_tokens_folding_and_selection() {
+    let (mut c, uri) = opened(FEATURES);
+    let symbols = c.request("textDocument/documentSymbol", json!({"textDocument": {"uri": uri}}));
+    let got: Vec<(String, u64)> = symbols
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["name"].as_str().unwrap().to_string(), s["kind"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(got, vec![("inc".into(), 12), ("total".into(), 13), ("s".into(), 19)]);
+    let ws = c.request("workspace/symbol", json!({"query": "TOT"}));
+    assert_eq!(ws[0]["name"], "total");
+
+    let legend = c.initialize_result["capabilities"]["semanticTokensProvider"]["legend"].clone();
+    let modifiers: Vec<&str> =
+        legend["tokenModifiers"].as_array().unwrap().iter().map(|m| m.as_str().unwrap()).collect();
+    let bit = |name: &str| 1u64 << modifiers.iter().position(|m| *m == name).unwrap();
+    let tokens = c.request("textDocument/semanticTokens/full", json!({"textDocument": {"uri": uri}}));
+    let data: Vec<u64> = tokens["data"].as_array().unwrap().iter().map(|n| n.as_u64().unwrap()).collect();
+    let (mut line, mut col) = (0, 0);
+    let mut decoded = Vec::new();
+    for t in data.chunks(5) {
+        line += t[0];
+        col = if t[0] == 0 { col + t[1] } else { t[1] };
+        decoded.push((line, col, t[2], t[4]));
+    }
+    let find = |l: u64, ch: u64| decoded.iter().find(|t| t.0 == l && t.1 == ch).copied().unwrap();
+    assert_ne!(find(3, 8).3 & bit("serializer"), 0, "`s` is a serializer: {decoded:?}");
+    assert_ne!(find(4, 6).3 & bit("sharedState"), 0, "`total` is assigned shared state");
+    assert_ne!(find(1, 9).3 & bit("declaration"), 0);
+    let ranged = c.request(
+        "textDocument/semanticTokens/range",
+        json!({"textDocument": {"uri": uri}, "range": range((4, 0), (5, 0))}),
+    );
+    assert!(ranged["data"].as_array().unwrap().len() < data.len());
+
+    let folds = c.request("textDocument/foldingRange", json!({"textDocument": {"uri": uri}}));
+    assert!(folds.as_array().unwrap().iter().any(|f| f["startLine"] == 5 && f["endLine"] == 6), "{folds:#}");
+    let sel =
+        c.request("textDocument/selectionRange", json!({"textDocument": {"uri": uri}, "positions": [position(1, 19)]}));
+    assert_eq!(sel[0]["range"], range((1, 19), (1, 20)));
+    assert_eq!(sel[0]["parent"]["range"], range((1, 16), (1, 23)));
+    assert_eq!(sel[0]["parent"]["parent"]["range"], range((1, 0), (1, 24)));
+}
+
+#[test]
+fn formatting_whole_and_range() {
+    let text = "(define x\n 1)\n(define (f a)\n      a)\n";
+    let (mut c, uri) = opened(text);
+    let edits = c.request(
+        "textDocument/formatting",
+        json!({"textDocument": {"uri": uri}, "options": {"tabSize": 2, "insertSpaces": true}}),
+    );
+    assert_eq!(edits[0]["newText"], "(define x\n  1)\n(define (f a)\n  a)\n");
+    assert_eq!(edits[0]["newText"], omega::format::format(text).unwrap());
+    let edits = c.request(
+        "textDocument/rangeFormatting",
+        json!({"textDocument": {"uri": uri}, "range": range((2, 3), (2, 4)), "options": {"tabSize": 2, "insertSpaces": true}}),
+    );
+    assert_eq!(edits.as_array().unwrap().len(), 1);
+    assert_eq!(edits[0]["range"], range((2, 0), (3, 8)), "only the form the range touches");
+    assert_eq!(edits[0]["newText"], "(define (f a)\n  a)");
+}
+
+/// Applies LSP text edits (non-overlapping) to a text with `\n` lines and ASCII columns.
+fn apply_edits(text: &str, edits: &[Value]) -> String {
+    let offset = |p: &Value| {
+        let (line, ch) = (p["line"].as_u64().unwrap() as usize, p["character"].as_u64().unwrap() as usize);
+        text.split_inclusive('\n').take(line).map(str::len).sum::<usize>() + ch
+    };
+    let mut spans: Vec<(usize, usize, String)> = edits
+        .iter()
+        .map(|e| (offset(&e["range"]["start"]), offset(&e["range"]["end"]), e["newText"].as_str().unwrap().to_string()))
+        .collect();
+    spans.sort_by_key(|s| std::cmp::Reverse(s.0));
+    let mut out = text.to_string();
+    for (a, b, t) in spans {
+        out.replace_range(a..b, &t);
+    }
+    out
+}
+
+#[test]
+fn a_quick_fix_round_trip_removes_the_deadlock() {
+    let mut c = LspClient::start(Options::default());
+    let uri = "file:///work/fix.omega";
+    let text = example("01-chapter-deadlock.omega");
+    c.open(uri, &text);
+    let diags = c.diagnostics(uri, 1);
+    let d = diags.iter().find(|d| code(d) == "omega::deadlock-order").unwrap().clone();
+    let actions = c.request(
+        "textDocument/codeAction",
+        json!({"textDocument": {"uri": uri}, "range": d["range"], "context": {"diagnostics": [d]}}),
+    );
+    let actions = actions.as_array().unwrap();
+    let titles: Vec<&str> = actions.iter().map(|a| a["title"].as_str().unwrap()).collect();
+    assert!(titles.iter().any(|t| t.starts_with("suppress")), "the suppression fix is offered: {titles:?}");
+    let fix = actions.iter().find(|a| a["isPreferred"] == true).unwrap_or(&actions[0]);
+    assert_eq!(fix["kind"], "quickfix");
+    let edits = fix["edit"]["changes"][uri].as_array().unwrap();
+    let fixed = apply_edits(&text, edits);
+    c.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": uri, "version": 2}, "contentChanges": edits.iter().rev().map(|e| json!({"range": e["range"], "text": e["newText"]})).collect::<Vec<_>>()}),
+    );
+    let after = c.diagnostics(uri, 2);
+    assert!(after.iter().all(|d| code(d) != "omega::deadlock-order"), "{after:#?}");
+    // The server's text is the text the edits make.
+    let edits = c.request(
+        "textDocument/formatting",
+        json!({"textDocument": {"uri": uri}, "options": {"tabSize": 2, "insertSpaces": true}}),
+    );
+    let formatted = edits.as_array().unwrap().first().map(|e| e["newText"].as_str().unwrap().to_string());
+    assert_eq!(formatted.unwrap_or(fixed.clone()), omega::format::format(&fixed).unwrap());
+}
+
+#[test]
+fn code_lenses_run_each_form_and_cancel_while_running() {
+    let mut s = Setup::new(true);
+    s.llm.on("forever", Reply::answer("late").after(Duration::from_secs(60)));
+    let uri = s.open("lens.omega", "(define a 1)\n(effect infer.op \"forever\")\n");
+    let lenses = s.client.request("textDocument/codeLens", json!({"textDocument": {"uri": uri}}));
+    let titles: Vec<&str> =
+        lenses.as_array().unwrap().iter().map(|l| l["command"]["title"].as_str().unwrap()).collect();
+    assert_eq!(titles, vec!["▶ Run file", "▶ Run", "▶ Run"]);
+    // Running one form through its lens's command.
+    let lens = &lenses.as_array().unwrap()[1];
+    s.client.command(lens["command"]["command"].as_str().unwrap(), lens["command"]["arguments"].clone());
+    s.client.eval_status(&uri, "done");
+    s.client.wait_hints(&uri, |h| labels(h) == ["=> a"]);
+    s.client.command("omega.runFile", json!([uri]));
+    assert!(s.llm.wait_until(Duration::from_secs(20), |l| l.in_flight() == 1));
+    let lenses = s.client.request("textDocument/codeLens", json!({"textDocument": {"uri": uri}}));
+    let cancel =
+        lenses.as_array().unwrap().iter().find(|l| l["command"]["title"] == "■ Cancel").expect("a cancel lens");
+    s.client.command("omega.cancel", cancel["command"]["arguments"].clone());
+    s.client.eval_status(&uri, "cancelled");
+    assert!(s.llm.wait_until(Duration::from_secs(5), |l| l.in_flight() == 0));
+}
