@@ -45,6 +45,8 @@ pub struct Job {
     pub text: Arc<str>,
     pub target: Target,
     pub settings: Settings,
+    /// Fault injection for tests: the run panics (see `OMEGA_LSP_PANIC_IN`).
+    pub inject_panic: bool,
 }
 
 /// A finished LLM call's facts, for the hint and its tooltip.
@@ -257,6 +259,9 @@ fn run_job(job: Job, kept: &mut Option<Session>, control: &Mutex<Control>, event
     let started = Instant::now();
     let id = job.id;
     let _ = events.send(RunEvent::Started { job: id });
+    if job.inject_panic {
+        panic!("injected fault in a run (OMEGA_LSP_PANIC_IN)");
+    }
     let fresh = matches!(job.target, Target::File) || kept.is_none();
     if fresh {
         *kept = None;

@@ -61,12 +61,20 @@ pub struct Backend {
 
 impl Backend {
     pub fn new(client: Client) -> Backend {
-        Backend { client, state: Arc::new(State::default()) }
+        let panic_in = std::env::var("OMEGA_LSP_PANIC_IN").ok().filter(|s| !s.is_empty());
+        Backend { client, state: Arc::new(State { panic_in, ..State::default() }) }
     }
 
     /// Runs a handler body, turning a panic into an internal error for this request and one
     /// message to the user; the server keeps serving.
     async fn guard<T>(&self, what: &str, body: impl Future<Output = Result<T>>) -> Result<T> {
+        let inject = self.state.panic_in.as_deref() == Some(what);
+        let body = async move {
+            if inject {
+                panic!("injected fault in {what} (OMEGA_LSP_PANIC_IN)");
+            }
+            body.await
+        };
         match AssertUnwindSafe(body).catch_unwind().await {
             Ok(r) => r,
             Err(panic) => {
@@ -253,7 +261,8 @@ impl Backend {
         worker.cancel_upto(job_id - 1);
         let path = uri_path(uri);
         let name = path.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| uri.as_str().to_string());
-        let job = Job { id: job_id, name, path, text, target, settings };
+        let inject_panic = self.state.panic_in.as_deref() == Some("run");
+        let job = Job { id: job_id, name, path, text, target, settings, inject_panic };
         if !worker.submit(job) {
             return Err("the evaluation thread of this file has stopped".into());
         }

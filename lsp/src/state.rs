@@ -116,6 +116,9 @@ pub struct State {
     pub panic_reported: std::sync::atomic::AtomicBool,
     pub refresh_pending: std::sync::atomic::AtomicBool,
     pub shutting_down: std::sync::atomic::AtomicBool,
+    /// Fault injection for tests of panic safety: the handler named by `OMEGA_LSP_PANIC_IN`
+    /// (e.g. `textDocument/hover`) panics.
+    pub panic_in: Option<String>,
 }
 
 /// Locks a mutex, taking the data even if a panicking thread poisoned it: handlers catch

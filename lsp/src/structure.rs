@@ -31,9 +31,10 @@ pub fn folding_ranges(snap: &Snapshot) -> Vec<FoldingRange> {
             }
         }
     };
+    let line = |offset: usize| snap.map.rope().byte_to_line(offset) as u32;
     loop {
         let n = cursor.node();
-        let (a, b) = (snap.map.position(n.start_byte()).line, snap.map.position(n.end_byte()).line);
+        let (a, b) = (line(n.start_byte()), line(n.end_byte()));
         match n.kind() {
             "list" | "vector" | "block_comment" if b > a => {
                 let kind = (n.kind() == "block_comment").then_some(FoldingRangeKind::Comment);
@@ -48,7 +49,8 @@ pub fn folding_ranges(snap: &Snapshot) -> Vec<FoldingRange> {
             },
             _ => {}
         }
-        if cursor.goto_first_child() {
+        // A node on one line holds nothing that folds.
+        if (b > a || n.kind() == "source_file") && cursor.goto_first_child() {
             continue;
         }
         loop {

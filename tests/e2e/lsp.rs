@@ -79,10 +79,16 @@ struct Setup {
 
 impl Setup {
     fn new(trusted: bool) -> Setup {
+        Setup::with(trusted, json!({}), Vec::new())
+    }
+
+    /// With `limits` as the `omega.limits` settings and more environment variables.
+    fn with(trusted: bool, limits: Value, env: Vec<(String, String)>) -> Setup {
         let dir = TempDir::new("lsp");
         let llm = LlmServer::start();
         llm.require_key(KEY);
         let options = json!({
+            "limits": limits,
             "eval": {"trusted": trusted, "onSave": true},
             "llm": {
                 "adapter": "openai",
@@ -94,7 +100,7 @@ impl Setup {
         });
         let client = LspClient::start(Options {
             initialization_options: options,
-            env: vec![("OMEGA_LSP_TEST_KEY".into(), KEY.into())],
+            env: [vec![("OMEGA_LSP_TEST_KEY".to_string(), KEY.to_string())], env].concat(),
             cwd: Some(dir.path().to_path_buf()),
             ..Options::default()
         });
@@ -524,4 +530,184 @@ fn code_lenses_run_each_form_and_cancel_while_running() {
     s.client.command("omega.cancel", cancel["command"]["arguments"].clone());
     s.client.eval_status(&uri, "cancelled");
     assert!(s.llm.wait_until(Duration::from_secs(5), |l| l.in_flight() == 0));
+}
+
+fn shown_messages(c: &LspClient, needle: &str) -> usize {
+    c.seen
+        .iter()
+        .filter(|m| {
+            m["method"] == "window/showMessage" && m["params"]["message"].as_str().unwrap_or("").contains(needle)
+        })
+        .count()
+}
+
+#[test]
+fn a_panicking_handler_is_reported_once_and_the_server_lives_on() {
+    let env = vec![("OMEGA_LSP_PANIC_IN".to_string(), "textDocument/hover".to_string())];
+    let mut s = Setup::with(true, json!({}), env);
+    let uri = s.open("panic.omega", "(define x 1)\n(+ x 2)\n");
+    for _ in 0..2 {
+        let err = s.client.request_raw("textDocument/hover", at(&uri, 1, 1)).unwrap_err();
+        assert_eq!(err["code"], -32603, "an internal error for this request: {err}");
+    }
+    s.client.wait("window/showMessage", |p| p["message"].as_str().unwrap_or("").contains("internal error"));
+    // Other requests, edits and runs go on.
+    let items = s.client.request("textDocument/completion", at(&uri, 1, 1));
+    assert!(!items.as_array().unwrap().is_empty());
+    s.client.save(&uri);
+    s.client.eval_status(&uri, "done");
+    s.client.wait_hints(&uri, |h| labels(h) == ["=> x", "=> 3"]);
+    assert_eq!(shown_messages(&s.client, "internal error"), 1, "reported once");
+}
+
+#[test]
+fn a_panicking_run_is_reported_and_the_server_lives_on() {
+    let env = vec![("OMEGA_LSP_PANIC_IN".to_string(), "run".to_string())];
+    let mut s = Setup::with(true, json!({}), env);
+    let uri = s.open("panic-run.omega", "(define x 1)\n");
+    s.client.save(&uri);
+    s.client.eval_status(&uri, "failed");
+    s.client.wait("window/showMessage", |p| p["message"].as_str().unwrap_or("").contains("internal error"));
+    let h = s.client.request("textDocument/hover", at(&uri, 0, 9));
+    assert!(h["contents"]["value"].as_str().unwrap().contains("top-level definition"));
+    // The file's worker survives and takes the next run.
+    s.client.save(&uri);
+    s.client.eval_status(&uri, "failed");
+}
+
+#[test]
+fn an_endless_loop_ends_at_its_budget_while_hover_answers() {
+    let mut s = Setup::with(true, json!({"timeoutSecs": 2}), Vec::new());
+    let uri = s.open("loop.omega", "(define (spin n) (spin (+ n 1)))\n(spin 0)\n");
+    s.client.save(&uri);
+    s.client.eval_status(&uri, "running");
+    // While the buffer spins, requests are answered.
+    let h = s.client.request("textDocument/hover", at(&uri, 1, 2));
+    assert!(h["contents"]["value"].as_str().unwrap().contains("(spin n)"));
+    assert!(
+        s.client.try_wait("omega/evalStatus", Duration::ZERO, |p| p["state"] != "running").is_none(),
+        "still running"
+    );
+    s.client.eval_status(&uri, "failed");
+    let p = s.client.wait("textDocument/publishDiagnostics", |p| {
+        p["diagnostics"].as_array().is_some_and(|d| d.iter().any(|d| code(d) == "omega::eval-error"))
+    });
+    let message = p["diagnostics"][0]["message"].as_str().unwrap().to_string();
+    assert!(message.contains("timeout"), "{message}");
+}
+
+#[test]
+fn exit_ends_the_process_with_a_run_and_calls_in_flight() {
+    let mut s = Setup::new(true);
+    s.llm.on("forever", Reply::answer("late").after(Duration::from_secs(60)));
+    let uri = s.open("exit.omega", "(effect infer.op \"forever\")\n");
+    s.client.save(&uri);
+    assert!(s.llm.wait_until(Duration::from_secs(20), |l| l.in_flight() == 1));
+    let Setup { client, llm, dir: _dir } = s;
+    let (elapsed, status, output) = client.shutdown_and_exit();
+    assert!(status.success(), "{status:?}");
+    assert!(elapsed < Duration::from_secs(5), "exit took {elapsed:?}");
+    assert!(llm.wait_until(Duration::from_secs(5), |l| l.in_flight() == 0), "the connection closed with the process");
+    assert!(!output.contains(KEY));
+}
+
+#[test]
+fn a_very_large_file_is_not_analysed_and_the_user_is_told() {
+    let mut c = LspClient::start(Options::default());
+    let uri = "file:///work/huge.omega";
+    let text = "(define x (car 1 2))\n".repeat(150_000);
+    c.open(uri, &text);
+    let diags = c.diagnostics(uri, 1);
+    assert!(diags.is_empty(), "no analysis above the limit");
+    c.wait("window/showMessage", |p| p["message"].as_str().unwrap_or("").contains("larger than"));
+    // Still served: folding comes from the syntax tree.
+    let h = c.request("textDocument/foldingRange", json!({"textDocument": {"uri": uri}}));
+    assert!(h.is_array());
+}
+
+#[test]
+fn malformed_requests_get_json_rpc_errors() {
+    let mut c = LspClient::start(Options::default());
+    let err = c.request_raw("textDocument/hover", json!({"nonsense": true})).unwrap_err();
+    assert_eq!(err["code"], -32602, "{err}");
+    let err = c.request_raw("workspace/executeCommand", json!({"command": "omega.nope", "arguments": []})).unwrap_err();
+    assert!(err["message"].as_str().unwrap().contains("unknown command"), "{err}");
+    let err =
+        c.request_raw("workspace/executeCommand", json!({"command": "omega.runFile", "arguments": [42]})).unwrap_err();
+    assert!(err["message"].as_str().unwrap().contains("URI"), "{err}");
+    // A request for a document that is not open answers nothing, not an error.
+    assert!(c.request("textDocument/hover", at("file:///nowhere.omega", 0, 0)).is_null());
+}
+
+/// A deterministic generator for edit sequences (xorshift), so a failure reproduces.
+struct Rng(u64);
+impl Rng {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % n.max(1) as u64) as usize
+    }
+}
+
+#[test]
+fn random_edit_sequences_give_the_diagnostics_of_the_final_text() {
+    const PIECES: &[&str] = &[
+        "(",
+        ")",
+        " ",
+        "\n",
+        "\r\n",
+        "x",
+        "(define (f a) (+ a 1))",
+        "(f 1 2)",
+        "\"s\"",
+        ";; c\n",
+        "é",
+        "(effect nope.op 1)",
+    ];
+    let mut c = LspClient::start(Options::default());
+    for seed in 1..=4u64 {
+        let uri = format!("file:///work/random-{seed}.omega");
+        let mut text = example("01-chapter-deadlock.omega");
+        c.open(&uri, &text);
+        let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let steps = 30;
+        for version in 2..2 + steps {
+            // Work on `\n`-separated lines of ASCII and `é` (one UTF-16 unit, two bytes).
+            let lines: Vec<&str> = text.split('\n').collect();
+            let pick = |rng: &mut Rng| {
+                let line = rng.below(lines.len());
+                let chars: Vec<(usize, char)> = lines[line].char_indices().collect();
+                let col = rng.below(chars.len() + 1);
+                let byte = chars.get(col).map_or(lines[line].len(), |c| c.0);
+                let offset = lines[..line].iter().map(|l| l.len() + 1).sum::<usize>() + byte;
+                (line as u32, col as u32, offset)
+            };
+            let (a, b) = (pick(&mut rng), pick(&mut rng));
+            let (a, b) = if a.2 <= b.2 { (a, b) } else { (b, a) };
+            let insert: String = (0..rng.below(3)).map(|_| PIECES[rng.below(PIECES.len())]).collect();
+            // A `\r` before the cut would make the split CRLF a lone CR plus a line: keep pairs whole.
+            if text[..a.2].ends_with('\r') || text[..b.2].ends_with('\r') {
+                continue;
+            }
+            c.change(&uri, version as i64, (a.0, a.1), (b.0, b.1), &insert);
+            text.replace_range(a.2..b.2, &insert);
+        }
+        let last = (1 + steps) as i64;
+        let incremental = c.diagnostics(&uri, last);
+        let fresh_uri = format!("file:///work/random-{seed}-fresh.omega");
+        c.open(&fresh_uri, &text);
+        let fresh = c.diagnostics(&fresh_uri, 1);
+        let strip = |ds: &[Value]| -> Vec<Value> {
+            ds.iter()
+                .map(|d| {
+                    let mut d = d.clone();
+                    d.as_object_mut().unwrap().remove("relatedInformation");
+                    d
+                })
+                .collect()
+        };
+        assert_eq!(strip(&incremental), strip(&fresh), "seed {seed}: final text {text:?}");
+    }
 }
