@@ -713,20 +713,20 @@ impl LanguageServer for Backend {
 
     async fn did_change(&self, params: DidChangeTextDocumentParams) {
         let uri = params.text_document.uri;
+        // (applied, whether inline results may have moved or gone stale)
         let applied = {
             let mut docs = lock(&self.state.docs);
-            match docs.get_mut(&uri) {
-                Some(d) => {
-                    let edits = d.doc.apply(params.text_document.version, params.content_changes);
-                    d.track(&edits);
-                    true
-                }
-                None => false,
-            }
+            docs.get_mut(&uri).map(|d| {
+                let edits = d.doc.apply(params.text_document.version, params.content_changes);
+                d.track(&edits);
+                !d.results.entries.is_empty()
+            })
         };
-        if applied {
+        if let Some(has_results) = applied {
             self.schedule_analysis(uri);
-            self.refresh_hints();
+            if has_results {
+                self.refresh_hints();
+            }
         }
     }
 

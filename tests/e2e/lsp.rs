@@ -711,3 +711,26 @@ fn random_edit_sequences_give_the_diagnostics_of_the_final_text() {
         assert_eq!(strip(&incremental), strip(&fresh), "seed {seed}: final text {text:?}");
     }
 }
+
+#[test]
+fn a_run_time_deadlock_is_a_diagnostic_with_the_other_task_blocked_place() {
+    let mut s = Setup::new(true);
+    let text = std::fs::read_to_string(repo_root().join("tests/chapter/39-5-deadlock.omega")).unwrap();
+    let uri = s.open("deadlock-run.omega", &text);
+    s.client.save(&uri);
+    s.client.eval_status(&uri, "failed");
+    let p = s.client.wait("textDocument/publishDiagnostics", |p| {
+        p["diagnostics"].as_array().is_some_and(|d| d.iter().any(|d| code(d) == "omega::eval-error"))
+    });
+    let d = p["diagnostics"].as_array().unwrap().iter().find(|d| code(d) == "omega::eval-error").unwrap().clone();
+    assert!(d["message"].as_str().unwrap().contains("deadlock"), "{d:#}");
+    assert_eq!(d["range"]["start"], position(11, 7), "where task 2 waits: {d:#}");
+    let related = d["relatedInformation"].as_array().expect("related places");
+    assert!(
+        related.iter().any(|r| r["message"].as_str().unwrap().contains("task 1 is blocked")
+            && r["location"]["range"]["start"] == position(7, 7)),
+        "task 1's blocked place: {related:#?}"
+    );
+    // The static warning is there too, beside the run's error.
+    assert!(p["diagnostics"].as_array().unwrap().iter().any(|d| code(d) == "omega::deadlock-order"));
+}
