@@ -351,5 +351,12 @@ fn failure(source: u32, form: Span, e: &Error) -> Failure {
         }
         stack(&mut related, &r.stack, "that task: ");
     }
-    Failure { span, message: e.message.clone(), llm: e.kind == ErrorKind::Llm, related }
+    let message = match e.kind {
+        ErrorKind::Budget => format!(
+            "{} (the run's budget; raise `omega.limits.steps` or `omega.limits.timeoutSecs` to allow more)",
+            e.message
+        ),
+        _ => e.message.clone(),
+    };
+    Failure { span, message, llm: e.kind == ErrorKind::Llm, related }
 }

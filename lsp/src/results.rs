@@ -177,13 +177,15 @@ impl Results {
         self.entries.retain(|r| !(r.span == span && r.job == job && r.kind == Kind::Pending));
     }
 
-    /// After run `job` ends: its calls still marked in flight never finished, and results of
-    /// earlier runs at places this run did not reach are stale.
-    pub fn finish(&mut self, job: u64) {
+    /// After run `job` ends: its calls still marked in flight never finished, and, when it ran
+    /// the whole file, results of earlier runs at places it did not reach are stale.
+    pub fn finish(&mut self, job: u64, whole_file: bool) {
         self.entries.retain(|r| !(r.kind == Kind::Pending && r.job <= job));
-        for r in &mut self.entries {
-            if r.job < job {
-                r.stale = true;
+        if whole_file {
+            for r in &mut self.entries {
+                if r.job < job {
+                    r.stale = true;
+                }
             }
         }
     }

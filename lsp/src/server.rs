@@ -255,7 +255,15 @@ impl Backend {
             let d = docs.get_mut(uri).ok_or_else(|| format!("{} is not open in the editor", uri.as_str()))?;
             d.last_job = job_id;
             d.edit_log.clear();
-            d.run = Some(Run { job: job_id, started: Instant::now(), llm_sent: 0, llm_done: 0, progress: None });
+            let whole_file = matches!(target, Target::File);
+            d.run = Some(Run {
+                job: job_id,
+                whole_file,
+                started: Instant::now(),
+                llm_sent: 0,
+                llm_done: 0,
+                progress: None,
+            });
             d.doc.text().clone()
         };
         worker.cancel_upto(job_id - 1);
@@ -404,12 +412,12 @@ impl Backend {
                     let mut docs = lock(&self.state.docs);
                     docs.get_mut(uri).map(|d| {
                         let current = d.last_job == job;
-                        let (calls, progress) = match &d.run {
-                            Some(r) if r.job == job => (r.llm_sent, r.progress.clone()),
-                            _ => (0, None),
+                        let (calls, progress, whole_file) = match &d.run {
+                            Some(r) if r.job == job => (r.llm_sent, r.progress.clone(), r.whole_file),
+                            _ => (0, None, true),
                         };
                         if current {
-                            d.results.finish(job);
+                            d.results.finish(job, whole_file);
                             d.run = None;
                             d.edit_log.clear();
                         }
@@ -538,14 +546,22 @@ impl Backend {
             .await;
     }
 
-    /// Asks the client to re-fetch inlay hints, at most once per [`REFRESH_EVERY`].
+    /// Asks the client to re-fetch inlay hints: at once when the last refresh is older than
+    /// [`REFRESH_EVERY`], else once at the end of that interval (later changes ride along).
     fn refresh_hints(&self) {
         if !self.facts().inlay_refresh || self.state.refresh_pending.swap(true, Ordering::SeqCst) {
             return;
         }
+        let wait = {
+            let last = lock(&self.state.last_refresh);
+            last.map_or(Duration::ZERO, |t| REFRESH_EVERY.saturating_sub(t.elapsed()))
+        };
         let this = self.clone();
         tokio::spawn(async move {
-            tokio::time::sleep(REFRESH_EVERY).await;
+            if !wait.is_zero() {
+                tokio::time::sleep(wait).await;
+            }
+            *lock(&this.state.last_refresh) = Some(Instant::now());
             this.state.refresh_pending.store(false, Ordering::SeqCst);
             let _ = this.client.inlay_hint_refresh().await;
         });
@@ -755,8 +771,8 @@ impl LanguageServer for Backend {
 
     async fn did_close(&self, params: DidCloseTextDocumentParams) {
         let uri = params.text_document.uri;
-        lock(&self.state.docs).remove(&uri);
         self.cancel_run(&uri);
+        lock(&self.state.docs).remove(&uri);
         lock(&self.state.workers).remove(&uri);
         self.client.publish_diagnostics(uri, Vec::new(), None).await;
     }

@@ -33,6 +33,8 @@ pub struct Snapshot {
 /// The run of a file in progress.
 pub struct Run {
     pub job: u64,
+    /// A run of the whole file (not one form in the kept session).
+    pub whole_file: bool,
     pub started: Instant,
     pub llm_sent: u64,
     pub llm_done: u64,
@@ -115,6 +117,7 @@ pub struct State {
     pub next_job: std::sync::atomic::AtomicU64,
     pub panic_reported: std::sync::atomic::AtomicBool,
     pub refresh_pending: std::sync::atomic::AtomicBool,
+    pub last_refresh: Mutex<Option<Instant>>,
     pub shutting_down: std::sync::atomic::AtomicBool,
     /// Fault injection for tests of panic safety: the handler named by `OMEGA_LSP_PANIC_IN`
     /// (e.g. `textDocument/hover`) panics.

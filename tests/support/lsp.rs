@@ -341,6 +341,11 @@ impl LspClient {
         (elapsed, status, out)
     }
 
+    /// The server's process id (for memory readings).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Everything the server wrote so far (protocol and stderr).
     pub fn output_text(&self) -> String {
         String::from_utf8_lossy(&self.output.lock().unwrap()).into_owned()
