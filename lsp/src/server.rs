@@ -718,32 +718,39 @@ impl LanguageServer for Backend {
     }
 
     async fn did_open(&self, params: DidOpenTextDocumentParams) {
-        let td = params.text_document;
-        let encoding = lock(&self.state.client).encoding;
-        {
-            let doc = Document::new(&td.text, td.version, encoding);
-            lock(&self.state.docs).insert(td.uri.clone(), DocState::new(doc));
-        }
-        self.schedule_analysis(td.uri);
+        // The guard polls its body at once: the edit still applies before any `.await`.
+        self.guard_notification("textDocument/didOpen", async {
+            let td = params.text_document;
+            let encoding = lock(&self.state.client).encoding;
+            {
+                let doc = Document::new(&td.text, td.version, encoding);
+                lock(&self.state.docs).insert(td.uri.clone(), DocState::new(doc));
+            }
+            self.schedule_analysis(td.uri);
+        })
+        .await
     }
 
     async fn did_change(&self, params: DidChangeTextDocumentParams) {
-        let uri = params.text_document.uri;
-        // (applied, whether inline results may have moved or gone stale)
-        let applied = {
-            let mut docs = lock(&self.state.docs);
-            docs.get_mut(&uri).map(|d| {
-                let edits = d.doc.apply(params.text_document.version, params.content_changes);
-                d.track(&edits);
-                !d.results.entries.is_empty()
-            })
-        };
-        if let Some(has_results) = applied {
-            self.schedule_analysis(uri);
-            if has_results {
-                self.refresh_hints();
+        self.guard_notification("textDocument/didChange", async {
+            let uri = params.text_document.uri;
+            // (applied, whether inline results may have moved or gone stale)
+            let applied = {
+                let mut docs = lock(&self.state.docs);
+                docs.get_mut(&uri).map(|d| {
+                    let edits = d.doc.apply(params.text_document.version, params.content_changes);
+                    d.track(&edits);
+                    !d.results.entries.is_empty()
+                })
+            };
+            if let Some(has_results) = applied {
+                self.schedule_analysis(uri);
+                if has_results {
+                    self.refresh_hints();
+                }
             }
-        }
+        })
+        .await
     }
 
     async fn did_save(&self, params: DidSaveTextDocumentParams) {
