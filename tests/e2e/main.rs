@@ -6,4 +6,5 @@ mod concurrency;
 mod conformance;
 mod fuzz;
 mod llm;
+mod lsp;
 mod programs;

@@ -5,12 +5,14 @@
 //! - [`programs`]: running programs in a session as the REPL would; [`program_files`]: program
 //!   files with their expected transcript in comments (tests/programs).
 //! - [`cli`]: the `omega` binary, built when needed, and running it.
+//! - [`lsp`]: a language-server test client for the built `omega-lsp` (JSON-RPC over stdio).
 //! - [`fuzz`]: the checks every fuzz input must pass, on a worker thread with a time bound.
 //! - [`TempDir`]: a scratch directory removed on drop.
 
 pub mod cli;
 pub mod fuzz;
 pub mod llm_server;
+pub mod lsp;
 pub mod program_files;
 pub mod programs;
 
