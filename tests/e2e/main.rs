@@ -12,5 +12,6 @@ mod docs;
 mod fuzz;
 mod llm;
 mod llm_providers;
+mod lsp;
 mod programs;
 mod tidy;

@@ -13,44 +13,40 @@ use std::time::{Duration, Instant};
 /// The path of an up-to-date `omega` binary.
 pub fn omega_bin() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        if let Some(p) = std::env::var_os("OMEGA_BIN") {
-            return PathBuf::from(p);
+    BIN.get_or_init(|| workspace_bin("omega", "omega", "OMEGA_BIN"))
+}
+
+/// Builds binary `bin` of workspace package `package` into the test's target directory and
+/// profile (or takes the prebuilt one the environment variable `env_override` names).
+pub fn workspace_bin(package: &str, bin: &str, env_override: &str) -> PathBuf {
+    if let Some(p) = std::env::var_os(env_override) {
+        return PathBuf::from(p);
+    }
+    // The test executable is TARGET/PROFILE/deps/NAME.
+    let exe = std::env::current_exe().expect("the test executable's path");
+    let profile_dir = exe.parent().and_then(Path::parent).expect("TARGET/PROFILE/deps").to_path_buf();
+    let target_dir = profile_dir.parent().expect("TARGET/PROFILE").to_path_buf();
+    let path = profile_dir.join(format!("{bin}{}", std::env::consts::EXE_SUFFIX));
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut build = Command::new(cargo);
+    build.current_dir(crate::repo_root()).args(["build", "--quiet", "-p", package, "--bin", bin, "--target-dir"]);
+    build.arg(&target_dir);
+    match profile_dir.file_name().and_then(|n| n.to_str()) {
+        Some("debug") => {}
+        Some("release") => {
+            build.arg("--release");
         }
-        // The test executable is TARGET/PROFILE/deps/NAME.
-        let exe = std::env::current_exe().expect("the test executable's path");
-        let profile_dir = exe.parent().and_then(Path::parent).expect("TARGET/PROFILE/deps").to_path_buf();
-        let target_dir = profile_dir.parent().expect("TARGET/PROFILE").to_path_buf();
-        let bin = profile_dir.join(format!("omega{}", std::env::consts::EXE_SUFFIX));
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let mut build = Command::new(cargo);
-        build.current_dir(crate::repo_root()).args([
-            "build",
-            "--quiet",
-            "-p",
-            "omega",
-            "--bin",
-            "omega",
-            "--target-dir",
-        ]);
-        build.arg(&target_dir);
-        match profile_dir.file_name().and_then(|n| n.to_str()) {
-            Some("debug") => {}
-            Some("release") => {
-                build.arg("--release");
-            }
-            Some(other) => {
-                build.args(["--profile", other]);
-            }
-            None => {}
+        Some(other) => {
+            build.args(["--profile", other]);
         }
-        let status = build.status();
-        if !matches!(status, Ok(s) if s.success()) {
-            assert!(bin.exists(), "building omega failed ({status:?}) and {} does not exist", bin.display());
-            eprintln!("warning: building omega failed ({status:?}); testing the existing {}", bin.display());
-        }
-        bin
-    })
+        None => {}
+    }
+    let status = build.status();
+    if !matches!(status, Ok(s) if s.success()) {
+        assert!(path.exists(), "building {bin} failed ({status:?}) and {} does not exist", path.display());
+        eprintln!("warning: building {bin} failed ({status:?}); testing the existing {}", path.display());
+    }
+    path
 }
 
 /// What one run of the binary did.

@@ -6,6 +6,7 @@
 //!   files with their expected transcript in comments (tests/programs).
 //! - [`cli`]: the `omega` binary, built when needed, and running it.
 //! - [`docs`]: the reference rendered from the built-in tables; examples in docs/.
+//! - [`lsp`]: a language-server test client for the built `omega-lsp` (JSON-RPC over stdio).
 //! - [`fuzz`]: the checks every fuzz input must pass, on a worker thread with a time bound.
 //! - [`TempDir`]: a scratch directory removed on drop.
 
@@ -13,6 +14,7 @@ pub mod cli;
 pub mod docs;
 pub mod fuzz;
 pub mod llm_server;
+pub mod lsp;
 pub mod program_files;
 pub mod programs;
 

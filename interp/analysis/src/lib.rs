@@ -146,7 +146,9 @@ pub fn analyze_text(text: &str, parsed: &Parsed) -> Vec<Diagnostic> {
     analyze_parsed(text, parsed).diagnostics
 }
 
-fn analyze_parsed(text: &str, parsed: &Parsed) -> Analysis {
+/// Analyses data already read from `text` (for example from a tree re-parsed incrementally
+/// and lowered with [`reader::read_tree`]), keeping everything [`analyze_file`] keeps.
+pub fn analyze_parsed(text: &str, parsed: &Parsed) -> Analysis {
     let lines = LineIndex::new(text);
     let res = resolve(&parsed.data);
     let mut diags: Vec<Diagnostic> =

@@ -1,0 +1,82 @@
+//! Hover: built-in signatures, user definitions with their doc comment, a serializer's
+//! lock-order notes, and the last inline result (an LLM answer in full, with its metadata).
+
+use omega_analysis::BindingKind;
+use omega_syntax::builtins;
+
+use crate::features::{builtin_head, doc_comment, enclosing_form, procedure_head, word_at};
+use crate::results::InlineResult;
+use crate::state::Snapshot;
+
+/// The hover text at `offset` of the snapshot, as Markdown; `result` is the inline result
+/// under the cursor, if any.
+pub fn hover(
+    snap: &Snapshot,
+    offset: usize,
+    result: Option<&InlineResult>,
+) -> Option<(String, omega_syntax::syntax::Span)> {
+    let mut parts: Vec<String> = Vec::new();
+    let word = word_at(&snap.text, offset);
+    if let (Some(a), Some(word)) = (&snap.analysis, word) {
+        if let Some(b) = a.resolution.definition_at(offset) {
+            let name = b.name.as_str();
+            match b.kind {
+                BindingKind::Builtin => match builtins::signature(name) {
+                    Some(sig) => {
+                        let (head, _) = builtin_head(sig);
+                        let takes = match (sig.min, sig.max) {
+                            (min, Some(max)) if min == max => {
+                                format!("{min} argument{}", if min == 1 { "" } else { "s" })
+                            }
+                            (min, Some(max)) => format!("{min} to {max} arguments"),
+                            (min, None) => format!("at least {min} argument{}", if min == 1 { "" } else { "s" }),
+                        };
+                        parts.push(format!(
+                            "```omega\n{head}\n```\nbuilt-in procedure (tier {}), takes {takes}",
+                            sig.tier
+                        ));
+                    }
+                    None => parts.push(format!("`{name}`: built-in")),
+                },
+                BindingKind::SpecialForm => parts.push(format!("`{name}`: special form")),
+                _ => {
+                    let what = match b.kind {
+                        BindingKind::TopLevel => "top-level definition",
+                        BindingKind::Local => "local binding",
+                        BindingKind::Parameter => "parameter",
+                        BindingKind::Macro => "macro",
+                        _ => "binding",
+                    };
+                    let line = b.span.map(|s| snap.map.position(s.start as usize).line + 1);
+                    let form = b.span.and_then(|s| enclosing_form(snap, s));
+                    let head = form
+                        .filter(|_| b.kind == BindingKind::TopLevel)
+                        .and_then(|f| procedure_head(&snap.text, f))
+                        .map(|(h, _)| h)
+                        .unwrap_or_else(|| name.to_string());
+                    let mut text = format!("```omega\n{head}\n```\n{what}");
+                    if let Some(line) = line {
+                        text.push_str(&format!(" (line {line})"));
+                    }
+                    if let Some(doc) =
+                        form.filter(|_| b.kind == BindingKind::TopLevel).and_then(|f| doc_comment(&snap.text, f))
+                    {
+                        text.push_str(&format!("\n\n{doc}"));
+                    }
+                    parts.push(text);
+                }
+            }
+        }
+        if let Some(note) = a.lock_order_at(offset) {
+            parts.push(format!("**Lock order** — {}", note.text));
+        }
+        if !parts.is_empty() {
+            if let Some(r) = result {
+                parts.push(format!("**Last result**\n\n{}", r.details()));
+            }
+            return Some((parts.join("\n\n---\n\n"), word));
+        }
+    }
+    let r = result?;
+    Some((format!("**Last result**\n\n{}", r.details()), r.span))
+}

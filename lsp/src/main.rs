@@ -1,0 +1,17 @@
+//! `omega-lsp`: the OmegaLLM language server, speaking LSP over stdin/stdout.
+
+fn main() {
+    if std::env::args().nth(1).is_some_and(|a| a == "--version") {
+        println!("omega-lsp {}", env!("CARGO_PKG_VERSION"));
+        return;
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("omega-lsp")
+        .enable_all()
+        .build()
+        .expect("start the async runtime");
+    runtime.block_on(omega_lsp::serve_stdio());
+    // Runs and analyses still going must not hold up `exit`: end the process now.
+    std::process::exit(0);
+}

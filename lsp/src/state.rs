@@ -1,0 +1,131 @@
+//! The server's shared state: open documents with their latest analysis snapshot, inline
+//! results and evaluation diagnostics, the settings, and the negotiated client facts.
+//!
+//! Locks are plain `std` mutexes held for short, synchronous sections only: never across an
+//! `.await`, never around analysis or evaluation.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use tokio::sync::watch;
+use tower_lsp_server::ls_types::Uri;
+
+use omega_analysis::Analysis;
+
+use crate::diagnostics::EvalDiagnostic;
+use crate::document::{ByteEdit, Document, Encoding, LineMap};
+use crate::eval::Worker;
+use crate::results::{move_span, Results};
+use crate::settings::Settings;
+
+/// One version of a document and what the analysis found in it. Plain data, shared with
+/// request handlers that answer from it while newer versions are analysed.
+pub struct Snapshot {
+    pub version: i32,
+    pub text: Arc<str>,
+    pub map: LineMap,
+    pub tree: Option<tree_sitter::Tree>,
+    /// `None` when the file is above the analysis size limit.
+    pub analysis: Option<Analysis>,
+}
+
+/// The run of a file in progress.
+pub struct Run {
+    pub job: u64,
+    /// A run of the whole file (not one form in the kept session).
+    pub whole_file: bool,
+    pub started: Instant,
+    pub llm_sent: u64,
+    pub llm_done: u64,
+    pub progress: Option<String>,
+}
+
+pub struct DocState {
+    pub doc: Document,
+    pub snapshot: watch::Sender<Option<Arc<Snapshot>>>,
+    pub results: Results,
+    pub eval_diagnostics: Vec<EvalDiagnostic>,
+    /// Edits since the current run started: its spans are in the text it ran.
+    pub edit_log: Vec<ByteEdit>,
+    pub run: Option<Run>,
+    /// The last job submitted for this file (runs of older jobs are superseded).
+    pub last_job: u64,
+    pub too_big_reported: bool,
+}
+
+impl DocState {
+    pub fn new(doc: Document) -> DocState {
+        DocState {
+            doc,
+            snapshot: watch::channel(None).0,
+            results: Results::default(),
+            eval_diagnostics: Vec::new(),
+            edit_log: Vec::new(),
+            run: None,
+            last_job: 0,
+            too_big_reported: false,
+        }
+    }
+
+    /// Moves results and evaluation diagnostics through edits of the text.
+    pub fn track(&mut self, edits: &[ByteEdit]) {
+        for e in edits {
+            self.results.apply_edit(e);
+            for d in &mut self.eval_diagnostics {
+                d.span = move_span(d.span, e).0;
+                for (span, _) in &mut d.related {
+                    *span = move_span(*span, e).0;
+                }
+            }
+        }
+        if self.run.is_some() {
+            self.edit_log.extend_from_slice(edits);
+        }
+    }
+
+    /// A span of the text the current run started from, in the current text; `true` when an
+    /// edit since touched it.
+    pub fn from_run_text(&self, span: omega_syntax::syntax::Span) -> (omega_syntax::syntax::Span, bool) {
+        self.edit_log.iter().fold((span, false), |(s, touched), e| {
+            let (s, t) = move_span(s, e);
+            (s, touched || t)
+        })
+    }
+
+    pub fn latest_snapshot(&self) -> Option<Arc<Snapshot>> {
+        self.snapshot.borrow().clone()
+    }
+}
+
+/// What the client told us at `initialize`.
+#[derive(Clone, Debug, Default)]
+pub struct ClientFacts {
+    pub encoding: Encoding,
+    pub configuration: bool,
+    pub inlay_refresh: bool,
+    pub code_lens_refresh: bool,
+    pub work_done_progress: bool,
+}
+
+#[derive(Default)]
+pub struct State {
+    pub docs: Mutex<HashMap<Uri, DocState>>,
+    pub settings: Mutex<Settings>,
+    pub client: Mutex<ClientFacts>,
+    pub workers: Mutex<HashMap<Uri, Arc<Worker>>>,
+    pub next_job: std::sync::atomic::AtomicU64,
+    pub panic_reported: std::sync::atomic::AtomicBool,
+    pub refresh_pending: std::sync::atomic::AtomicBool,
+    pub last_refresh: Mutex<Option<Instant>>,
+    pub shutting_down: std::sync::atomic::AtomicBool,
+    /// Fault injection for tests of panic safety: the handler named by `OMEGA_LSP_PANIC_IN`
+    /// (e.g. `textDocument/hover`) panics.
+    pub panic_in: Option<String>,
+}
+
+/// Locks a mutex, taking the data even if a panicking thread poisoned it: handlers catch
+/// panics and the state stays usable.
+pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}

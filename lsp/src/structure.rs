@@ -1,0 +1,202 @@
+//! Structure from the syntax tree and the formatter: folding, selection ranges, formatting,
+//! and the run/cancel code lenses over top-level forms.
+
+use serde_json::json;
+use tower_lsp_server::ls_types::*;
+use tree_sitter::Node;
+
+use omega_syntax::syntax::Span;
+
+use crate::state::Snapshot;
+
+fn span(n: Node<'_>) -> Span {
+    Span::new(n.start_byte(), n.end_byte())
+}
+
+/// Lists, vectors and comment blocks over several lines.
+pub fn folding_ranges(snap: &Snapshot) -> Vec<FoldingRange> {
+    let Some(tree) = &snap.tree else { return Vec::new() };
+    let mut out = Vec::new();
+    let mut cursor = tree.walk();
+    let mut comment_run: Option<(u32, u32)> = None;
+    let flush = |run: &mut Option<(u32, u32)>, out: &mut Vec<FoldingRange>| {
+        if let Some((a, b)) = run.take() {
+            if b > a {
+                out.push(FoldingRange {
+                    start_line: a,
+                    end_line: b,
+                    kind: Some(FoldingRangeKind::Comment),
+                    ..Default::default()
+                });
+            }
+        }
+    };
+    let line = |offset: usize| snap.map.rope().byte_to_line(offset) as u32;
+    loop {
+        let n = cursor.node();
+        let (a, b) = (line(n.start_byte()), line(n.end_byte()));
+        match n.kind() {
+            "list" | "vector" | "block_comment" if b > a => {
+                let kind = (n.kind() == "block_comment").then_some(FoldingRangeKind::Comment);
+                out.push(FoldingRange { start_line: a, end_line: b, kind, ..Default::default() });
+            }
+            "comment" if n.parent().is_some_and(|p| p.kind() == "source_file") => match &mut comment_run {
+                Some((_, end)) if *end + 1 == a => *end = a,
+                _ => {
+                    flush(&mut comment_run, &mut out);
+                    comment_run = Some((a, a));
+                }
+            },
+            _ => {}
+        }
+        // A node on one line holds nothing that folds.
+        if (b > a || n.kind() == "source_file") && cursor.goto_first_child() {
+            continue;
+        }
+        loop {
+            if cursor.goto_next_sibling() {
+                break;
+            }
+            if !cursor.goto_parent() {
+                flush(&mut comment_run, &mut out);
+                out.sort_by_key(|f| (f.start_line, std::cmp::Reverse(f.end_line)));
+                return out;
+            }
+        }
+    }
+}
+
+/// The smallest node holding `offset` (a token touching it from the right wins).
+fn innermost(root: Node<'_>, offset: usize) -> Node<'_> {
+    let mut node = root;
+    'descend: loop {
+        let mut cursor = node.walk();
+        let children: Vec<Node<'_>> = node.children(&mut cursor).collect();
+        for pass in [false, true] {
+            for &c in &children {
+                let holds = if pass {
+                    c.start_byte() < offset && offset <= c.end_byte()
+                } else {
+                    c.start_byte() <= offset && offset < c.end_byte()
+                };
+                if holds {
+                    node = c;
+                    continue 'descend;
+                }
+            }
+        }
+        return node;
+    }
+}
+
+/// From the token at each position out to its top-level form, one range per enclosing node.
+pub fn selection_ranges(snap: &Snapshot, offsets: &[usize]) -> Vec<SelectionRange> {
+    offsets
+        .iter()
+        .map(|&offset| {
+            let mut spans: Vec<Span> = Vec::new();
+            if let Some(tree) = &snap.tree {
+                let mut node = Some(innermost(tree.root_node(), offset));
+                while let Some(n) = node {
+                    if n.kind() == "source_file" {
+                        break;
+                    }
+                    let s = span(n);
+                    if spans.last() != Some(&s) {
+                        spans.push(s);
+                    }
+                    node = n.parent();
+                }
+            }
+            if spans.is_empty() {
+                spans.push(Span::new(offset, offset));
+            }
+            let mut parent: Option<Box<SelectionRange>> = None;
+            for s in spans.into_iter().rev() {
+                parent = Some(Box::new(SelectionRange { range: snap.map.range(s), parent }));
+            }
+            *parent.expect("at least one range")
+        })
+        .collect()
+}
+
+/// The whole document through `omega fmt`; `None` if it does not read (nothing to change).
+pub fn format_document(snap: &Snapshot) -> Result<Vec<TextEdit>, String> {
+    let formatted = omega_syntax::format::format(&snap.text).map_err(|e| {
+        format!("cannot format: {} at line {}", e.message, snap.map.position(e.span.start as usize).line + 1)
+    })?;
+    if formatted == *snap.text {
+        return Ok(Vec::new());
+    }
+    Ok(vec![TextEdit { range: snap.map.range(Span::new(0, snap.text.len())), new_text: formatted }])
+}
+
+/// The top-level forms that `range` touches, formatted as the formatter would in the file.
+pub fn format_range(snap: &Snapshot, range: Span) -> Result<Vec<TextEdit>, String> {
+    let Some(tree) = &snap.tree else { return Ok(Vec::new()) };
+    let root = tree.root_node();
+    let mut cursor = root.walk();
+    let forms: Vec<Span> = root
+        .named_children(&mut cursor)
+        .map(span)
+        .filter(|s| s.end >= range.start && s.start <= range.end.max(range.start))
+        .collect();
+    let (Some(first), Some(last)) = (forms.first(), forms.last()) else { return Ok(Vec::new()) };
+    let region = Span::new(first.start as usize, last.end as usize);
+    let original = &snap.text[region.range()];
+    let formatted =
+        omega_syntax::format::format(original).map_err(|e| format!("cannot format this range: {}", e.message))?;
+    let formatted = formatted.trim_end_matches(['\n', '\r']);
+    if formatted == original {
+        return Ok(Vec::new());
+    }
+    Ok(vec![TextEdit { range: snap.map.range(region), new_text: formatted.to_string() }])
+}
+
+/// `▶ Run` over each top-level form; `▶ Run file` and, while the file runs, `■ Cancel` over
+/// the first.
+pub fn code_lenses(snap: &Snapshot, uri: &Uri, running: bool) -> Vec<CodeLens> {
+    let Some(tree) = &snap.tree else { return Vec::new() };
+    let root = tree.root_node();
+    let mut cursor = root.walk();
+    let forms: Vec<Span> = root
+        .named_children(&mut cursor)
+        .filter(|n| !n.kind().contains("comment") && n.kind() != "shebang")
+        .map(span)
+        .collect();
+    let mut out = Vec::new();
+    let lens = |s: Span, title: &str, command: &str, args: Vec<serde_json::Value>| {
+        let start = snap.map.position(s.start as usize);
+        CodeLens {
+            range: Range::new(start, start),
+            command: Some(Command { title: title.into(), command: command.into(), arguments: Some(args) }),
+            data: None,
+        }
+    };
+    if let Some(first) = forms.first() {
+        if running {
+            out.push(lens(*first, "■ Cancel", "omega.cancel", vec![json!(uri.as_str())]));
+        }
+        out.push(lens(*first, "▶ Run file", "omega.runFile", vec![json!(uri.as_str())]));
+    }
+    for f in forms {
+        let start = snap.map.position(f.start as usize);
+        out.push(lens(f, "▶ Run", "omega.runForm", vec![json!(uri.as_str()), json!(start)]));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_innermost_node_is_the_token_under_the_cursor() {
+        let text = "(define (inc x) (+ x 1))";
+        let tree = omega_syntax::reader::parser().parse(text, None).unwrap();
+        let n = innermost(tree.root_node(), 19);
+        assert_eq!((n.start_byte(), n.end_byte()), (19, 20), "{}", n.kind());
+        let n = innermost(tree.root_node(), 18);
+        assert_eq!((n.start_byte(), n.end_byte()), (17, 18), "the token ending at the cursor");
+    }
+}
