@@ -11,6 +11,7 @@ pub mod diagnostic;
 pub mod equality;
 pub mod error;
 pub mod format;
+pub mod forms;
 pub mod llm;
 pub mod llm_port;
 pub mod lock;
