@@ -196,6 +196,14 @@ pub fn indent_of(head: &str) -> Option<Indent> {
         .or_else(|| clause_keyword(head).map(|c| c.indent))
 }
 
+/// The message for a keyword (a special form's or a macro's) where a value is expected.
+pub fn keyword_as_variable(keyword: &str) -> String {
+    format!("{keyword}: bad syntax (a keyword used as a variable)")
+}
+
+/// The message for a call or form written as a dotted list, at its tail.
+pub const DOTTED_CALL: &str = "a call cannot have a dotted argument list";
+
 /// The message for a definition where only expressions may be.
 pub fn misplaced_definition(keyword: &str) -> String {
     format!(
