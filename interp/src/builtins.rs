@@ -284,15 +284,6 @@ pub const SIGNATURES: &[Signature] = &[
 /// Built-in global variables that are not procedures.
 pub const CONSTANTS: &[&str] = &["the-empty-stream"];
 
-/// Keywords of the special forms (language.md §3) that the evaluator implements.
-pub const SPECIAL_FORMS: &[&str] = &[
-    "quote", "quasiquote", "unquote", "unquote-splicing", "if", "define", "lambda", "let", "let*",
-    "letrec", "letrec*", "set!", "begin", "cond", "case", "when", "unless", "do", "and", "or",
-    "define-syntax", "let-syntax", "letrec-syntax", "syntax-rules", "delay", "delay-force",
-    "cons-stream", "effect", "handle", "amb", "parallel", "match", "guard",
-    "define-record-type",
-];
-
 /// Effect operations with a built-in implementation (language.md §6.1).
 pub const BUILTIN_OPS: &[&str] = &["infer.op", "int.op", "search.op", "amb.choose", "amb.fail"];
 

@@ -1429,3 +1429,23 @@ fn value_to_datum_within(v: &Value, depth: usize) -> Option<Datum> {
     };
     Some(Datum::new(kind, span))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::special;
+    use crate::forms::FORMS;
+
+    #[test]
+    fn the_expander_implements_exactly_the_forms_of_the_table() {
+        for f in FORMS {
+            assert!(special(f.name).is_some(), "{} is in the table of forms but the expander does not know it", f.name);
+        }
+        // Every keyword the expander knows is in the table (the table is what the analysis,
+        // the formatter and the editors read).
+        let known = ["quote", "quasiquote", "unquote", "unquote-splicing", "if", "define", "lambda", "let", "let*", "letrec", "letrec*", "set!", "begin", "cond", "case", "when", "unless", "do", "and", "or", "define-syntax", "let-syntax", "letrec-syntax", "delay", "delay-force", "cons-stream", "effect", "handle", "amb", "parallel", "match", "guard", "define-record-type", "syntax-rules"];
+        for name in known {
+            assert!(FORMS.iter().any(|f| f.name == name), "{name}");
+        }
+        assert_eq!(known.len(), FORMS.len());
+    }
+}
