@@ -4,6 +4,7 @@
 mod cli;
 mod concurrency;
 mod conformance;
+mod forms;
 mod fuzz;
 mod llm;
 mod programs;

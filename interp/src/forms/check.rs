@@ -434,7 +434,9 @@ impl Checker<'_> {
         if !named {
             self.expected(type_name.span);
         }
-        let mut declared = Vec::new();
+        // A malformed field spec still declares its name, so that it is one mistake.
+        let declared: Vec<Symbol> = fields.iter().filter_map(|f| f.as_list()?.first()?.as_symbol()).collect();
+        let mut seen = Vec::new();
         for f in fields {
             match f.as_list() {
                 Some(parts)
@@ -442,10 +444,10 @@ impl Checker<'_> {
                         && parts.iter().all(|p| p.as_symbol().is_some()) =>
                 {
                     let field = parts[0].as_symbol().unwrap();
-                    if declared.contains(&field) {
+                    if seen.contains(&field) {
                         self.mistake(f.span, format_args!("duplicate field {}", self.name(field)));
                     }
-                    declared.push(field);
+                    seen.push(field);
                 }
                 _ => self.expected(f.span),
             }
