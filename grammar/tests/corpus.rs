@@ -36,10 +36,7 @@ fn parse_corpus(file: &str, text: &str) -> Vec<Case> {
         cases.push(Case {
             file: file.to_string(),
             name,
-            input: lines[body_start..divider]
-                .join("\n")
-                .trim_matches('\n')
-                .to_string(),
+            input: lines[body_start..divider].join("\n").trim_matches('\n').to_string(),
             expected: normalize(&lines[divider + 1..next].join("\n")),
         });
         i = next;
@@ -65,10 +62,7 @@ fn corpus() -> Vec<Case> {
         .iter()
         .flat_map(|path| {
             let text = fs::read_to_string(path).expect("corpus file is UTF-8");
-            parse_corpus(
-                &path.file_name().unwrap_or_default().to_string_lossy(),
-                &text,
-            )
+            parse_corpus(&path.file_name().unwrap_or_default().to_string_lossy(), &text)
         })
         .collect()
 }
@@ -76,34 +70,19 @@ fn corpus() -> Vec<Case> {
 #[test]
 fn corpus_matches_expected_trees() {
     let mut parser = tree_sitter::Parser::new();
-    parser
-        .set_language(&tree_sitter_omega::language())
-        .expect("compatible ABI");
+    parser.set_language(&tree_sitter_omega::language()).expect("compatible ABI");
     let cases = corpus();
-    assert!(
-        cases.len() >= 20,
-        "expected the whole corpus, found {} cases",
-        cases.len()
-    );
+    assert!(cases.len() >= 20, "expected the whole corpus, found {} cases", cases.len());
     let mut failures = Vec::new();
     for case in &cases {
-        let tree = parser
-            .parse(&case.input, None)
-            .expect("parse without timeout");
+        let tree = parser.parse(&case.input, None).expect("parse without timeout");
         let actual = normalize(&tree.root_node().to_sexp());
         if actual != case.expected {
-            failures.push(format!(
-                "{} / {}\n  expected: {}\n  actual:   {}",
-                case.file, case.name, case.expected, actual
-            ));
+            failures
+                .push(format!("{} / {}\n  expected: {}\n  actual:   {}", case.file, case.name, case.expected, actual));
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} corpus case(s) failed:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    assert!(failures.is_empty(), "{} corpus case(s) failed:\n{}", failures.len(), failures.join("\n"));
 }
 
 #[test]

@@ -15,14 +15,20 @@ const PROGRAMS: &[&str] = &["fib", "tail-loop", "deep-recursion", "sort", "strin
 
 fn main() {
     let root = omega_tests::repo_root();
-    let status = Command::new(env!("CARGO")).args(["build", "--release", "-p", "omega", "--bin", "omega"]).current_dir(&root).status();
+    let status = Command::new(env!("CARGO"))
+        .args(["build", "--release", "-p", "omega", "--bin", "omega"])
+        .current_dir(&root)
+        .status();
     assert!(status.is_ok_and(|s| s.success()), "cargo build --release failed");
     let omega = root.join("target/release/omega");
     let guile = which("guile");
     if guile.is_none() {
         println!("guile not found (apt-get install guile-3.0): omega figures only");
     }
-    println!("{:<16} {:>10} {:>10} {:>8} {:>12} {:>8} {:>12}", "program", "omega", "guile", "ratio", "guile no-jit", "ratio", "omega peak");
+    println!(
+        "{:<16} {:>10} {:>10} {:>8} {:>12} {:>8} {:>12}",
+        "program", "omega", "guile", "ratio", "guile no-jit", "ratio", "omega peak"
+    );
     for name in PROGRAMS {
         let dir = root.join("tests/bench/programs");
         let omega_file = dir.join(format!("{name}.omega"));
@@ -33,9 +39,12 @@ fn main() {
             run(Command::new(g).arg(&file)); // compiles and caches
             median(|| run(Command::new(g).arg(&file)))
         });
-        let t_interp = guile.as_ref().map(|g| median(|| run(Command::new(g).arg(&file).env("GUILE_JIT_THRESHOLD", "-1"))));
+        let t_interp =
+            guile.as_ref().map(|g| median(|| run(Command::new(g).arg(&file).env("GUILE_JIT_THRESHOLD", "-1"))));
         let show = |t: Option<Duration>| t.map(|g| format!("{:.1}ms", ms(g))).unwrap_or_else(|| "-".into());
-        let ratio = |t: Option<Duration>| t.map(|g| format!("{:.2}x", t_omega.as_secs_f64() / g.as_secs_f64())).unwrap_or_else(|| "-".into());
+        let ratio = |t: Option<Duration>| {
+            t.map(|g| format!("{:.2}x", t_omega.as_secs_f64() / g.as_secs_f64())).unwrap_or_else(|| "-".into())
+        };
         println!(
             "{:<16} {:>8.1}ms {:>10} {:>8} {:>12} {:>8} {:>9} MiB",
             name,

@@ -10,16 +10,13 @@
 
 use std::time::{Duration, Instant};
 
-use omega::config::{AdapterKind, LlmConfig};
-use omega::llm::{LlmRequest, LlmService};
+use omega_llm::config::{AdapterKind, LlmConfig};
+use omega_llm::{LlmRequest, LlmService};
 use omega_tests::llm_server::LlmServer;
 use omega_tests::TempDir;
 
 fn main() {
-    let calls: usize = std::env::args()
-        .skip(1)
-        .find_map(|a| a.parse().ok())
-        .unwrap_or(2000);
+    let calls: usize = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(2000);
     let server = LlmServer::start();
     let cache = TempDir::new("llm-bench");
     let mut cfg = LlmConfig::new(AdapterKind::OpenAi);
@@ -33,17 +30,13 @@ fn main() {
     let service = LlmService::new(&uncached).unwrap();
     let mut session = service.session();
     for i in 0..200 {
-        session
-            .call(LlmRequest::infer(format!("warm-up {i}")))
-            .unwrap();
+        session.call(LlmRequest::infer(format!("warm-up {i}"))).unwrap();
     }
     let busy_before = server.busy_time();
     let mut times = Vec::with_capacity(calls);
     for i in 0..calls {
         let started = Instant::now();
-        session
-            .call(LlmRequest::infer(format!("What is {i} + {i}?")))
-            .unwrap();
+        session.call(LlmRequest::infer(format!("What is {i} + {i}?"))).unwrap();
         times.push(started.elapsed());
     }
     let server_mean = (server.busy_time() - busy_before) / calls as u32;
@@ -63,9 +56,8 @@ fn main() {
     // Cache hits.
     let service = LlmService::new(&cfg).unwrap();
     let mut session = service.session();
-    let prompts: Vec<String> = (0..100)
-        .map(|i| format!("cached prompt number {i}, of a typical length for a question"))
-        .collect();
+    let prompts: Vec<String> =
+        (0..100).map(|i| format!("cached prompt number {i}, of a typical length for a question")).collect();
     for p in &prompts {
         session.call(LlmRequest::infer(p.clone())).unwrap();
     }
@@ -74,17 +66,11 @@ fn main() {
     let mut hits = Vec::with_capacity(hits_n);
     for i in 0..hits_n {
         let started = Instant::now();
-        let answer = session
-            .call(LlmRequest::infer(prompts[i % prompts.len()].clone()))
-            .unwrap();
+        let answer = session.call(LlmRequest::infer(prompts[i % prompts.len()].clone())).unwrap();
         hits.push(started.elapsed());
         assert!(answer.meta.cached);
     }
-    assert_eq!(
-        server.requests(),
-        requests_before,
-        "cache hits must not reach the server"
-    );
+    assert_eq!(server.requests(), requests_before, "cache hits must not reach the server");
     let hit = Stats::of(&mut hits);
 
     println!("LLM client overhead against the loopback server ({calls} sequential calls, keep-alive, cache off)");
@@ -97,10 +83,7 @@ fn main() {
     );
     println!("  submit (miss)       {submit}");
     println!("Cache hits ({hits_n} calls over {} entries)", prompts.len());
-    println!(
-        "  hit round trip      {hit}   (target < 200 µs: {})",
-        verdict(hit.mean < Duration::from_micros(200))
-    );
+    println!("  hit round trip      {hit}   (target < 200 µs: {})", verdict(hit.mean < Duration::from_micros(200)));
 }
 
 struct Stats {
@@ -114,23 +97,13 @@ impl Stats {
         samples.sort();
         let mean = samples.iter().sum::<Duration>() / samples.len() as u32;
         let at = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize];
-        Stats {
-            mean,
-            p50: at(0.5),
-            p99: at(0.99),
-        }
+        Stats { mean, p50: at(0.5), p99: at(0.99) }
     }
 }
 
 impl std::fmt::Display for Stats {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "mean {}  p50 {}  p99 {}",
-            us(self.mean),
-            us(self.p50),
-            us(self.p99)
-        )
+        write!(f, "mean {}  p50 {}  p99 {}", us(self.mean), us(self.p50), us(self.p99))
     }
 }
 

@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use omega::config::{AdapterKind, LlmConfig};
+use omega_llm::config::{AdapterKind, LlmConfig};
 use omega_tests::llm_server::{LlmServer, Reply};
 use omega_tests::programs::{run_in, session};
 use omega_tests::TempDir;
@@ -26,14 +26,20 @@ fn main() {
     println!("{:>6} {:>10} {:>12} {:>14}", "calls", "wall", "wall/ideal", "max in flight");
     for n in [16, 256] {
         let (mut s, out) = session(&cfg);
-        let program = format!("(length (parallel-map (lambda (i) (effect infer.op (list \"question \" i))) (iota {n})))");
+        let program =
+            format!("(length (parallel-map (lambda (i) (effect infer.op (list \"question \" i))) (iota {n})))");
         let before = server.requests();
         let start = Instant::now();
         let r = run_in(&mut s, &out, &program);
         let wall = start.elapsed();
         assert_eq!(r.results.last().cloned().flatten(), Some(format!("=> {n}")));
         assert_eq!(server.requests() - before, n);
-        println!("{n:>6} {:>8.0}ms {:>12.2} {:>14}", wall.as_secs_f64() * 1e3, wall.as_secs_f64() / LATENCY.as_secs_f64(), server.max_in_flight());
+        println!(
+            "{n:>6} {:>8.0}ms {:>12.2} {:>14}",
+            wall.as_secs_f64() * 1e3,
+            wall.as_secs_f64() / LATENCY.as_secs_f64(),
+            server.max_in_flight()
+        );
     }
 
     let (tasks, yields) = (100, 2_000);
@@ -46,5 +52,9 @@ fn main() {
     let wall = start.elapsed();
     assert_eq!(r.results.last().cloned().flatten(), Some(format!("=> {tasks}")));
     let switches = tasks * yields;
-    println!("task switch: {:.0} ns each ({switches} switches in {:.0} ms)", wall.as_secs_f64() * 1e9 / switches as f64, wall.as_secs_f64() * 1e3);
+    println!(
+        "task switch: {:.0} ns each ({switches} switches in {:.0} ms)",
+        wall.as_secs_f64() * 1e9 / switches as f64,
+        wall.as_secs_f64() * 1e3
+    );
 }

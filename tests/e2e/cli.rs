@@ -28,9 +28,15 @@ fn run(program: &str) -> Ran {
 fn evaluation_errors_name_the_innermost_form_at_fault() {
     let cases = [
         // wrong arity, of a closure and of a primitive, in and out of tail position
-        ("(define (f a b) a)\n(display (f 1))\n", "prog.omega:2:10: error: #<procedure f>: expected 2 arguments, got 1"),
+        (
+            "(define (f a b) a)\n(display (f 1))\n",
+            "prog.omega:2:10: error: #<procedure f>: expected 2 arguments, got 1",
+        ),
         ("(define (f a b) a)\n(f 1)\n", "prog.omega:2:1: error: #<procedure f>: expected 2 arguments, got 1"),
-        ("(define (f a b) a)\n(define (g)\n  (f 1))\n(g)\n", "prog.omega:3:3: error: #<procedure f>: expected 2 arguments, got 1"),
+        (
+            "(define (f a b) a)\n(define (g)\n  (f 1))\n(g)\n",
+            "prog.omega:3:3: error: #<procedure f>: expected 2 arguments, got 1",
+        ),
         ("(display\n  (car 1 2))\n", "prog.omega:2:3: error: #<procedure car>: expected 1 argument, got 2"),
         ("((lambda (x) x))\n", "prog.omega:1:1: error: #<procedure>: expected 1 argument, got 0"),
         // unbound name
@@ -38,7 +44,10 @@ fn evaluation_errors_name_the_innermost_form_at_fault() {
         ("(list true)\n", "prog.omega:1:7: error: unbound variable: true (use #t, #f or '())"),
         // bad argument type
         ("(+ 1 \"a\")\n", "prog.omega:1:1: error: +: expected number, got \"a\""),
-        ("(define (len s) (string-length s))\n(len 5)\n", "prog.omega:1:17: error: string-length: expected string, got 5"),
+        (
+            "(define (len s) (string-length s))\n(len 5)\n",
+            "prog.omega:1:17: error: string-length: expected string, got 5",
+        ),
         ("(map car '(1))\n", "prog.omega:1:1: error: car: expected pair, got 1"),
         // division by zero
         ("(display (/ 10 (- 2 2)))\n", "prog.omega:1:10: error: division by zero"),
@@ -61,7 +70,8 @@ fn evaluation_errors_name_the_innermost_form_at_fault() {
     for (program, expected) in cases {
         let r = run(program);
         if r.code != Some(1) || r.first_error_line() != expected {
-            failures.push(format!("{program:?}\n  expected {expected:?}\n  got exit {:?}, stderr {:?}", r.code, r.stderr));
+            failures
+                .push(format!("{program:?}\n  expected {expected:?}\n  got exit {:?}, stderr {:?}", r.code, r.stderr));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
@@ -81,7 +91,10 @@ fn reader_errors_point_at_the_unmatched_parenthesis_and_nothing_runs() {
         ("(display 99999999999999999999)\n", "prog.omega:1:10: error: integer literal out of range"),
         ("(display \"\\q\")\n", "prog.omega:1:10: error: invalid escape \\q in string"),
         ("(display #foo)\n", "prog.omega:1:10: error: unknown # syntax"),
-        ("(display '(a . b . c))\n", "prog.omega:1:14: error: misplaced .: a dot must come just before the last datum of a list"),
+        (
+            "(display '(a . b . c))\n",
+            "prog.omega:1:14: error: misplaced .: a dot must come just before the last datum of a list",
+        ),
     ];
     let mut failures = Vec::new();
     for (program, expected) in cases {
@@ -200,7 +213,11 @@ fn usage_errors_and_unreadable_files_exit_with_2() {
 
 #[test]
 fn max_steps_stops_an_infinite_loop() {
-    let r = omega(&[("loop.omega", "(define (spin n) (spin (+ n 1)))\n(spin 0)\n")], &["run", "--max-steps", "20000", "loop.omega"], "");
+    let r = omega(
+        &[("loop.omega", "(define (spin n) (spin (+ n 1)))\n(spin 0)\n")],
+        &["run", "--max-steps", "20000", "loop.omega"],
+        "",
+    );
     r.expect_code(1);
     assert_eq!(r.first_error_line(), "loop.omega:1:18: error: step limit exceeded (20000 steps)");
     let r = omega(&[], &["eval", "--max-steps", "5000", "(do ((i 0 (+ i 1))) (#f))"], "");
@@ -227,7 +244,8 @@ fn timeout_stops_an_infinite_loop() {
         r.stderr
     );
     // a guard cannot catch the timeout and keep going
-    let r = omega(&[], &["eval", "--timeout", "0.3", "(let again () (guard (e (#t (again))) (let spin () (spin))))"], "");
+    let r =
+        omega(&[], &["eval", "--timeout", "0.3", "(let again () (guard (e (#t (again))) (let spin () (spin))))"], "");
     r.expect_code(1);
     assert!(r.first_error_line().ends_with("error: timeout after 0.3 s"), "{}", r.stderr);
     // a loop waiting on nothing but the clock: an LLM call with a scripted delay
@@ -277,7 +295,9 @@ fn deep_non_tail_recursion_succeeds() {
 #[test]
 fn deeply_nested_data_and_source_do_not_overflow_the_stack() {
     // nested quoted data: read, printed and compared
-    let nested = |depth: usize| format!("(define d '{}{})\n(display (equal? d d))\n(write d)\n", "(".repeat(depth), ")".repeat(depth));
+    let nested = |depth: usize| {
+        format!("(define d '{}{})\n(display (equal? d d))\n(write d)\n", "(".repeat(depth), ")".repeat(depth))
+    };
     let r = run(&nested(9_000));
     r.expect_code(0);
     assert!(r.stdout.starts_with("#t((((") && r.stdout.ends_with("))))"));
@@ -286,13 +306,28 @@ fn deeply_nested_data_and_source_do_not_overflow_the_stack() {
     r.expect_code(1);
     assert_eq!(r.first_error_line(), "prog.omega:1:10010: error: nesting too deep");
     // a nested list built at run time
-    let r = omega(&[], &["eval", "(define (nest n acc) (if (= n 0) acc (nest (- n 1) (list acc)))) (length (nest 200000 '()))"], "");
+    let r = omega(
+        &[],
+        &["eval", "(define (nest n acc) (if (= n 0) acc (nest (- n 1) (list acc)))) (length (nest 200000 '()))"],
+        "",
+    );
     r.expect_code(0);
     assert_eq!(r.stdout, "1\n");
     // eval of deeply nested data refuses it like the reader (it overflowed the stack)
-    let r = omega(&[], &["eval", "(define (nest n acc) (if (= n 0) acc (nest (- n 1) (list acc)))) (eval (list 'quote (nest 3000000 '())))"], "");
+    let r = omega(
+        &[],
+        &[
+            "eval",
+            "(define (nest n acc) (if (= n 0) acc (nest (- n 1) (list acc)))) (eval (list 'quote (nest 3000000 '())))",
+        ],
+        "",
+    );
     r.expect_code(1);
-    assert!(r.first_error_line().starts_with("<eval>:1:66: error: eval: expected expression, got (quote (((("), "{}", r.stderr);
+    assert!(
+        r.first_error_line().starts_with("<eval>:1:66: error: eval: expected expression, got (quote (((("),
+        "{}",
+        r.stderr
+    );
     // deeply nested code
     let code = format!("(display {}1{})\n", "(+ 1 ".repeat(5000), ")".repeat(5000));
     let r = run(&code);
@@ -365,7 +400,14 @@ n
     let results: Vec<&str> = r.stdout.split("Ω> ").filter(|s| !s.is_empty()).map(str::trim_end).collect();
     assert_eq!(
         results,
-        ["=> n", "=> 2", "error: unbound variable: undefined-thing", "=> 1", "error: amb: all alternatives exhausted", "=> 2"],
+        [
+            "=> n",
+            "=> 2",
+            "error: unbound variable: undefined-thing",
+            "=> 1",
+            "error: amb: all alternatives exhausted",
+            "=> 2"
+        ],
         "{:?}",
         r.stdout
     );
@@ -378,7 +420,8 @@ fn fmt_check_exit_codes() {
     let r = omega(&[("tidy.omega", tidy)], &["fmt", "--check", "tidy.omega"], "");
     r.expect_code(0);
     assert_eq!(r.stdout, "");
-    let r = omega(&[("tidy.omega", tidy), ("untidy.omega", untidy)], &["fmt", "--check", "tidy.omega", "untidy.omega"], "");
+    let r =
+        omega(&[("tidy.omega", tidy), ("untidy.omega", untidy)], &["fmt", "--check", "tidy.omega", "untidy.omega"], "");
     r.expect_code(1);
     assert_eq!(r.stdout, "untidy.omega\n");
     // fmt without --check rewrites the file; then --check passes
@@ -431,7 +474,12 @@ fn bad_input_never_panics_or_hangs() {
         std::fs::write(dir.join("bad.omega"), p).unwrap();
         let r = omega_in(dir.path(), &["run", "--timeout", "20", "bad.omega"], "", LIMIT);
         assert!(matches!(r.code, Some(0..=2)), "{:?}: {r:#?}", String::from_utf8_lossy(p));
-        assert!(!r.stderr.contains("internal error") && !r.stderr.contains("panicked"), "{:?}: {}", String::from_utf8_lossy(p), r.stderr);
+        assert!(
+            !r.stderr.contains("internal error") && !r.stderr.contains("panicked"),
+            "{:?}: {}",
+            String::from_utf8_lossy(p),
+            r.stderr
+        );
     }
 }
 

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use omega::config::{AdapterKind, LlmConfig};
+use omega_llm::config::{AdapterKind, LlmConfig};
 use omega_tests::llm_server::{LlmServer, Reply};
 use omega_tests::programs::{run_in, scripted, session, Run};
 use omega_tests::{repo_root, TempDir};
@@ -97,7 +97,11 @@ fn consistent_order_never_deadlocks() {
 #[test]
 fn streamed_chunks_are_assembled_in_order() {
     for seed in std::iter::once(None).chain(SEEDS.map(Some)) {
-        assert_eq!(last(&run_chapter("39-6-buffer.omega", seed)), "=> \"Introduction... Body content... Conclusion.\"", "seed {seed:?}");
+        assert_eq!(
+            last(&run_chapter("39-6-buffer.omega", seed)),
+            "=> \"Introduction... Body content... Conclusion.\"",
+            "seed {seed:?}"
+        );
     }
 }
 
@@ -143,7 +147,10 @@ fn sixteen_parallel_calls_are_in_flight_together() {
     server.set_default(Reply::echo().after(Duration::from_millis(500)));
     let cache = TempDir::new("overlap");
     let (mut s, out) = session(&served(&server, &cache));
-    let program = format!("(length (parallel {}))", (0..16).map(|i| format!("(effect infer.op \"q{i}\")")).collect::<Vec<_>>().join(" "));
+    let program = format!(
+        "(length (parallel {}))",
+        (0..16).map(|i| format!("(effect infer.op \"q{i}\")")).collect::<Vec<_>>().join(" ")
+    );
     let r = run_in(&mut s, &out, &program);
     assert_eq!(last(&r), "=> 16");
     assert_eq!(server.requests(), 16);
@@ -156,7 +163,11 @@ fn conformance_45_all_three_slow_calls_overlap() {
     server.on("slow", Reply::echo().after(Duration::from_millis(300)));
     let cache = TempDir::new("c45");
     let (mut s, out) = session(&served(&server, &cache));
-    let r = run_in(&mut s, &out, r#"(parallel (effect infer.op "slow a") (effect infer.op "slow b") (effect infer.op "slow c"))"#);
+    let r = run_in(
+        &mut s,
+        &out,
+        r#"(parallel (effect infer.op "slow a") (effect infer.op "slow b") (effect infer.op "slow c"))"#,
+    );
     assert_eq!(last(&r), r#"=> ("echo: slow a" "echo: slow b" "echo: slow c")"#);
     assert_eq!(server.max_in_flight(), 3);
 }
@@ -186,7 +197,10 @@ fn a_failing_task_cancels_its_siblings_and_their_requests() {
         r#"(parallel (lambda () (effect infer.op "hang 1")) (lambda () (effect infer.op "think") (car '())) (lambda () (effect infer.op "hang 2")))"#,
     );
     assert_eq!(last(&r), "error: parallel: task 2 failed: car: expected pair, got ()");
-    assert!(server.wait_until(Duration::from_secs(5), |s| s.disconnects() >= 2), "the hanging requests were not dropped");
+    assert!(
+        server.wait_until(Duration::from_secs(5), |s| s.disconnects() >= 2),
+        "the hanging requests were not dropped"
+    );
 }
 
 #[test]
@@ -201,10 +215,17 @@ fn cancelling_the_evaluation_stops_every_task() {
             assert!(server.wait_until(Duration::from_secs(10), |s| s.in_flight() == 3));
             token.cancel();
         });
-        run_in(&mut s, &out, r#"(parallel (effect infer.op "hang a") (effect infer.op "hang b") (effect infer.op "hang c"))"#)
+        run_in(
+            &mut s,
+            &out,
+            r#"(parallel (effect infer.op "hang a") (effect infer.op "hang b") (effect infer.op "hang c"))"#,
+        )
     });
     assert_eq!(last(&r), "error: evaluation cancelled");
-    assert!(server.wait_until(Duration::from_secs(5), |s| s.disconnects() >= 3), "requests still open after the cancel");
+    assert!(
+        server.wait_until(Duration::from_secs(5), |s| s.disconnects() >= 3),
+        "requests still open after the cancel"
+    );
 }
 
 #[test]

@@ -1,8 +1,8 @@
 //! The conformance cases of language.md §8 (tests/conformance/cases.txt), each a fresh run.
 
-use omega::config::{AdapterKind, LlmConfig};
-use omega_tests::programs::{run, scripted};
+use omega_llm::config::{AdapterKind, LlmConfig};
 use omega_tests::program_files::unescape;
+use omega_tests::programs::{run, scripted};
 use omega_tests::repo_root;
 
 /// The prelude every case runs first (language.md §8).
@@ -62,10 +62,16 @@ fn every_conformance_case_prints_what_the_language_definition_says() {
         let prelude = run(&cfg, PRELUDE);
         assert!(prelude.results.iter().all(|r| !r.as_deref().unwrap_or("").starts_with("error")));
         let r = run(&cfg, &format!("{PRELUDE}\n{}", case.program));
-        let got = if r.syntax_errors.is_empty() { r.results.last().cloned().flatten() } else { Some(format!("syntax: {:?}", r.syntax_errors)) };
+        let got = if r.syntax_errors.is_empty() {
+            r.results.last().cloned().flatten()
+        } else {
+            Some(format!("syntax: {:?}", r.syntax_errors))
+        };
         let mut problems = Vec::new();
         let matches = match (&case.expect, &got) {
-            (Some(e), Some(g)) if e.starts_with("error: ") && e.ends_with('…') => g.starts_with(e.trim_end_matches('…')),
+            (Some(e), Some(g)) if e.starts_with("error: ") && e.ends_with('…') => {
+                g.starts_with(e.trim_end_matches('…'))
+            }
             (e, g) => e == g,
         };
         if !matches {
@@ -84,4 +90,3 @@ fn every_conformance_case_prints_what_the_language_definition_says() {
     eprintln!("conformance: {passed} of {} cases pass", cases.len());
     assert!(failures.is_empty(), "{} failing:\n{}", failures.len(), failures.join("\n"));
 }
-

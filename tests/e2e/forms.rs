@@ -1,11 +1,11 @@
-//! The table of special forms (`omega::forms`) against its readers: `omega check` and
+//! The table of special forms (`omega_syntax::forms`) against its readers: `omega check` and
 //! `omega run` report a malformed form alike, and the editor queries and the formatter
 //! know the same keywords as the table.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use omega::forms::{self, Highlight, Indent, Part, CLAUSE_KEYWORDS, FORMS};
+use omega_syntax::forms::{self, Highlight, Indent, Part, CLAUSE_KEYWORDS, FORMS};
 use omega_tests::cli::omega_in;
 use omega_tests::{repo_root, TempDir};
 
@@ -41,7 +41,7 @@ fn only(text: &str, keep: std::ops::Range<usize>) -> String {
 fn check_and_run_report_each_malformed_form_alike() {
     let path = repo_root().join("tests/malformed-forms/cases.omega");
     let text = std::fs::read_to_string(&path).unwrap();
-    let parsed = omega::reader::read(&text);
+    let parsed = omega_syntax::reader::read(&text);
     assert!(parsed.errors.is_empty(), "the corpus must read cleanly: {:?}", parsed.errors);
     assert!(parsed.data.len() >= 80, "only {} cases", parsed.data.len());
     let dir = TempDir::new("malformed-forms");
@@ -61,7 +61,13 @@ fn check_and_run_report_each_malformed_form_alike() {
             ));
         }
     }
-    assert!(failures.is_empty(), "{} of {} cases disagree:\n{}", failures.len(), parsed.data.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases disagree:\n{}",
+        failures.len(),
+        parsed.data.len(),
+        failures.join("\n")
+    );
 }
 
 /// Each predicate of a query file that lists symbols: which capture it tests, and the
@@ -75,7 +81,8 @@ struct Predicate {
 /// The `#eq?`, `#any-of?` and `#not-any-of?` predicates of `queries/NAME.scm`.
 fn predicates(name: &str) -> Vec<Predicate> {
     let text = std::fs::read_to_string(repo_root().join(format!("grammar/queries/{name}.scm"))).unwrap();
-    let code: String = text.lines().map(|l| if l.trim_start().starts_with(';') { "" } else { l }).collect::<Vec<_>>().join("\n");
+    let code: String =
+        text.lines().map(|l| if l.trim_start().starts_with(';') { "" } else { l }).collect::<Vec<_>>().join("\n");
     let mut out = Vec::new();
     for pattern in top_level_patterns(&code) {
         let mut rest = pattern.as_str();
@@ -142,7 +149,11 @@ fn assert_lists(file: &str, capture: &str, filter: impl Fn(&Predicate) -> bool, 
     for p in found {
         let extra: Vec<_> = p.symbols.difference(expected).collect();
         let missing: Vec<_> = expected.difference(&p.symbols).collect();
-        assert!(extra.is_empty() && missing.is_empty(), "{file}.scm @{capture}: not in the table of forms {extra:?}, missing {missing:?}\nin {}", p.pattern);
+        assert!(
+            extra.is_empty() && missing.is_empty(),
+            "{file}.scm @{capture}: not in the table of forms {extra:?}, missing {missing:?}\nin {}",
+            p.pattern
+        );
     }
 }
 
@@ -150,7 +161,8 @@ fn assert_lists(file: &str, capture: &str, filter: impl Fn(&Predicate) -> bool, 
 fn the_editor_queries_list_the_keywords_of_the_table() {
     let clause_keywords = || CLAUSE_KEYWORDS.iter().map(|c| c.name);
     // Every keyword a query names is a form, a clause keyword or auxiliary syntax.
-    let known: BTreeSet<String> = names(FORMS.iter().map(|f| f.name).chain(clause_keywords()).chain(forms::AUXILIARY.iter().copied()));
+    let known: BTreeSet<String> =
+        names(FORMS.iter().map(|f| f.name).chain(clause_keywords()).chain(forms::AUXILIARY.iter().copied()));
     for file in ["highlights", "indents", "locals"] {
         for p in predicates(file) {
             if p.capture == "constant.builtin" {
@@ -162,7 +174,14 @@ fn the_editor_queries_list_the_keywords_of_the_table() {
     }
 
     // highlights.scm: one list per highlight group of the table.
-    for group in [Highlight::Keyword, Highlight::Function, Highlight::Conditional, Highlight::Operator, Highlight::Repeat, Highlight::Exception] {
+    for group in [
+        Highlight::Keyword,
+        Highlight::Function,
+        Highlight::Conditional,
+        Highlight::Operator,
+        Highlight::Repeat,
+        Highlight::Exception,
+    ] {
         let mut expected = names(FORMS.iter().filter(|f| f.highlight == group).map(|f| f.name));
         if group == Highlight::Keyword {
             expected.extend(names(clause_keywords()));
@@ -174,7 +193,13 @@ fn the_editor_queries_list_the_keywords_of_the_table() {
     assert_lists("highlights", "_lambda", |_| true, &with_formals);
 
     // indents.scm: the body forms, where the formatter indents a body.
-    let body = names(FORMS.iter().filter(|f| f.indent == Indent::Body).map(|f| f.name).chain(CLAUSE_KEYWORDS.iter().filter(|c| c.indent == Indent::Body).map(|c| c.name)));
+    let body = names(
+        FORMS
+            .iter()
+            .filter(|f| f.indent == Indent::Body)
+            .map(|f| f.name)
+            .chain(CLAUSE_KEYWORDS.iter().filter(|c| c.indent == Indent::Body).map(|c| c.name)),
+    );
     assert_lists("indents", "_head", |_| true, &body);
 
     // locals.scm: the forms that open a scope, those with parameters, those with bindings.
@@ -184,7 +209,9 @@ fn the_editor_queries_list_the_keywords_of_the_table() {
     let binding_lists = names(
         FORMS
             .iter()
-            .filter(|f| f.parts.iter().any(|p| matches!(p, Part::Bindings { .. } | Part::SyntaxBindings | Part::DoVariables)))
+            .filter(|f| {
+                f.parts.iter().any(|p| matches!(p, Part::Bindings { .. } | Part::SyntaxBindings | Part::DoVariables))
+            })
             .map(|f| f.name),
     );
     assert_lists("locals", "_let", |p| p.symbols.len() > 1, &binding_lists);
@@ -194,7 +221,7 @@ fn the_editor_queries_list_the_keywords_of_the_table() {
 fn the_formatter_indents_as_the_table_says() {
     let keywords = FORMS.iter().map(|f| (f.name, f.indent)).chain(CLAUSE_KEYWORDS.iter().map(|c| (c.name, c.indent)));
     for (name, indent) in keywords {
-        let formatted = omega::format::format(&format!("({name} a\nb)")).unwrap();
+        let formatted = omega_syntax::format::format(&format!("({name} a\nb)")).unwrap();
         let second = formatted.lines().nth(1).unwrap();
         let column = second.len() - second.trim_start().len();
         let expected = match indent {

@@ -23,9 +23,57 @@ fn runner(cases: u32) -> TestRunner {
 
 /// Characters that matter to the reader, plus some that do not.
 const READER_ALPHABET: &[&str] = &[
-    "(", ")", "[", "]", "{", "}", "'", "`", ",", ",@", "#", "#(", "#|", "|#", "#;", "#\\", "#t", "#f", "#true", "\"", "\\",
-    "\\x41;", "\\u00e9", ";", "\n", " ", "\t", "\r", ".", "..", "...", "1", "-", "+", "1.5", "1e3", "1/2", "+inf.0", "a",
-    "x", "null", "é", "λ", "\u{0}", "99999999999999999999", "#!", "#x", "define", "lambda", "quote", "|",
+    "(",
+    ")",
+    "[",
+    "]",
+    "{",
+    "}",
+    "'",
+    "`",
+    ",",
+    ",@",
+    "#",
+    "#(",
+    "#|",
+    "|#",
+    "#;",
+    "#\\",
+    "#t",
+    "#f",
+    "#true",
+    "\"",
+    "\\",
+    "\\x41;",
+    "\\u00e9",
+    ";",
+    "\n",
+    " ",
+    "\t",
+    "\r",
+    ".",
+    "..",
+    "...",
+    "1",
+    "-",
+    "+",
+    "1.5",
+    "1e3",
+    "1/2",
+    "+inf.0",
+    "a",
+    "x",
+    "null",
+    "é",
+    "λ",
+    "\u{0}",
+    "99999999999999999999",
+    "#!",
+    "#x",
+    "define",
+    "lambda",
+    "quote",
+    "|",
 ];
 
 fn reader_text() -> impl Strategy<Value = String> {
@@ -111,9 +159,7 @@ fn check_reading(text: &str) -> Result<(), TestCaseError> {
 
 #[test]
 fn the_reader_survives_arbitrary_text() {
-    runner(300)
-        .run(&reader_text(), |text| check_reading(&text))
-        .unwrap();
+    runner(300).run(&reader_text(), |text| check_reading(&text)).unwrap();
 }
 
 #[test]
@@ -134,19 +180,21 @@ fn the_reader_survives_mutated_programs() {
 fn written_data_reads_back_the_same() {
     runner(200)
         .run(&datum(), |text| {
-            let first = omega::reader::read(&text);
+            let first = omega_syntax::reader::read(&text);
             prop_assert!(first.errors.is_empty(), "{text:?} does not read: {:?}", first.errors[0].message);
-            let (mut s, _) = omega_tests::programs::session(&omega::config::LlmConfig::new(omega::config::AdapterKind::None));
+            let (mut s, _) = omega_tests::programs::session(&omega_llm::config::LlmConfig::new(
+                omega_llm::config::AdapterKind::None,
+            ));
             let quoted = format!("(quote {text})");
             let mut printed = None;
             let _ = s.run_source("<datum>", &quoted, |_, r| {
-                printed = r.result.ok().map(|v| omega::printer::write_string(&v));
+                printed = r.result.ok().map(|v| omega_eval::printer::write_string(&v));
                 std::ops::ControlFlow::Continue(())
             });
             let printed = printed.expect("a quoted datum evaluates");
             let mut again = None;
             let _ = s.run_source("<datum>", &format!("(quote {printed})"), |_, r| {
-                again = r.result.ok().map(|v| omega::printer::write_string(&v));
+                again = r.result.ok().map(|v| omega_eval::printer::write_string(&v));
                 std::ops::ControlFlow::Continue(())
             });
             prop_assert_eq!(again.as_deref(), Some(printed.as_str()));
@@ -169,7 +217,8 @@ fn datum() -> impl Strategy<Value = String> {
     atom.prop_recursive(4, 40, 6, |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..6).prop_map(|xs| format!("({})", xs.join(" "))),
-            (prop::collection::vec(inner.clone(), 1..4), inner.clone()).prop_map(|(xs, t)| format!("({} . {t})", xs.join(" "))),
+            (prop::collection::vec(inner.clone(), 1..4), inner.clone())
+                .prop_map(|(xs, t)| format!("({} . {t})", xs.join(" "))),
             prop::collection::vec(inner.clone(), 0..4).prop_map(|xs| format!("#({})", xs.join(" "))),
             inner.prop_map(|x| format!("'{x}")),
         ]
@@ -181,23 +230,118 @@ fn datum() -> impl Strategy<Value = String> {
 /// Small literals of every type, including the edges of the integers.
 fn literal() -> impl Strategy<Value = String> {
     prop::sample::select(vec![
-        "0", "1", "2", "-1", "3", "7", "9223372036854775807", "-9223372036854775808", "0.5", "-2.5", "+nan.0", "+inf.0",
-        "\"\"", "\"ab\"", "\"héllo\"", "'a", "'()", "'(1 2 3)", "'(1 . 2)", "#(1 2)", "#t", "#f", "#\\a", "'sym",
-        "(list 1 \"x\")", "car", "+", "(lambda (v) v)",
+        "0",
+        "1",
+        "2",
+        "-1",
+        "3",
+        "7",
+        "9223372036854775807",
+        "-9223372036854775808",
+        "0.5",
+        "-2.5",
+        "+nan.0",
+        "+inf.0",
+        "\"\"",
+        "\"ab\"",
+        "\"héllo\"",
+        "'a",
+        "'()",
+        "'(1 2 3)",
+        "'(1 . 2)",
+        "#(1 2)",
+        "#t",
+        "#f",
+        "#\\a",
+        "'sym",
+        "(list 1 \"x\")",
+        "car",
+        "+",
+        "(lambda (v) v)",
     ])
     .prop_map(str::to_string)
 }
 
 /// Built-ins called with generated arguments (arity and types are often wrong on purpose).
 const CALLEES: &[&str] = &[
-    "+", "-", "*", "/", "quotient", "remainder", "modulo", "expt", "sqrt", "exact", "abs", "min", "max", "<", "=",
-    "number->string", "string->number", "car", "cdr", "cons", "list", "length", "append", "reverse", "list-ref",
-    "list-tail", "memv", "assoc", "last-pair", "vector", "vector-ref", "make-vector", "vector->list", "list->vector",
-    "string-append", "string-length", "substring", "string-split", "string-join", "string-upcase", "symbol->string",
-    "string->symbol", "equal?", "eq?", "not", "null?", "pair?", "apply", "map", "for-each", "filter", "fold",
-    "fold-right", "reduce", "sort", "iota", "member", "list-copy", "hash-table-set!", "make-hash-table",
-    "hash-table-ref/default", "force", "make-promise", "error", "raise", "display", "write", "format", "stream->list",
-    "compose", "identity", "read", "eval", "dynamic-wind", "vector-map", "string->list", "list->string", "gensym",
+    "+",
+    "-",
+    "*",
+    "/",
+    "quotient",
+    "remainder",
+    "modulo",
+    "expt",
+    "sqrt",
+    "exact",
+    "abs",
+    "min",
+    "max",
+    "<",
+    "=",
+    "number->string",
+    "string->number",
+    "car",
+    "cdr",
+    "cons",
+    "list",
+    "length",
+    "append",
+    "reverse",
+    "list-ref",
+    "list-tail",
+    "memv",
+    "assoc",
+    "last-pair",
+    "vector",
+    "vector-ref",
+    "make-vector",
+    "vector->list",
+    "list->vector",
+    "string-append",
+    "string-length",
+    "substring",
+    "string-split",
+    "string-join",
+    "string-upcase",
+    "symbol->string",
+    "string->symbol",
+    "equal?",
+    "eq?",
+    "not",
+    "null?",
+    "pair?",
+    "apply",
+    "map",
+    "for-each",
+    "filter",
+    "fold",
+    "fold-right",
+    "reduce",
+    "sort",
+    "iota",
+    "member",
+    "list-copy",
+    "hash-table-set!",
+    "make-hash-table",
+    "hash-table-ref/default",
+    "force",
+    "make-promise",
+    "error",
+    "raise",
+    "display",
+    "write",
+    "format",
+    "stream->list",
+    "compose",
+    "identity",
+    "read",
+    "eval",
+    "dynamic-wind",
+    "vector-map",
+    "string->list",
+    "list->string",
+    "gensym",
 ];
 
 const VARS: &[&str] = &["x", "y", "z", "f", "h", "undefined-var"];
@@ -226,7 +370,8 @@ fn expr() -> impl Strategy<Value = String> {
             e2.clone().prop_map(|(a, b)| format!("(do ((i 0 (+ i 1))) ((= i 2) {a}) {b})")),
             e2.clone().prop_map(|(a, b)| format!("(let ((x 0)) (set! x {a}) (list x {b}))")),
             e2.clone().prop_map(|(a, b)| format!("(handle (+ 1 (effect op {a})) (on op (v k) (k {b})))")),
-            e2.clone().prop_map(|(a, b)| format!("(handle (list (effect pick)) (on pick (k) (append (k {a}) (k {b}))))")),
+            e2.clone()
+                .prop_map(|(a, b)| format!("(handle (list (effect pick)) (on pick (k) (append (k {a}) (k {b}))))")),
             e.clone().prop_map(|a| format!("(handle (effect stop) (on stop (k) {a}) (return (v) (list v)))")),
             e2.clone().prop_map(|(a, b)| format!("(amb {a} {b})")),
             e.clone().prop_map(|a| format!("(let ((v (amb 1 2 3))) (require (> v 1)) (list v {a}))")),
@@ -305,7 +450,8 @@ fn the_evaluator_survives_mutated_programs() {
 #[test]
 fn saved_crashers_stay_fixed() {
     let dir = repo_root().join("tests/fuzz-regressions");
-    let mut files: Vec<_> = files_under(&dir).into_iter().filter(|p| p.extension().is_some_and(|e| e == "omega")).collect();
+    let mut files: Vec<_> =
+        files_under(&dir).into_iter().filter(|p| p.extension().is_some_and(|e| e == "omega")).collect();
     files.sort();
     assert!(!files.is_empty(), "no regression files in {}", dir.display());
     for f in files {

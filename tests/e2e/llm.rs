@@ -1,10 +1,10 @@
-//! The LLM layer over real HTTP: `omega::llm` against the loopback test server
+//! The LLM layer over real HTTP: `omega_llm` against the loopback test server
 //! (`omega_tests::llm_server`), and, when installed, against a real tiny model.
 
 use std::time::{Duration, Instant};
 
-use omega::config::{AdapterKind, ApiKey, LlmConfig, LlmOverrides};
-use omega::llm::{LlmErrorKind, LlmRequest, LlmService, LlmSession};
+use omega_llm::config::{AdapterKind, ApiKey, LlmConfig, LlmOverrides};
+use omega_llm::{LlmErrorKind, LlmRequest, LlmService, LlmSession};
 use omega_tests::llm_server::{Api, LlmServer, Reply};
 use omega_tests::{files_under, repo_root, TempDir};
 
@@ -38,35 +38,19 @@ fn openai_answers_with_metadata() {
     cfg.temperature = Some(0.0);
     cfg.max_tokens = Some(32);
 
-    let answer = session(&cfg)
-        .call(LlmRequest::infer("What is the capital of France?"))
-        .unwrap();
+    let answer = session(&cfg).call(LlmRequest::infer("What is the capital of France?")).unwrap();
     assert_eq!(answer.text, "echo: What is the capital of France?");
     let meta = &answer.meta;
-    assert_eq!(
-        (meta.adapter.as_str(), meta.model.as_str()),
-        ("openai", "test-model")
-    );
+    assert_eq!((meta.adapter.as_str(), meta.model.as_str()), ("openai", "test-model"));
     assert_eq!(meta.base_url.as_deref(), Some(server.openai_url().as_str()));
     assert_eq!((meta.tokens_in, meta.tokens_out), (Some(6), Some(7)));
     assert!(!meta.cached && !meta.scripted);
-    assert!(
-        meta.latency > Duration::ZERO && meta.latency < Duration::from_secs(5),
-        "{:?}",
-        meta.latency
-    );
+    assert!(meta.latency > Duration::ZERO && meta.latency < Duration::from_secs(5), "{:?}", meta.latency);
     assert_eq!(meta.trace(), "openai:test-model");
 
     let seen = &server.received()[0];
-    assert_eq!(
-        (seen.api, seen.path.as_str()),
-        (Some(Api::OpenAi), "/v1/chat/completions")
-    );
-    assert_eq!(
-        seen.header("authorization"),
-        Some(format!("Bearer {KEY}").as_str()),
-        "the key is sent"
-    );
+    assert_eq!((seen.api, seen.path.as_str()), (Some(Api::OpenAi), "/v1/chat/completions"));
+    assert_eq!(seen.header("authorization"), Some(format!("Bearer {KEY}").as_str()), "the key is sent");
     assert_eq!(
         seen.body,
         serde_json::json!({"model": "test-model", "temperature": 0.0, "max_tokens": 32, "messages": [
@@ -82,21 +66,13 @@ fn anthropic_answers_with_metadata() {
     let cache = TempDir::new("llm-cache");
     let cfg = config(&server, AdapterKind::Anthropic, &cache);
 
-    let answer = session(&cfg)
-        .call(LlmRequest::new("int.op", "capital of France"))
-        .unwrap();
+    let answer = session(&cfg).call(LlmRequest::new("int.op", "capital of France")).unwrap();
     assert_eq!(answer.text, "Paris", "trimmed");
     assert_eq!(answer.meta.adapter, "anthropic");
-    assert_eq!(
-        (answer.meta.tokens_in, answer.meta.tokens_out),
-        (Some(3), Some(1))
-    );
+    assert_eq!((answer.meta.tokens_in, answer.meta.tokens_out), (Some(3), Some(1)));
 
     let seen = &server.received()[0];
-    assert_eq!(
-        (seen.api, seen.path.as_str()),
-        (Some(Api::Anthropic), "/v1/messages")
-    );
+    assert_eq!((seen.api, seen.path.as_str()), (Some(Api::Anthropic), "/v1/messages"));
     assert_eq!(seen.header("x-api-key"), Some(KEY));
     assert_eq!(seen.header("anthropic-version"), Some("2023-06-01"));
     assert_eq!(seen.body["max_tokens"], 1024);
@@ -120,44 +96,21 @@ fn a_cache_hit_sends_no_second_request() {
 
     // Another sample index, prompt or parameter is another answer.
     let mut s = session(&cfg);
-    assert!(
-        !s.call(LlmRequest::new("search.op", "hello").with_sample(1))
-            .unwrap()
-            .meta
-            .cached
-    );
+    assert!(!s.call(LlmRequest::new("search.op", "hello").with_sample(1)).unwrap().meta.cached);
     let mut warmer = cfg.clone();
     warmer.temperature = Some(0.7);
-    assert!(
-        !session(&warmer)
-            .call(LlmRequest::infer("hello"))
-            .unwrap()
-            .meta
-            .cached
-    );
+    assert!(!session(&warmer).call(LlmRequest::infer("hello")).unwrap().meta.cached);
     assert_eq!(server.requests(), 3);
 
     // --no-cache neither reads nor writes.
     let mut fresh = cfg.clone();
     fresh.no_cache = true;
-    assert!(
-        !session(&fresh)
-            .call(LlmRequest::infer("hello"))
-            .unwrap()
-            .meta
-            .cached
-    );
+    assert!(!session(&fresh).call(LlmRequest::infer("hello")).unwrap().meta.cached);
     assert_eq!(server.requests(), 4);
 
     // Clearing the cache makes the next call go out again.
     LlmService::new(&cfg).unwrap().clear_cache().unwrap();
-    assert!(
-        !session(&cfg)
-            .call(LlmRequest::infer("hello"))
-            .unwrap()
-            .meta
-            .cached
-    );
+    assert!(!session(&cfg).call(LlmRequest::infer("hello")).unwrap().meta.cached);
     assert_eq!(server.requests(), 5);
 }
 
@@ -174,12 +127,7 @@ fn offline_answers_from_the_cache_only() {
     assert!(s.call(LlmRequest::infer("known")).unwrap().meta.cached);
     let err = s.call(LlmRequest::infer("unknown")).unwrap_err();
     assert_eq!(err.kind, LlmErrorKind::Offline);
-    assert!(
-        err.message
-            .starts_with("infer.op: offline, and no cached answer"),
-        "{}",
-        err.message
-    );
+    assert!(err.message.starts_with("infer.op: offline, and no cached answer"), "{}", err.message);
     assert_eq!(server.requests(), 1);
 }
 
@@ -190,9 +138,7 @@ fn server_errors_are_retried_then_reported() {
     let cache = TempDir::new("llm-cache");
     let cfg = config(&server, AdapterKind::OpenAi, &cache);
 
-    let err = session(&cfg)
-        .call(LlmRequest::infer("anything"))
-        .unwrap_err();
+    let err = session(&cfg).call(LlmRequest::infer("anything")).unwrap_err();
     assert_eq!(err.kind, LlmErrorKind::Http { status: 500 });
     assert_eq!(
         err.message,
@@ -228,10 +174,7 @@ fn rate_limits_honour_retry_after() {
     let waited = started.elapsed();
     assert_eq!(answer.text, "echo: busy");
     assert_eq!(server.requests(), 2);
-    assert!(
-        waited >= Duration::from_millis(950),
-        "Retry-After: 1 was not honoured: {waited:?}"
-    );
+    assert!(waited >= Duration::from_millis(950), "Retry-After: 1 was not honoured: {waited:?}");
     assert!(waited < Duration::from_secs(5), "{waited:?}");
 }
 
@@ -245,10 +188,7 @@ fn a_persistent_rate_limit_gives_up_with_a_clear_message() {
     let err = session(&cfg).call(LlmRequest::infer("x")).unwrap_err();
     assert_eq!(
         err.message,
-        format!(
-            "infer.op: HTTP 429 from openai ({}): rate limited; gave up after 3 retries",
-            server.openai_url()
-        )
+        format!("infer.op: HTTP 429 from openai ({}): rate limited; gave up after 3 retries", server.openai_url())
     );
     assert_eq!(err.kind, LlmErrorKind::Http { status: 429 });
 }
@@ -263,11 +203,7 @@ fn a_retry_after_beyond_a_minute_is_not_waited_for() {
     let started = Instant::now();
     let err = session(&cfg).call(LlmRequest::infer("x")).unwrap_err();
     assert!(started.elapsed() < Duration::from_secs(5));
-    assert!(
-        err.message.ends_with("; server asks to retry after 3600s"),
-        "{}",
-        err.message
-    );
+    assert!(err.message.ends_with("; server asks to retry after 3600s"), "{}", err.message);
     assert_eq!(server.requests(), 1);
 }
 
@@ -283,22 +219,10 @@ fn a_timeout_names_the_provider_and_hangs_up() {
     let err = session(&cfg).call(LlmRequest::infer("x")).unwrap_err();
     let elapsed = started.elapsed();
     assert_eq!(err.kind, LlmErrorKind::Timeout);
-    assert_eq!(
-        err.message,
-        format!(
-            "infer.op: timed out after 0.3s waiting for openai ({})",
-            server.openai_url()
-        )
-    );
-    assert!(
-        elapsed >= Duration::from_millis(290) && elapsed < Duration::from_secs(3),
-        "{elapsed:?}"
-    );
+    assert_eq!(err.message, format!("infer.op: timed out after 0.3s waiting for openai ({})", server.openai_url()));
+    assert!(elapsed >= Duration::from_millis(290) && elapsed < Duration::from_secs(3), "{elapsed:?}");
     assert_eq!(server.requests(), 1, "timeouts are not retried");
-    assert!(
-        server.wait_until(Duration::from_secs(2), |s| s.disconnects() == 1),
-        "the client closed the connection"
-    );
+    assert!(server.wait_until(Duration::from_secs(2), |s| s.disconnects() == 1), "the client closed the connection");
 }
 
 #[test]
@@ -313,29 +237,19 @@ fn malformed_and_empty_responses_are_errors() {
     let err = s.call(LlmRequest::infer("garbled")).unwrap_err();
     assert_eq!(err.kind, LlmErrorKind::Malformed);
     assert!(
-        err.message.starts_with(&format!(
-            "infer.op: malformed response from openai ({url}): not JSON"
-        )),
+        err.message.starts_with(&format!("infer.op: malformed response from openai ({url}): not JSON")),
         "{}",
         err.message
     );
 
     let err = s.call(LlmRequest::infer("silent")).unwrap_err();
     assert_eq!(err.kind, LlmErrorKind::Empty);
-    assert_eq!(
-        err.message,
-        format!("infer.op: empty answer from openai ({url})")
-    );
+    assert_eq!(err.message, format!("infer.op: empty answer from openai ({url})"));
 
     let mut anthropic = session(&config(&server, AdapterKind::Anthropic, &cache));
     let err = anthropic.call(LlmRequest::infer("garbled")).unwrap_err();
     assert_eq!(err.kind, LlmErrorKind::Malformed);
-    assert!(
-        err.message
-            .contains(&format!("from anthropic ({})", server.anthropic_url())),
-        "{}",
-        err.message
-    );
+    assert!(err.message.contains(&format!("from anthropic ({})", server.anthropic_url())), "{}", err.message);
     assert_eq!(server.requests(), 3, "neither is retried");
 }
 
@@ -344,15 +258,10 @@ fn a_dropped_connection_is_an_error() {
     let server = LlmServer::start();
     server.set_default(Reply::close());
     let cache = TempDir::new("llm-cache");
-    let err = session(&config(&server, AdapterKind::OpenAi, &cache))
-        .call(LlmRequest::infer("x"))
-        .unwrap_err();
+    let err = session(&config(&server, AdapterKind::OpenAi, &cache)).call(LlmRequest::infer("x")).unwrap_err();
     assert_eq!(err.kind, LlmErrorKind::Connect, "{}", err.message);
     assert!(
-        err.message.starts_with(&format!(
-            "infer.op: connection to openai ({}) failed: ",
-            server.openai_url()
-        )),
+        err.message.starts_with(&format!("infer.op: connection to openai ({}) failed: ", server.openai_url())),
         "{}",
         err.message
     );
@@ -398,10 +307,7 @@ fn the_api_key_is_never_shown() {
             server.openai_url()
         )
     );
-    assert_eq!(
-        server.received()[0].header("authorization"),
-        Some(format!("Bearer {KEY}").as_str())
-    );
+    assert_eq!(server.received()[0].header("authorization"), Some(format!("Bearer {KEY}").as_str()));
 
     // A successful, cached exchange, then everything that could show the key.
     server.require_key(KEY);
@@ -438,10 +344,7 @@ fn the_budget_counts_requests_and_not_cache_hits() {
     s.call(LlmRequest::infer("a")).unwrap(); // cache hit: free
     s.call(LlmRequest::infer("b")).unwrap();
     let err = s.call(LlmRequest::infer("c")).unwrap_err();
-    assert_eq!(
-        (err.kind, err.message.as_str()),
-        (LlmErrorKind::Budget, "LLM call budget exhausted (2 calls)")
-    );
+    assert_eq!((err.kind, err.message.as_str()), (LlmErrorKind::Budget, "LLM call budget exhausted (2 calls)"));
     assert_eq!(server.requests(), 2);
     assert_eq!(s.calls(), 2);
 }
@@ -454,20 +357,11 @@ fn requests_run_concurrently_while_the_caller_computes() {
     let mut s = session(&config(&server, AdapterKind::OpenAi, &cache));
 
     let started = Instant::now();
-    let tickets: Vec<_> = ["slow a", "slow b", "slow c"]
-        .map(|p| s.submit(LlmRequest::infer(p)))
-        .into();
+    let tickets: Vec<_> = ["slow a", "slow b", "slow c"].map(|p| s.submit(LlmRequest::infer(p))).into();
     // The server holds each answer 300 ms: returning sooner means submit did not wait.
-    assert!(
-        started.elapsed() < Duration::from_millis(250),
-        "submit does not block: {:?}",
-        started.elapsed()
-    );
+    assert!(started.elapsed() < Duration::from_millis(250), "submit does not block: {:?}", started.elapsed());
     assert!(s.try_next().is_none());
-    assert!(
-        server.wait_until(Duration::from_secs(2), |s| s.in_flight() == 3),
-        "all three on the wire together"
-    );
+    assert!(server.wait_until(Duration::from_secs(2), |s| s.in_flight() == 3), "all three on the wire together");
 
     let mut done = Vec::new();
     while let Some(c) = s.wait_next(Some(started + Duration::from_secs(5))) {
@@ -519,17 +413,11 @@ fn cancelling_aborts_the_http_request() {
     let b = s.submit(LlmRequest::infer("b"));
     assert!(server.wait_until(Duration::from_secs(2), |s| s.in_flight() == 2));
     assert!(s.cancel(a));
-    assert!(
-        server.wait_until(Duration::from_secs(2), |s| s.disconnects() == 1),
-        "the server saw the client hang up"
-    );
+    assert!(server.wait_until(Duration::from_secs(2), |s| s.disconnects() == 1), "the server saw the client hang up");
     assert_eq!(s.outstanding(), 1);
 
     drop(s); // dropping the session cancels the rest
-    assert!(
-        server.wait_until(Duration::from_secs(2), |s| s.disconnects() == 2
-            && s.in_flight() == 0)
-    );
+    assert!(server.wait_until(Duration::from_secs(2), |s| s.disconnects() == 2 && s.in_flight() == 0));
     let _ = b;
 }
 
@@ -552,10 +440,7 @@ fn omega_toml_points_the_service_at_a_server() {
     let cfg = LlmConfig::resolve(Some(&program), &LlmOverrides::default()).unwrap();
     assert_eq!(cfg.cache_dir, project.join(".omega-cache"));
     let answer = session(&cfg).call(LlmRequest::infer("hi")).unwrap();
-    assert_eq!(
-        (answer.text.as_str(), answer.meta.model.as_str()),
-        ("echo: hi", "from-toml")
-    );
+    assert_eq!((answer.text.as_str(), answer.meta.model.as_str()), ("echo: hi", "from-toml"));
     assert_eq!(server.received()[0].body["model"], "from-toml");
     assert!(!files_under(&project.join(".omega-cache")).is_empty());
 }
@@ -578,22 +463,11 @@ fn smollm2_answers() {
     cfg.cache_dir = cache.path().to_path_buf();
 
     let mut s = session(&cfg);
-    let answer = s
-        .call(LlmRequest::infer(
-            "What is the capital of France? Answer in one word.",
-        ))
-        .unwrap();
-    eprintln!(
-        "smollm2 answered {:?} in {:?}",
-        answer.text, answer.meta.latency
-    );
+    let answer = s.call(LlmRequest::infer("What is the capital of France? Answer in one word.")).unwrap();
+    eprintln!("smollm2 answered {:?} in {:?}", answer.text, answer.meta.latency);
     assert!(!answer.text.is_empty());
     assert!(answer.meta.tokens_out.is_some_and(|n| n > 0));
-    let again = s
-        .call(LlmRequest::infer(
-            "What is the capital of France? Answer in one word.",
-        ))
-        .unwrap();
+    let again = s.call(LlmRequest::infer("What is the capital of France? Answer in one word.")).unwrap();
     assert!(again.meta.cached && again.text == answer.text);
 
     // The same model through the command line, configured by the program's omega.toml.
@@ -603,7 +477,8 @@ fn smollm2_answers() {
         server.base_url
     );
     std::fs::write(project.join("omega.toml"), toml).unwrap();
-    std::fs::write(project.join("ask.omega"), "(display (effect infer.op \"Name a color. Answer in one word.\"))\n").unwrap();
+    std::fs::write(project.join("ask.omega"), "(display (effect infer.op \"Name a color. Answer in one word.\"))\n")
+        .unwrap();
     let ran = omega_tests::cli::omega_in(project.path(), &["run", "ask.omega"], "", Duration::from_secs(180));
     ran.expect_code(0);
     eprintln!("omega run printed {:?}", ran.stdout);

@@ -1,6 +1,7 @@
 //! End-to-end tests of omega-tools, one module per area, in one binary so the build stays fast.
 //! Shared servers and helpers live in the `omega_tests` support library (tests/support).
 
+mod analysis;
 mod cli;
 mod concurrency;
 mod conformance;

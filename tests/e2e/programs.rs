@@ -10,7 +10,8 @@ use omega_tests::{files_under, repo_root};
 #[test]
 fn every_program_file_prints_its_expected_transcript() {
     let dir = repo_root().join("tests/programs");
-    let mut files: Vec<_> = files_under(&dir).into_iter().filter(|p| p.extension().is_some_and(|e| e == "omega")).collect();
+    let mut files: Vec<_> =
+        files_under(&dir).into_iter().filter(|p| p.extension().is_some_and(|e| e == "omega")).collect();
     files.sort();
     assert!(files.len() >= 30, "only {} program files found", files.len());
     // OMEGA_PROGRAMS=SUBSTRING runs only the files whose path contains it.
@@ -21,7 +22,9 @@ fn every_program_file_prints_its_expected_transcript() {
     for file in &files {
         // A hang in one file fails that file instead of stalling the whole run.
         let path = file.clone();
-        let problems = match std::panic::catch_unwind(|| within(Duration::from_secs(300), "program file", move || check_file(&path))) {
+        let problems = match std::panic::catch_unwind(|| {
+            within(Duration::from_secs(300), "program file", move || check_file(&path))
+        }) {
             Ok(p) => p,
             Err(_) => vec!["did not finish within 300 s, or panicked".to_string()],
         };
@@ -47,12 +50,12 @@ fn every_builtin_and_special_form_is_used_by_a_program_file() {
             used.insert(token.to_string());
         }
     }
-    let names = omega::builtins::SIGNATURES
+    let names = omega_syntax::builtins::SIGNATURES
         .iter()
         .map(|s| s.name)
-        .chain(omega::forms::FORMS.iter().map(|f| f.name))
-        .chain(omega::builtins::CONSTANTS.iter().copied())
-        .chain(omega::builtins::BUILTIN_OPS.iter().copied());
+        .chain(omega_syntax::forms::FORMS.iter().map(|f| f.name))
+        .chain(omega_syntax::builtins::CONSTANTS.iter().copied())
+        .chain(omega_syntax::builtins::BUILTIN_OPS.iter().copied());
     let missing: Vec<&str> = names.filter(|n| !used.contains(*n)).collect();
     assert!(missing.is_empty(), "no program file uses: {}", missing.join(" "));
 }

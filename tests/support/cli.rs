@@ -24,7 +24,15 @@ pub fn omega_bin() -> &'static Path {
         let bin = profile_dir.join(format!("omega{}", std::env::consts::EXE_SUFFIX));
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let mut build = Command::new(cargo);
-        build.current_dir(crate::repo_root()).args(["build", "--quiet", "-p", "omega", "--bin", "omega", "--target-dir"]);
+        build.current_dir(crate::repo_root()).args([
+            "build",
+            "--quiet",
+            "-p",
+            "omega",
+            "--bin",
+            "omega",
+            "--target-dir",
+        ]);
         build.arg(&target_dir);
         match profile_dir.file_name().and_then(|n| n.to_str()) {
             Some("debug") => {}
@@ -123,11 +131,8 @@ pub fn omega_in(dir: &Path, args: &[&str], stdin: &str, limit: Duration) -> Ran 
     };
     let elapsed = start.elapsed();
     let _ = writer.join();
-    let output = Output {
-        status,
-        stdout: out_reader.join().unwrap_or_default(),
-        stderr: err_reader.join().unwrap_or_default(),
-    };
+    let output =
+        Output { status, stdout: out_reader.join().unwrap_or_default(), stderr: err_reader.join().unwrap_or_default() };
     Ran {
         code: output.status.code(),
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),

@@ -5,9 +5,9 @@ use std::ops::ControlFlow;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use omega::config::{AdapterKind, LlmConfig};
-use omega::printer::write_string;
-use omega::vm::Limits;
+use omega_eval::printer::write_string;
+use omega_eval::vm::Limits;
+use omega_llm::config::{AdapterKind, LlmConfig};
 
 use crate::programs::session;
 
@@ -48,21 +48,32 @@ pub fn within<T: Send + 'static>(limit: Duration, what: &str, f: impl FnOnce() -
 /// Everything that looks at source text without running it: the reader, the formatter and
 /// the static analysis. Returns the number of syntax errors.
 pub fn read_everything(text: &str) -> usize {
-    let parsed = omega::reader::read(text);
+    let parsed = omega_syntax::reader::read(text);
     for e in &parsed.errors {
-        assert!(e.span.start <= e.span.end && e.span.end as usize <= text.len(), "error span {:?} outside the text", e.span);
+        assert!(
+            e.span.start <= e.span.end && e.span.end as usize <= text.len(),
+            "error span {:?} outside the text",
+            e.span
+        );
         assert!(!e.message.is_empty());
     }
     // Whatever read back is printable.
     for d in &parsed.data {
         let _ = format!("{d:?}");
     }
-    if let Ok(formatted) = omega::format::format(text) {
+    if let Ok(formatted) = omega_syntax::format::format(text) {
         // Formatting is idempotent and keeps the program readable.
-        assert_eq!(omega::format::format(&formatted).ok().as_deref(), Some(formatted.as_str()), "formatting twice changes the text");
-        assert!(omega::reader::read(&formatted).errors.is_empty() || !parsed.errors.is_empty(), "formatting broke the program");
+        assert_eq!(
+            omega_syntax::format::format(&formatted).ok().as_deref(),
+            Some(formatted.as_str()),
+            "formatting twice changes the text"
+        );
+        assert!(
+            omega_syntax::reader::read(&formatted).errors.is_empty() || !parsed.errors.is_empty(),
+            "formatting broke the program"
+        );
     }
-    let _ = omega::analysis::check(text);
+    let _ = omega_analysis::check(text);
     parsed.errors.len()
 }
 

@@ -58,8 +58,7 @@ impl Reply {
 
     /// Fails with this status and a provider-style JSON error body.
     pub fn status(code: u16) -> Reply {
-        let body = json!({"error": {"message": format!("injected status {code}"), "type": "test"}})
-            .to_string();
+        let body = json!({"error": {"message": format!("injected status {code}"), "type": "test"}}).to_string();
         Reply::new(Action::Status(code, body))
     }
 
@@ -107,12 +106,7 @@ impl Reply {
     }
 
     fn new(action: Action) -> Reply {
-        Reply {
-            action,
-            delay: Duration::ZERO,
-            retry_after: None,
-            times: None,
-        }
+        Reply { action, delay: Duration::ZERO, retry_after: None, times: None }
     }
 }
 
@@ -139,10 +133,7 @@ pub struct Received {
 impl Received {
     pub fn header(&self, name: &str) -> Option<&str> {
         let name = name.to_ascii_lowercase();
-        self.headers
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str())
     }
 }
 
@@ -176,9 +167,7 @@ impl LlmServer {
             .enable_all()
             .build()
             .expect("test server runtime");
-        let listener = runtime
-            .block_on(TcpListener::bind("127.0.0.1:0"))
-            .expect("bind 127.0.0.1:0");
+        let listener = runtime.block_on(TcpListener::bind("127.0.0.1:0")).expect("bind 127.0.0.1:0");
         let addr = listener.local_addr().expect("local address");
         let state = Arc::new(State::default());
         let accept_state = state.clone();
@@ -188,11 +177,7 @@ impl LlmServer {
                 tokio::spawn(serve_connection(stream, accept_state.clone()));
             }
         });
-        LlmServer {
-            addr,
-            state,
-            runtime: Some(runtime),
-        }
+        LlmServer { addr, state, runtime: Some(runtime) }
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -211,11 +196,7 @@ impl LlmServer {
 
     /// Requests whose prompt contains `needle` get `reply` (rules are tried in the order added).
     pub fn on(&self, needle: &str, reply: Reply) {
-        self.state
-            .rules
-            .lock()
-            .unwrap()
-            .push((needle.to_string(), reply));
+        self.state.rules.lock().unwrap().push((needle.to_string(), reply));
     }
 
     /// What unmatched requests get (initially `Reply::echo()`).
@@ -302,10 +283,7 @@ async fn serve_connection(mut stream: TcpStream, state: Arc<State>) {
         state.requests.fetch_add(1, Ordering::SeqCst);
         let now = state.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
         state.max_in_flight.fetch_max(now, Ordering::SeqCst);
-        let close = request
-            .headers
-            .iter()
-            .any(|(n, v)| n == "connection" && v.eq_ignore_ascii_case("close"));
+        let close = request.headers.iter().any(|(n, v)| n == "connection" && v.eq_ignore_ascii_case("close"));
         let outcome = handle(&mut stream, &mut buffer, &state, request, started).await;
         state.in_flight.fetch_sub(1, Ordering::SeqCst);
         if outcome.is_err() || close {
@@ -332,11 +310,8 @@ async fn read_request(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> Option<Re
         .filter_map(|line| line.split_once(':'))
         .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_string()))
         .collect();
-    let length: usize = headers
-        .iter()
-        .find(|(n, _)| n == "content-length")
-        .and_then(|(_, v)| v.parse().ok())
-        .unwrap_or(0);
+    let length: usize =
+        headers.iter().find(|(n, _)| n == "content-length").and_then(|(_, v)| v.parse().ok()).unwrap_or(0);
     while buffer.len() < head_end + length {
         if read_more(stream, buffer).await == 0 {
             return None;
@@ -344,12 +319,7 @@ async fn read_request(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> Option<Re
     }
     let body = buffer[head_end..head_end + length].to_vec();
     buffer.drain(..head_end + length);
-    Some(Request {
-        method,
-        path,
-        headers,
-        body,
-    })
+    Some(Request { method, path, headers, body })
 }
 
 async fn read_more(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> usize {
@@ -410,12 +380,7 @@ async fn handle(
         let sent = received
             .header("x-api-key")
             .map(str::to_string)
-            .or_else(|| {
-                received
-                    .header("authorization")
-                    .and_then(|v| v.strip_prefix("Bearer "))
-                    .map(str::to_string)
-            })
+            .or_else(|| received.header("authorization").and_then(|v| v.strip_prefix("Bearer ")).map(str::to_string))
             .unwrap_or_default();
         if sent != required {
             let msg = json!({"error": {"message": format!("Incorrect API key provided: {sent}"), "type": "invalid_request_error"}});
@@ -431,17 +396,7 @@ async fn handle(
             return Err(());
         }
         let started_late = started + paused.elapsed();
-        return act(
-            stream,
-            buffer,
-            state,
-            api,
-            &reply,
-            &prompt,
-            &body,
-            started_late,
-        )
-        .await;
+        return act(stream, buffer, state, api, &reply, &prompt, &body, started_late).await;
     }
     act(stream, buffer, state, api, &reply, &prompt, &body, started).await
 }
@@ -458,32 +413,17 @@ async fn act(
     started: Instant,
 ) -> Result<(), ()> {
     let retry_after = reply.retry_after.as_deref();
-    let model = body
-        .get("model")
-        .and_then(Value::as_str)
-        .unwrap_or("test-model");
+    let model = body.get("model").and_then(Value::as_str).unwrap_or("test-model");
     let answer = match &reply.action {
         Action::Echo => format!("echo: {prompt}"),
         Action::Answer(text) => text.clone(),
         Action::Empty => String::new(),
-        Action::Status(code, text) => {
-            return respond(stream, state, started, *code, retry_after, text).await
-        }
+        Action::Status(code, text) => return respond(stream, state, started, *code, retry_after, text).await,
         Action::Malformed => {
-            return respond(
-                stream,
-                state,
-                started,
-                200,
-                retry_after,
-                "{\"choices\": [ this is not json",
-            )
-            .await
+            return respond(stream, state, started, 200, retry_after, "{\"choices\": [ this is not json").await
         }
         Action::Close => {
-            state
-                .busy_nanos
-                .fetch_add(started.elapsed().as_nanos() as u64, Ordering::SeqCst);
+            state.busy_nanos.fetch_add(started.elapsed().as_nanos() as u64, Ordering::SeqCst);
             return Err(());
         }
         Action::Hang => {
@@ -492,10 +432,7 @@ async fn act(
             return Err(());
         }
     };
-    let (tokens_in, tokens_out) = (
-        prompt.split_whitespace().count(),
-        answer.split_whitespace().count(),
-    );
+    let (tokens_in, tokens_out) = (prompt.split_whitespace().count(), answer.split_whitespace().count());
     let out = match api {
         Api::OpenAi => json!({
             "id": "chatcmpl-test", "object": "chat.completion", "created": 0, "model": model,
@@ -522,12 +459,7 @@ fn choose(state: &State, prompt: &str) -> Reply {
         }
         return reply.clone();
     }
-    state
-        .default
-        .lock()
-        .unwrap()
-        .clone()
-        .unwrap_or_else(Reply::echo)
+    state.default.lock().unwrap().clone().unwrap_or_else(Reply::echo)
 }
 
 /// The text of the last user message (string content, or text blocks).
@@ -535,19 +467,12 @@ fn last_user_text(body: &Value) -> String {
     let Some(messages) = body.get("messages").and_then(Value::as_array) else {
         return String::new();
     };
-    let Some(message) = messages
-        .iter()
-        .rev()
-        .find(|m| m.get("role").and_then(Value::as_str) == Some("user"))
-    else {
+    let Some(message) = messages.iter().rev().find(|m| m.get("role").and_then(Value::as_str) == Some("user")) else {
         return String::new();
     };
     match message.get("content") {
         Some(Value::String(s)) => s.clone(),
-        Some(Value::Array(parts)) => parts
-            .iter()
-            .filter_map(|p| p.get("text").and_then(Value::as_str))
-            .collect(),
+        Some(Value::Array(parts)) => parts.iter().filter_map(|p| p.get("text").and_then(Value::as_str)).collect(),
         _ => String::new(),
     }
 }
@@ -570,18 +495,14 @@ async fn respond(
         503 => "Service Unavailable",
         _ => "Status",
     };
-    let mut head = format!(
-        "HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n",
-        body.len()
-    );
+    let mut head =
+        format!("HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n", body.len());
     if let Some(value) = retry_after {
         head.push_str(&format!("retry-after: {value}\r\n"));
     }
     head.push_str("\r\n");
     head.push_str(body);
     let written = stream.write_all(head.as_bytes()).await.map_err(|_| ());
-    state
-        .busy_nanos
-        .fetch_add(started.elapsed().as_nanos() as u64, Ordering::SeqCst);
+    state.busy_nanos.fetch_add(started.elapsed().as_nanos() as u64, Ordering::SeqCst);
     written
 }

@@ -8,10 +8,10 @@ use std::ops::ControlFlow;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use omega::config::{AdapterKind, LlmConfig};
-use omega::printer::write_string;
-use omega::value::Value;
-use omega::vm::Limits;
+use omega_eval::printer::write_string;
+use omega_eval::value::Value;
+use omega_eval::vm::Limits;
+use omega_llm::config::{AdapterKind, LlmConfig};
 
 use crate::programs::{scripted, session};
 use crate::repo_root;

@@ -5,13 +5,13 @@ use std::ops::ControlFlow;
 use std::path::Path;
 use std::rc::Rc;
 
-use omega::config::{AdapterKind, LlmConfig};
-use omega::llm::LlmService;
-use omega::llm_port::ServicePort;
-use omega::primitives::Output;
-use omega::printer::write_string;
-use omega::session::Session;
-use omega::value::Value;
+use omega_eval::primitives::Output;
+use omega_eval::printer::write_string;
+use omega_eval::session::Session;
+use omega_eval::value::Value;
+use omega_llm::config::{AdapterKind, LlmConfig};
+use omega_llm::port::ServicePort;
+use omega_llm::LlmService;
 
 /// Output shared with the test that reads it.
 #[derive(Clone, Default)]

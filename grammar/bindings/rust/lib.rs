@@ -45,12 +45,8 @@ mod tests {
     #[test]
     fn language_loads() {
         let mut parser = tree_sitter::Parser::new();
-        parser
-            .set_language(&language())
-            .expect("the generated parser matches the crate's ABI");
-        let tree = parser
-            .parse("'(a . #(1 \"s\"))", None)
-            .expect("no timeout set");
+        parser.set_language(&language()).expect("the generated parser matches the crate's ABI");
+        let tree = parser.parse("'(a . #(1 \"s\"))", None).expect("no timeout set");
         assert!(!tree.root_node().has_error());
     }
 
@@ -71,18 +67,8 @@ mod tests {
     #[test]
     fn highlights_mark_special_forms_and_calls() {
         let query = tree_sitter::Query::new(&language(), HIGHLIGHTS_QUERY).expect("compiles");
-        for capture in [
-            "keyword",
-            "keyword.function",
-            "function.call",
-            "string",
-            "number",
-            "comment",
-        ] {
-            assert!(
-                query.capture_names().contains(&capture),
-                "no @{capture} capture"
-            );
+        for capture in ["keyword", "keyword.function", "function.call", "string", "number", "comment"] {
+            assert!(query.capture_names().contains(&capture), "no @{capture} capture");
         }
     }
 }

@@ -1,0 +1,7 @@
+//! The `omega` command's library: what the command line renders for scripts and editors.
+//!
+//! The layers below produce plain data; this crate and the language server are the only ones
+//! that know JSON. [`json`] renders diagnostics in the LSP shape that `omega check --format json`
+//! prints.
+
+pub mod json;

@@ -1,0 +1,415 @@
+//! `omega`: run, evaluate, explore, check and format OmegaLLM programs.
+
+use std::cell::RefCell;
+use std::io::{self, BufRead, IsTerminal, Write};
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::rc::Rc;
+
+use omega_eval::error::ErrorKind;
+use omega_eval::primitives::Output;
+use omega_eval::printer::write_string;
+use omega_eval::session::Session;
+use omega_eval::value::Value;
+use omega_eval::vm::Limits;
+use omega_llm::config::{LlmConfig, LlmOverrides};
+use omega_llm::port::ServicePort;
+use omega_llm::LlmService;
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+const USAGE: &str =
+    "usage: omega run FILE | eval 'EXPR…' | repl | check [--format human|json] FILE… | fmt [--check] FILE…
+flags: --adapter NAME --model NAME --no-cache --offline --max-llm-calls N --max-in-flight N
+       --timeout SECS --max-steps N --schedule SEED";
+
+/// Exit code 2 with a message: bad usage or an unreadable file.
+struct Usage(String);
+
+#[derive(Default)]
+struct Flags {
+    llm: LlmOverrides,
+    timeout: Option<f64>,
+    max_steps: Option<u64>,
+    schedule: Option<u64>,
+    format_json: bool,
+    check_only: bool,
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    // Evaluation never recurses deeply on the host stack, but expansion of deeply nested
+    // source does; give it room.
+    let worker = std::thread::Builder::new().stack_size(256 << 20).spawn(move || run(args));
+    match worker.map(|h| h.join()) {
+        Ok(Ok(code)) => code,
+        _ => {
+            eprintln!("omega: internal error");
+            ExitCode::from(70)
+        }
+    }
+}
+
+fn run(args: Vec<String>) -> ExitCode {
+    match dispatch(args) {
+        Ok(code) => code,
+        Err(Usage(msg)) => {
+            eprintln!("omega: {msg}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn dispatch(args: Vec<String>) -> Result<ExitCode, Usage> {
+    let (command, rest) = args.split_first().ok_or_else(|| Usage(USAGE.into()))?;
+    let (flags, operands) = parse_flags(rest)?;
+    match command.as_str() {
+        "run" => match operands.as_slice() {
+            [file] => run_file(Path::new(file), &flags),
+            _ => Err(Usage("usage: omega run FILE".into())),
+        },
+        "eval" => {
+            if operands.is_empty() {
+                return Err(Usage("usage: omega eval 'EXPR…'".into()));
+            }
+            eval_text(&operands.join(" "), &flags)
+        }
+        "repl" => repl(&flags),
+        "check" => check(&operands, &flags),
+        "fmt" => fmt(&operands, &flags),
+        "-h" | "--help" | "help" => {
+            println!("{USAGE}");
+            Ok(ExitCode::SUCCESS)
+        }
+        other => Err(Usage(format!("unknown command {other}\n{USAGE}"))),
+    }
+}
+
+fn parse_flags(args: &[String]) -> Result<(Flags, Vec<String>), Usage> {
+    let mut f = Flags::default();
+    let mut operands = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut value = |name: &str| it.next().cloned().ok_or_else(|| Usage(format!("{name} needs a value")));
+        fn num<T: std::str::FromStr>(name: &str, v: String) -> Result<T, Usage> {
+            v.parse().map_err(|_| Usage(format!("{name}: not a valid number: {v}")))
+        }
+        match a.as_str() {
+            "--adapter" => f.llm.adapter = Some(value(a)?),
+            "--model" => f.llm.model = Some(value(a)?),
+            "--no-cache" => f.llm.no_cache = true,
+            "--offline" => f.llm.offline = true,
+            "--max-llm-calls" => f.llm.max_llm_calls = Some(num(a, value(a)?)?),
+            "--max-in-flight" => f.llm.max_in_flight = Some(num(a, value(a)?)?),
+            "--timeout" => f.timeout = Some(num(a, value(a)?)?),
+            "--max-steps" => f.max_steps = Some(num(a, value(a)?)?),
+            "--schedule" => f.schedule = Some(num(a, value(a)?)?),
+            "--format" => match value(a)?.as_str() {
+                "json" => f.format_json = true,
+                "human" => f.format_json = false,
+                other => return Err(Usage(format!("--format: expected human or json, got {other}"))),
+            },
+            "--check" => f.check_only = true,
+            s if s.starts_with("--") => return Err(Usage(format!("unknown flag {s}\n{USAGE}"))),
+            _ => operands.push(a.clone()),
+        }
+    }
+    Ok((f, operands))
+}
+
+/// Program output: buffered stdout that remembers whether the last line was finished.
+struct Stdout {
+    out: io::BufWriter<io::Stdout>,
+    at_line_start: Rc<RefCell<bool>>,
+    interactive: bool,
+}
+
+impl Output for Stdout {
+    fn write_str(&mut self, text: &str) {
+        if text.is_empty() {
+            return;
+        }
+        let _ = self.out.write_all(text.as_bytes());
+        *self.at_line_start.borrow_mut() = text.ends_with('\n');
+        // The REPL prints its prompt straight to stdout: program output must be out first.
+        if self.interactive {
+            let _ = self.out.flush();
+        }
+    }
+}
+
+impl Drop for Stdout {
+    fn drop(&mut self) {
+        let _ = self.out.flush();
+    }
+}
+
+/// Stdout as the session's output; the flag says whether the last line was finished.
+fn stdout(interactive: bool) -> (Box<dyn Output>, Rc<RefCell<bool>>) {
+    let flag = Rc::new(RefCell::new(true));
+    let out = Stdout { out: io::BufWriter::new(io::stdout()), at_line_start: flag.clone(), interactive };
+    (Box::new(out), flag)
+}
+
+fn flush_stdout() {
+    let _ = io::stdout().flush();
+}
+
+/// A session configured from flags, `omega.toml` near `start`, and the environment.
+fn session(start: Option<&Path>, flags: &Flags, out: Box<dyn Output>) -> Result<Session, Usage> {
+    let config = LlmConfig::resolve(start, &flags.llm).map_err(|e| Usage(e.to_string()))?;
+    let service = LlmService::new(&config).map_err(|e| Usage(e.message))?;
+    let port = ServicePort::new(service.session());
+    let mut s = Session::new(out, Box::new(port));
+    s.set_limits(Limits { max_steps: flags.max_steps, timeout_secs: flags.timeout, ..Limits::default() });
+    if let Some(seed) = flags.schedule {
+        s.set_schedule(seed);
+    }
+    Ok(s)
+}
+
+fn read_file(path: &Path) -> Result<String, Usage> {
+    std::fs::read_to_string(path).map_err(|e| Usage(format!("cannot read {}: {e}", path.display())))
+}
+
+fn run_file(path: &Path, flags: &Flags) -> Result<ExitCode, Usage> {
+    let text = read_file(path)?;
+    let (out, _) = stdout(false);
+    let mut s = session(Some(path), flags, out)?;
+    let name = path.display().to_string();
+    let mut failed = None;
+    let outcome = s.run_source(&name, &text, |s, r| match r.result {
+        Ok(_) => ControlFlow::Continue(()),
+        Err(e) => {
+            failed = Some(failure(s, &e));
+            ControlFlow::Break(())
+        }
+    });
+    finish(&name, &text, outcome.map(|_| ()), failed)
+}
+
+/// How an evaluation error ends the program: `(exit N)` with code N and nothing on stderr,
+/// any other error with code 1 and its message.
+fn failure(s: &Session, e: &omega_eval::error::Error) -> (u8, String) {
+    match e.kind {
+        ErrorKind::Exit(code) => (u8::try_from(code).unwrap_or(1), String::new()),
+        _ => (1, s.format_error(e)),
+    }
+}
+
+/// Reports reader errors or the evaluation's failure on stderr; the exit code.
+fn finish(
+    name: &str,
+    text: &str,
+    read: Result<(), Vec<omega_syntax::reader::SyntaxError>>,
+    failed: Option<(u8, String)>,
+) -> Result<ExitCode, Usage> {
+    if let Err(errors) = read {
+        let src = omega_syntax::syntax::SourceFile::new(name, text);
+        flush_stdout();
+        for e in &errors {
+            eprintln!("{}", Session::format_syntax_error(&src, e));
+        }
+        return Ok(ExitCode::from(1));
+    }
+    if let Some((code, msg)) = failed {
+        flush_stdout();
+        if !msg.is_empty() {
+            eprintln!("{msg}");
+        }
+        return Ok(ExitCode::from(code));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn eval_text(text: &str, flags: &Flags) -> Result<ExitCode, Usage> {
+    let (out, at_line_start) = stdout(false);
+    let mut s = session(None, flags, out)?;
+    let mut last = Value::Unspecified;
+    let mut failed = None;
+    let outcome = s.run_source("<eval>", text, |s, r| match r.result {
+        Ok(v) => {
+            last = v;
+            ControlFlow::Continue(())
+        }
+        Err(e) => {
+            failed = Some(failure(s, &e));
+            ControlFlow::Break(())
+        }
+    });
+    if outcome.is_ok() && failed.is_none() && !matches!(last, Value::Unspecified) {
+        let mut line = String::new();
+        if !*at_line_start.borrow() {
+            line.push('\n');
+        }
+        line.push_str(&write_string(&last));
+        line.push('\n');
+        s.write_output(&line);
+    }
+    let code = finish("<eval>", text, outcome.map(|_| ()), failed);
+    drop(s);
+    code
+}
+
+fn repl(flags: &Flags) -> Result<ExitCode, Usage> {
+    let (out, at_line_start) = stdout(true);
+    let mut s = session(None, flags, out)?;
+    let mut input = ReplInput::new();
+    let mut pending = String::new();
+    let mut n = 0;
+    loop {
+        let prompt = if pending.is_empty() { "Ω> " } else { ".. " };
+        if pending.is_empty() && !*at_line_start.borrow() {
+            // Output without a final newline: start the prompt on a line of its own.
+            s.write_output("\n");
+        }
+        flush_stdout();
+        let Some(line) = input.read(prompt) else { break };
+        pending.push_str(&line);
+        pending.push('\n');
+        let parsed = omega_syntax::reader::read(&pending);
+        if parsed.errors.iter().any(|e| e.message.starts_with("unclosed") || e.message.starts_with("unterminated")) {
+            continue;
+        }
+        let text = std::mem::take(&mut pending);
+        input.remember(text.trim_end());
+        n += 1;
+        // Each form's result is printed right after the output it made.
+        let mut exit = None;
+        let outcome = s.run_source(&format!("<repl:{n}>"), &text, |s, r| {
+            let line = match r.result {
+                Ok(Value::Unspecified) => return ControlFlow::Continue(()),
+                Err(e) if matches!(e.kind, ErrorKind::Exit(_)) => {
+                    exit = Some(failure(s, &e).0);
+                    return ControlFlow::Break(());
+                }
+                Ok(v) => format!("=> {}", write_string(&v)),
+                Err(e) => format!("error: {}", e.message),
+            };
+            let fresh_line = if *at_line_start.borrow() { "" } else { "\n" };
+            s.write_output(&format!("{fresh_line}{line}\n"));
+            ControlFlow::Continue(())
+        });
+        if let Err(errors) = outcome {
+            for e in errors {
+                s.write_output(&format!("error: {}\n", e.message));
+            }
+        }
+        if let Some(code) = exit {
+            flush_stdout();
+            input.save();
+            return Ok(ExitCode::from(code));
+        }
+    }
+    flush_stdout();
+    input.save();
+    Ok(ExitCode::SUCCESS)
+}
+
+/// REPL input: an editor with history on a terminal, plain lines otherwise.
+enum ReplInput {
+    Editor(Box<rustyline::DefaultEditor>, Option<PathBuf>),
+    Plain(io::Lines<io::StdinLock<'static>>),
+}
+
+impl ReplInput {
+    fn new() -> ReplInput {
+        if io::stdin().is_terminal() {
+            if let Ok(mut editor) = rustyline::DefaultEditor::new() {
+                let history = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".omega_history"));
+                if let Some(h) = &history {
+                    let _ = editor.load_history(h);
+                }
+                return ReplInput::Editor(Box::new(editor), history);
+            }
+        }
+        ReplInput::Plain(io::stdin().lock().lines())
+    }
+
+    fn read(&mut self, prompt: &str) -> Option<String> {
+        match self {
+            ReplInput::Editor(editor, _) => editor.readline(prompt).ok(),
+            ReplInput::Plain(lines) => {
+                print!("{prompt}");
+                flush_stdout();
+                lines.next()?.ok()
+            }
+        }
+    }
+
+    fn remember(&mut self, entry: &str) {
+        if let ReplInput::Editor(editor, _) = self {
+            let _ = editor.add_history_entry(entry);
+        }
+    }
+
+    fn save(&mut self) {
+        if let ReplInput::Editor(editor, Some(h)) = self {
+            let _ = editor.save_history(h);
+        }
+    }
+}
+
+fn check(files: &[String], flags: &Flags) -> Result<ExitCode, Usage> {
+    if files.is_empty() {
+        return Err(Usage("usage: omega check [--format human|json] FILE…".into()));
+    }
+    let mut any_error = false;
+    let mut json = Vec::new();
+    let mut human = String::new();
+    for f in files {
+        let text = read_file(Path::new(f))?;
+        let diags = omega_analysis::check(&text);
+        any_error |= diags.iter().any(|d| d.severity == omega_syntax::diagnostic::Severity::Error);
+        let src = omega_syntax::syntax::SourceFile::new(f, &text);
+        if flags.format_json {
+            let uri = file_uri(Path::new(f));
+            if let serde_json::Value::Array(items) = omega::json::to_json(&src, &uri, &diags) {
+                json.extend(items);
+            }
+        } else {
+            human.push_str(&omega_syntax::diagnostic::render_human(&src, &diags));
+        }
+    }
+    if flags.format_json {
+        println!("{}", serde_json::Value::Array(json));
+    } else {
+        print!("{human}");
+    }
+    Ok(if any_error { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+fn file_uri(path: &Path) -> String {
+    let abs: PathBuf = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    format!("file://{}", abs.display())
+}
+
+fn fmt(files: &[String], flags: &Flags) -> Result<ExitCode, Usage> {
+    if files.is_empty() {
+        return Err(Usage("usage: omega fmt [--check] FILE…".into()));
+    }
+    let mut changed = false;
+    let mut failed = false;
+    for f in files {
+        let text = read_file(Path::new(f))?;
+        match omega_syntax::format::format(&text) {
+            Ok(formatted) if formatted != text => {
+                changed = true;
+                if flags.check_only {
+                    println!("{f}");
+                } else {
+                    std::fs::write(f, formatted).map_err(|e| Usage(format!("cannot write {f}: {e}")))?;
+                }
+            }
+            Ok(_) => {}
+            Err(e) => {
+                let src = omega_syntax::syntax::SourceFile::new(f, &text);
+                eprintln!("{}", Session::format_syntax_error(&src, &e));
+                failed = true;
+            }
+        }
+    }
+    Ok(if failed || (flags.check_only && changed) { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}

@@ -1,0 +1,198 @@
+//! The embedding API: a session holds the global environment and evaluates sources one
+//! top-level form at a time, reporting a result and a span per form.
+//!
+//! The CLI, the REPL and the language server all drive evaluation through this type.
+
+use std::ops::ControlFlow;
+
+use crate::compile::{compile_toplevel, internal_name};
+use crate::error::{Error, ErrorKind, Loc};
+use crate::primitives::{Ctx, Output};
+use crate::reader::{read, SyntaxError};
+use crate::symbol::Symbol;
+use crate::syntax::{Datum, SourceFile, Span};
+use crate::value::{Primitive, Value};
+use crate::vm::{CancelToken, Limits, LlmPort, Machine};
+
+/// The result of one top-level form.
+pub struct FormResult {
+    pub source: u32,
+    pub span: Span,
+    pub result: Result<Value, Error>,
+}
+
+pub struct Session {
+    machine: Machine,
+    sources: Vec<SourceFile>,
+    llm: Box<dyn LlmPort>,
+}
+
+/// Internal procedures the expander's derived forms call.
+static INTERNAL: [Primitive; 2] = [
+    Primitive {
+        name: "#%match-failed",
+        min: 1,
+        max: Some(1),
+        f: |_, args| Err(Error::new(format!("match: no clause matched {}", crate::printer::write_short(&args[0])))),
+    },
+    Primitive {
+        name: "#%match-symbol?",
+        min: 2,
+        max: Some(2),
+        f: |_, args| {
+            Ok(Value::Bool(match (&args[0], &args[1]) {
+                (Value::Symbol(a), Value::Symbol(b)) => a == b,
+                (Value::Str(a), Value::Symbol(b)) => &**a == b.as_str(),
+                _ => false,
+            }))
+        },
+    },
+];
+
+impl Session {
+    /// A session with the built-ins and the prelude loaded; program output goes to `out`,
+    /// LLM requests to `llm`.
+    pub fn new(out: Box<dyn Output>, llm: Box<dyn LlmPort>) -> Session {
+        let mut machine = Machine::new(Ctx::new(out));
+        for p in crate::primitives::all().chain(crate::vm::MACHINE_PRIMITIVES.iter()).chain(INTERNAL.iter()) {
+            let value = Value::Primitive(p);
+            if !p.name.starts_with("#%") {
+                machine.define_global(internal_name(p.name), value.clone());
+            }
+            machine.define_global(Symbol::intern(p.name), value);
+        }
+        for name in crate::builtins::CONSTANTS {
+            machine.define_global(internal_name(name), Value::Null);
+            machine.define_global(Symbol::intern(name), Value::Null);
+        }
+        let mut session = Session { machine, sources: Vec::new(), llm };
+        session.load_prelude();
+        session
+    }
+
+    fn load_prelude(&mut self) {
+        let parsed = read(crate::primitives::PRELUDE);
+        assert!(parsed.errors.is_empty(), "prelude does not read: {:?}", parsed.errors.first().map(|e| &e.message));
+        let id = self.add_source("<prelude>", crate::primitives::PRELUDE);
+        for form in &parsed.data {
+            let result = compile_toplevel(form, &mut self.machine.expand_env, &mut self.machine.global_names, id, true)
+                .and_then(|proto| self.machine.run_toplevel(proto, &mut *self.llm));
+            if let Err(e) = result {
+                panic!("prelude fails: {}", self.format_error(&e));
+            }
+        }
+    }
+
+    pub fn add_source(&mut self, name: &str, text: &str) -> u32 {
+        self.sources.push(SourceFile::new(name, text));
+        self.sources.len() as u32 - 1
+    }
+
+    pub fn source(&self, id: u32) -> Option<&SourceFile> {
+        self.sources.get(id as usize)
+    }
+
+    pub fn set_limits(&mut self, limits: Limits) {
+        self.machine.limits = limits;
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.machine.limits
+    }
+
+    /// A token that stops the running evaluation from any thread.
+    pub fn cancel_token(&self) -> CancelToken {
+        self.machine.cancel.clone()
+    }
+
+    /// Makes `parallel` interleavings reproducible (`--schedule SEED`), and seeds `random`.
+    pub fn set_schedule(&mut self, seed: u64) {
+        self.machine.set_schedule(seed);
+    }
+
+    /// Writes to the program's output (the REPL prints results there).
+    pub fn write_output(&mut self, text: &str) {
+        self.machine.ctx.out.write_str(text);
+    }
+
+    pub fn steps(&self) -> u64 {
+        self.machine.steps
+    }
+
+    pub fn global(&self, name: &str) -> Option<Value> {
+        self.machine.global(Symbol::intern(name)).cloned()
+    }
+
+    /// Evaluates one top-level form of source `source`.
+    pub fn eval_form(&mut self, source: u32, form: &Datum) -> Result<Value, Error> {
+        let proto =
+            compile_toplevel(form, &mut self.machine.expand_env, &mut self.machine.global_names, source, false)?;
+        self.machine.run_toplevel(proto, &mut *self.llm)
+    }
+
+    /// Reads `text` whole, then evaluates its forms in order, handing each result to
+    /// `each`, which may stop the run. A reader error anywhere means nothing runs.
+    pub fn run_source(
+        &mut self,
+        name: &str,
+        text: &str,
+        mut each: impl FnMut(&mut Session, FormResult) -> ControlFlow<()>,
+    ) -> Result<u32, Vec<SyntaxError>> {
+        let parsed = read(text);
+        let id = self.add_source(name, text);
+        if !parsed.errors.is_empty() {
+            return Err(parsed.errors);
+        }
+        // Each run (a file, a REPL input, a buffer) has the whole step and time budget.
+        self.machine.start_budget();
+        for form in &parsed.data {
+            let result = self.eval_form(id, form);
+            if each(self, FormResult { source: id, span: form.span, result }).is_break() {
+                break;
+            }
+        }
+        Ok(id)
+    }
+
+    /// `FILE:LINE:COL` of a location.
+    pub fn location(&self, loc: Loc) -> String {
+        match self.source(loc.source) {
+            Some(src) => src.location(loc.span.start as usize),
+            None => "<eval>".to_string(),
+        }
+    }
+
+    /// An error as the command line shows it: `FILE:LINE:COL: error: MESSAGE`, then the
+    /// call stack, one `  at NAME (FILE:LINE:COL)` line per frame.
+    pub fn format_error(&self, e: &Error) -> String {
+        let mut out = match e.loc {
+            Some(loc) => format!("{}: error: {}", self.location(loc), e.message),
+            None => format!("error: {}", e.message),
+        };
+        if e.kind != ErrorKind::Syntax {
+            self.push_stack(&mut out, "  ", &e.stack);
+        }
+        for r in &e.related {
+            match r.loc {
+                Some(loc) => out.push_str(&format!("\n  {} at {}", r.message, self.location(loc))),
+                None => out.push_str(&format!("\n  {}", r.message)),
+            }
+            self.push_stack(&mut out, "    ", &r.stack);
+        }
+        out
+    }
+
+    fn push_stack(&self, out: &mut String, indent: &str, stack: &[crate::error::StackFrame]) {
+        for frame in stack {
+            match frame.loc {
+                Some(loc) => out.push_str(&format!("\n{indent}at {} ({})", frame.name, self.location(loc))),
+                None => out.push_str(&format!("\n{indent}at {}", frame.name)),
+            }
+        }
+    }
+
+    /// A reader error as `FILE:LINE:COL: error: MESSAGE`.
+    pub fn format_syntax_error(source: &SourceFile, e: &SyntaxError) -> String {
+        format!("{}: error: {}", source.location(e.span.start as usize), e.message)
+    }
+}

@@ -1,0 +1,468 @@
+//! The instruction loop.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use super::code::{CaptureFrom, Fast, Op};
+use super::sched::Wait;
+use super::{Closure, Flow, Frame, Machine};
+use crate::error::{Error, Loc};
+use crate::value::{Object, Promise, Value};
+
+impl Machine {
+    /// Runs the running task until it finishes, must wait, or fails. Errors are unwound to
+    /// the nearest `guard` here; an uncaught one is returned.
+    pub(super) fn execute(&mut self) -> Result<Flow, Error> {
+        loop {
+            match self.run_frames() {
+                Ok(Flow::Continue) => continue,
+                Ok(flow) => return Ok(flow),
+                Err(mut e) => {
+                    self.locate(&mut e);
+                    self.unwind(e)?;
+                }
+            }
+        }
+    }
+
+    /// Executes instructions of the top frame and the frames it calls, until control must
+    /// leave the loop.
+    fn run_frames(&mut self) -> Result<Flow, Error> {
+        let Some(Frame::Call { closure, pc, fp }) = self.frames.last() else {
+            return Ok(Flow::Continue);
+        };
+        // The running closure, borrowed from the top frame (which owns it) without touching
+        // its reference count; re-read whenever the top frame changes.
+        let mut clo: *const Closure = Rc::as_ptr(closure);
+        // The running procedure's instructions, likewise borrowed.
+        let mut code: *const [Op] = closure.proto.code.as_slice();
+        let mut pc = *pc as usize;
+        let mut fp = *fp as usize;
+        macro_rules! code {
+            () => {
+                // SAFETY: as for `clo`: the instructions belong to the closure's procedure.
+                unsafe { &*code }
+            };
+        }
+        macro_rules! clo {
+            () => {
+                // SAFETY: `clo` points into the `Rc` held by the top frame, which stays on the
+                // frame stack until `reload!` re-reads it.
+                unsafe { &*clo }
+            };
+        }
+
+        macro_rules! save_pc {
+            () => {
+                if let Some(Frame::Call { pc: p, .. }) = self.frames.last_mut() {
+                    *p = pc as u32;
+                }
+            };
+        }
+        macro_rules! reload {
+            () => {
+                match self.frames.last() {
+                    Some(Frame::Call { closure, pc: p, fp: f }) => {
+                        clo = Rc::as_ptr(closure);
+                        code = closure.proto.code.as_slice();
+                        pc = *p as usize;
+                        fp = *f as usize;
+                    }
+                    _ => return Ok(Flow::Continue),
+                }
+            };
+        }
+        macro_rules! flow {
+            ($e:expr) => {{
+                save_pc!();
+                match $e {
+                    Ok(Flow::Continue) => reload!(),
+                    other => return other,
+                }
+            }};
+        }
+
+        // Under the seeded scheduler, stops before the current instruction (a shared-state
+        // access) so another task may run first; the instruction runs when this task resumes.
+        macro_rules! interleave {
+            () => {
+                if self.sched.seed.is_some() && !std::mem::replace(&mut self.sched.retrying, false) {
+                    pc -= 1;
+                    save_pc!();
+                    return Ok(Flow::Suspend(Wait::Retry));
+                }
+            };
+        }
+
+        // Returns `v` from the running frame: straight into a calling frame, or through
+        // `deliver` when a special frame is below.
+        macro_rules! return_value {
+            ($v:expr) => {{
+                let v = $v;
+                self.stack.truncate(fp - 1);
+                self.frames.pop();
+                if let Some(Frame::Call { closure, pc: p, fp: f }) = self.frames.last() {
+                    clo = Rc::as_ptr(closure);
+                    code = closure.proto.code.as_slice();
+                    pc = *p as usize;
+                    fp = *f as usize;
+                    self.stack.push(v);
+                } else {
+                    match self.deliver(v) {
+                        Ok(Flow::Continue) => reload!(),
+                        other => return other,
+                    }
+                }
+            }};
+        }
+
+        // A fast built-in (`Op::Builtin`) with its arguments on the stack.
+        macro_rules! builtin {
+            ($g:expr, $op:expr, $tail:expr) => {{
+                let (g, op, tail): (u32, Fast, bool) = ($g, $op, $tail);
+                let n = op.arity();
+                let len = self.stack.len();
+                match self.builtin_if_original(g, op) {
+                    Some(p) => {
+                        if !fast_builtin(op, &mut self.stack) {
+                            save_pc!();
+                            let r = (p.f)(&mut self.ctx, &self.stack[len - n..])?;
+                            self.stack.truncate(len - n);
+                            self.stack.push(r);
+                        }
+                        if tail {
+                            let r = self.stack.pop().unwrap();
+                            return_value!(r);
+                        } else if let Op::JumpIfFalse(t) = code!()[pc] {
+                            // A test followed by a branch: branch at once.
+                            pc = if let Some(Value::Bool(false)) = self.stack.pop() { t as usize } else { pc + 1 };
+                        }
+                    }
+                    None => {
+                        // The name no longer holds the built-in: an ordinary call.
+                        save_pc!();
+                        let callee = self.globals[g as usize].clone();
+                        if matches!(callee, Value::Undefined) {
+                            return Err(self.unbound(g));
+                        }
+                        self.stack.insert(len - n, callee);
+                        self.tick()?;
+                        let r = if tail { self.tail_call(fp, n) } else { self.apply(len - n, n) };
+                        match r {
+                            Ok(Flow::Continue) => reload!(),
+                            other => return other,
+                        }
+                    }
+                }
+            }};
+        }
+
+        loop {
+            let op = code!()[pc];
+            pc += 1;
+            match op {
+                Op::Const(i) => self.stack.push(clo!().proto.consts[i as usize].clone()),
+                Op::Local(i) => {
+                    let v = self.stack[fp + i as usize].clone();
+                    self.stack.push(v);
+                }
+                Op::LocalBox(i) => {
+                    let v = unbox(&self.stack[fp + i as usize]);
+                    self.stack.push(v);
+                }
+                Op::LocalChecked(i) => {
+                    let v = self.stack[fp + i as usize].clone();
+                    if matches!(v, Value::Undefined) {
+                        save_pc!();
+                        return Err(used_early(clo!().proto.local_names[i as usize].as_str()));
+                    }
+                    self.stack.push(v);
+                }
+                Op::LocalBoxChecked(i) => {
+                    let v = unbox(&self.stack[fp + i as usize]);
+                    if matches!(v, Value::Undefined) {
+                        save_pc!();
+                        return Err(used_early(clo!().proto.local_names[i as usize].as_str()));
+                    }
+                    self.stack.push(v);
+                }
+                Op::SetLocal(i) => {
+                    let v = self.stack.pop().unwrap();
+                    self.stack[fp + i as usize] = v;
+                }
+                Op::SetLocalBox(i) => {
+                    let v = self.stack.pop().unwrap();
+                    set_box(&self.stack[fp + i as usize], v);
+                }
+                Op::BoxLocal(i) => {
+                    let slot = &mut self.stack[fp + i as usize];
+                    let v = std::mem::take(slot);
+                    *slot = Value::Boxed(Rc::new(RefCell::new(v)));
+                }
+                Op::NewBox(i) => self.stack[fp + i as usize] = Value::Boxed(Rc::new(RefCell::new(Value::Undefined))),
+                Op::Capture(i) => self.stack.push(clo!().captures[i as usize].clone()),
+                Op::CaptureBox(i) => self.stack.push(unbox(&clo!().captures[i as usize])),
+                Op::CaptureBoxChecked(i) => {
+                    let v = unbox(&clo!().captures[i as usize]);
+                    if matches!(v, Value::Undefined) {
+                        save_pc!();
+                        return Err(used_early(clo!().proto.capture_names[i as usize].as_str()));
+                    }
+                    self.stack.push(v);
+                }
+                Op::SetCaptureBox(i) => {
+                    interleave!();
+                    let v = self.stack.pop().unwrap();
+                    set_box(&clo!().captures[i as usize], v);
+                }
+                Op::Global(g) => {
+                    let v = &self.globals[g as usize];
+                    if matches!(v, Value::Undefined) {
+                        save_pc!();
+                        return Err(self.unbound(g));
+                    }
+                    self.stack.push(v.clone());
+                }
+                Op::SetGlobal(g) => {
+                    interleave!();
+                    if matches!(self.globals[g as usize], Value::Undefined) {
+                        save_pc!();
+                        let name = self.global_names.names[g as usize];
+                        return Err(Error::new(format!("set!: unbound variable: {name}")));
+                    }
+                    self.globals[g as usize] = self.stack.pop().unwrap();
+                }
+                Op::DefineGlobal(g) => {
+                    self.globals[g as usize] = self.stack.pop().unwrap();
+                    self.stack.push(Value::Symbol(self.global_names.names[g as usize]));
+                }
+                Op::Pop => {
+                    self.stack.pop();
+                }
+                Op::Name(c) => {
+                    if let (Some(Value::Object(o)), Value::Symbol(name)) =
+                        (self.stack.last(), &clo!().proto.consts[c as usize])
+                    {
+                        if let Object::Serializer(lock) | Object::Mutex(lock) = &**o {
+                            lock.name_if_unnamed(name.as_str());
+                        }
+                    }
+                }
+                Op::Jump(t) => {
+                    if (t as usize) < pc {
+                        save_pc!();
+                        self.tick()?;
+                    }
+                    pc = t as usize;
+                }
+                Op::JumpIfFalse(t) => {
+                    if let Some(Value::Bool(false)) = self.stack.pop() {
+                        pc = t as usize;
+                    }
+                }
+                Op::Closure(i) => {
+                    let proto = clo!().proto.protos[i as usize].clone();
+                    let captures = proto
+                        .captures
+                        .iter()
+                        .map(|c| match *c {
+                            CaptureFrom::Local(s) => self.stack[fp + s as usize].clone(),
+                            CaptureFrom::Capture(j) => clo!().captures[j as usize].clone(),
+                        })
+                        .collect();
+                    self.stack.push(Value::Closure(Rc::new(Closure { proto, captures })));
+                }
+                Op::Call(argc) => {
+                    let callee = self.stack.len() - argc as usize - 1;
+                    if self.touches_shared_state(&self.stack[callee]) {
+                        interleave!();
+                    }
+                    save_pc!();
+                    self.tick()?;
+                    // Fast paths: a closure or a plain primitive.
+                    match &self.stack[callee] {
+                        Value::Closure(c) if !c.proto.rest && c.proto.params == argc => {
+                            // The frame takes over the callee's slot's reference.
+                            let Value::Closure(c) = std::mem::take(&mut self.stack[callee]) else { unreachable!() };
+                            clo = Rc::as_ptr(&c);
+                            code = c.proto.code.as_slice();
+                            self.enter(c, callee + 1)?;
+                            pc = 0;
+                            fp = callee + 1;
+                        }
+                        Value::Primitive(p) if !Self::is_machine_primitive(p) => {
+                            let p = *p;
+                            if argc as usize >= p.min && p.max.is_none_or(|m| argc as usize <= m) {
+                                let r = (p.f)(&mut self.ctx, &self.stack[callee + 1..])?;
+                                self.stack.truncate(callee);
+                                self.stack.push(r);
+                            } else {
+                                return Err(self.arity_error(&self.stack[callee].clone(), argc as usize));
+                            }
+                        }
+                        _ => flow!(self.apply(callee, argc as usize)),
+                    }
+                }
+                Op::TailCall(argc) => {
+                    if self.touches_shared_state(&self.stack[self.stack.len() - argc as usize - 1]) {
+                        interleave!();
+                    }
+                    save_pc!();
+                    self.tick()?;
+                    if !clo!().proto.hidden {
+                        match &self.stack[self.stack.len() - argc as usize - 1] {
+                            Value::Closure(c) if c.proto.hidden => {
+                                // Into the prelude: keep this frame, so an error in there
+                                // points at this call (the next instruction returns).
+                                match self.apply(self.stack.len() - argc as usize - 1, argc as usize) {
+                                    Ok(Flow::Continue) => reload!(),
+                                    other => return other,
+                                }
+                                continue;
+                            }
+                            Value::Closure(_) => {}
+                            // The frame goes before the callee runs: remember the call site.
+                            _ => {
+                                self.tail_site = clo!()
+                                    .proto
+                                    .spans
+                                    .get(pc - 1)
+                                    .map(|&span| Loc { source: clo!().proto.source, span })
+                            }
+                        }
+                    }
+                    let r = self.tail_call(fp, argc as usize);
+                    if r.is_ok() {
+                        self.tail_site = None;
+                    }
+                    match r {
+                        Ok(Flow::Continue) => reload!(),
+                        other => return other,
+                    }
+                }
+                Op::Builtin { g, op, tail } => builtin!(g, op, tail),
+                Op::BuiltinLocalConst { g, op, slot, k } => {
+                    let (a, b) = (&self.stack[fp + slot as usize], &clo!().proto.consts[k as usize]);
+                    if let (Value::Int(x), Value::Int(y), Some(_)) = (a, b, self.builtin_if_original(g, op)) {
+                        let (x, y) = (*x, *y);
+                        let r = match op {
+                            Fast::Lt => Some(Value::Bool(x < y)),
+                            Fast::Gt => Some(Value::Bool(x > y)),
+                            Fast::Le => Some(Value::Bool(x <= y)),
+                            Fast::Ge => Some(Value::Bool(x >= y)),
+                            Fast::NumEq => Some(Value::Bool(x == y)),
+                            Fast::Add => x.checked_add(y).map(Value::Int),
+                            Fast::Sub => x.checked_sub(y).map(Value::Int),
+                            Fast::Mul => x.checked_mul(y).map(Value::Int),
+                            _ => None,
+                        };
+                        if let Some(r) = r {
+                            match (r, code!()[pc]) {
+                                // A test followed by a branch: branch at once.
+                                (Value::Bool(t), Op::JumpIfFalse(target)) => {
+                                    pc = if t { pc + 1 } else { target as usize }
+                                }
+                                (r, _) => self.stack.push(r),
+                            }
+                            continue;
+                        }
+                    }
+                    let (a, b) = (a.clone(), b.clone());
+                    self.stack.push(a);
+                    self.stack.push(b);
+                    builtin!(g, op, false)
+                }
+                Op::Return => {
+                    let v = self.stack.pop().unwrap();
+                    return_value!(v);
+                }
+                Op::Effect { op, argc } => {
+                    let Value::Symbol(op) = clo!().proto.consts[op as usize] else { unreachable!() };
+                    flow!(self.perform(op, argc as usize));
+                }
+                Op::Handle { ops, n, ret } => {
+                    let ops = clo!().proto.consts[ops as usize].clone();
+                    flow!(self.install_handler(&ops, n as usize, ret));
+                }
+                Op::Parallel(n) => flow!(self.parallel(n as usize)),
+                Op::Guard => flow!(self.install_guard()),
+                Op::Delay { force_result } => {
+                    let thunk = self.stack.pop().unwrap();
+                    let p = if force_result { Promise::DelayedForce(thunk) } else { Promise::Delayed(thunk) };
+                    self.stack.push(Value::object(Object::Promise(RefCell::new(p))));
+                }
+            }
+        }
+    }
+}
+
+fn unbox(v: &Value) -> Value {
+    match v {
+        Value::Boxed(b) => b.borrow().clone(),
+        other => other.clone(),
+    }
+}
+
+fn set_box(cell: &Value, v: Value) {
+    if let Value::Boxed(b) = cell {
+        *b.borrow_mut() = v;
+    }
+}
+
+fn used_early(name: &str) -> Error {
+    Error::new(format!("{name}: used before its definition"))
+}
+
+/// The common cases of a fast built-in, done in place on the stack without a call; `false`
+/// (stack untouched) leaves the rest (other number types, errors) to the primitive itself.
+#[inline(always)]
+fn fast_builtin(op: Fast, stack: &mut Vec<Value>) -> bool {
+    use Value::{Bool, Int};
+    let len = stack.len();
+    if op.arity() == 1 {
+        let v = &stack[len - 1];
+        let r = match (op, v) {
+            (Fast::Car, Value::Pair(p)) => p.car(),
+            (Fast::Cdr, Value::Pair(p)) => p.cdr(),
+            (Fast::IsNull, v) => Bool(matches!(v, Value::Null)),
+            (Fast::IsPair, v) => Bool(matches!(v, Value::Pair(_))),
+            (Fast::Not, v) => Bool(matches!(v, Bool(false))),
+            (Fast::IsZero, Int(a)) => Bool(*a == 0),
+            _ => return false,
+        };
+        stack[len - 1] = r;
+        return true;
+    }
+    let (a, b) = (&stack[len - 2], &stack[len - 1]);
+    let r = match (op, a, b) {
+        (Fast::Add, Int(a), Int(b)) => match a.checked_add(*b) {
+            Some(x) => Int(x),
+            None => return false,
+        },
+        (Fast::Sub, Int(a), Int(b)) => match a.checked_sub(*b) {
+            Some(x) => Int(x),
+            None => return false,
+        },
+        (Fast::Mul, Int(a), Int(b)) => match a.checked_mul(*b) {
+            Some(x) => Int(x),
+            None => return false,
+        },
+        (Fast::Lt, Int(a), Int(b)) => Bool(a < b),
+        (Fast::Gt, Int(a), Int(b)) => Bool(a > b),
+        (Fast::Le, Int(a), Int(b)) => Bool(a <= b),
+        (Fast::Ge, Int(a), Int(b)) => Bool(a >= b),
+        (Fast::NumEq, Int(a), Int(b)) => Bool(a == b),
+        (Fast::IsEq, Int(a), Int(b)) => Bool(a == b),
+        (Fast::IsEq, Value::Symbol(a), Value::Symbol(b)) => Bool(a == b),
+        (Fast::Cons, _, _) => {
+            let b = stack.pop().unwrap();
+            let a = stack.pop().unwrap();
+            stack.push(Value::cons(a, b));
+            return true;
+        }
+        _ => return false,
+    };
+    stack.truncate(len - 1);
+    stack[len - 2] = r;
+    true
+}
