@@ -548,9 +548,7 @@ impl Resolver {
         match &d.kind {
             DatumKind::Symbol(s) => {
                 let id = self.reference(d, true);
-                if id.is_some_and(|id| {
-                    matches!(self.res.bindings[id as usize].kind, BindingKind::SpecialForm | BindingKind::Macro)
-                }) {
+                if id.is_some_and(|id| self.is_keyword_binding(id)) {
                     self.error(d.span, forms::keyword_as_variable(s.as_str()));
                 }
             }
@@ -783,6 +781,11 @@ impl Resolver {
         self.check_shape(form);
     }
 
+    /// Whether a binding is a keyword (a special form or a macro), which has no value.
+    fn is_keyword_binding(&self, id: BindingId) -> bool {
+        matches!(self.res.bindings[id as usize].kind, BindingKind::SpecialForm | BindingKind::Macro)
+    }
+
     /// Whether `d` is the auxiliary keyword `keyword` (`else`, `=>`) here.
     fn is_aux(&self, d: &Datum, keyword: &str) -> bool {
         d.as_symbol().is_some_and(|s| forms::Names::is_keyword(self, s, keyword))
@@ -829,7 +832,10 @@ impl Resolver {
             "let" | "let*" | "letrec" | "letrec*" => self.walk_let(form, d, args),
             "set!" => match args {
                 [target, value] if target.as_symbol().is_some() => {
-                    self.reference(target, false);
+                    let id = self.reference(target, false);
+                    if id.is_some_and(|id| self.is_keyword_binding(id)) {
+                        self.error(target.span, forms::assigned_keyword(target.as_symbol().unwrap().as_str()));
+                    }
                     self.expr(value);
                 }
                 _ => args.iter().for_each(|a| self.expr(a)),

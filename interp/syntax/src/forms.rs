@@ -193,6 +193,11 @@ pub fn keyword_as_variable(keyword: &str) -> String {
     format!("{keyword}: bad syntax (a keyword used as a variable)")
 }
 
+/// The message for `set!` of a keyword (a special form's or a macro's), at the keyword.
+pub fn assigned_keyword(keyword: &str) -> String {
+    format!("set!: {keyword} is a keyword, not a variable")
+}
+
 /// The message for a call or form written as a dotted list, at its tail.
 pub const DOTTED_CALL: &str = "a call cannot have a dotted argument list";
 

@@ -543,15 +543,20 @@ impl<'e> Expander<'e> {
                     return Err(bad());
                 }
                 let target = items[1].as_symbol().ok_or_else(|| bad())?;
+                let meaning = self.lookup(target);
+                if let Meaning::Macro(_) | Meaning::Special(_) = meaning {
+                    let name = self.env.strip(target);
+                    return Err(syntax_error(items[1].span, forms::assigned_keyword(name.as_str())));
+                }
                 let value = self.expand_named(&items[2], None)?;
-                match self.lookup(target) {
+                match meaning {
                     Meaning::Var(id) => {
                         self.vars[id].assigned = true;
                         self.var_ref(id);
                         Expr::SetLocal(id, Box::new(value))
                     }
                     Meaning::Global(g) => Expr::SetGlobal(g, Box::new(value)),
-                    _ => return Err(bad()),
+                    Meaning::Macro(_) | Meaning::Special(_) => return Err(bad()),
                 }
             }
             Special::Begin => {
