@@ -704,30 +704,26 @@ impl Resolver {
             self.reference(&items[0], true);
         }
         self.check_shape(form);
-        match items.get(1) {
-            None => {}
+        let Some(target) = items.get(1) else { return };
+        if target.as_symbol().is_some() {
             // The name is bound by declare_toplevel or declare_internal.
-            Some(target) if target.as_symbol().is_some() => items[2..].iter().for_each(|v| self.expr(v)),
-            Some(target) => match define_target(target) {
-                Some((name, groups)) => {
-                    // One scope per parameter group, innermost last: `((f a) b)` sees a and b.
-                    let mut after = name.span;
-                    for (params, tail) in &groups {
-                        let formals = Datum::new(
-                            DatumKind::List(params.to_vec(), tail.map(|t| Box::new(t.clone()))),
-                            Span { start: after.end, end: target.span.end },
-                        );
-                        self.push_scope(Span { start: after.end, end: form.span.end });
-                        self.params(&formals);
-                        after = params.last().or(*tail).map_or(after, |p| p.span);
-                    }
-                    self.body(&items[2..], Span { start: target.span.end, end: form.span.end });
-                    for _ in &groups {
-                        self.pop_scope();
-                    }
-                }
-                None => {}
-            },
+            items[2..].iter().for_each(|v| self.expr(v));
+        } else if let Some((name, groups)) = define_target(target) {
+            // One scope per parameter group, innermost last: `((f a) b)` sees a and b.
+            let mut after = name.span;
+            for (params, tail) in &groups {
+                let formals = Datum::new(
+                    DatumKind::List(params.to_vec(), tail.map(|t| Box::new(t.clone()))),
+                    Span { start: after.end, end: target.span.end },
+                );
+                self.push_scope(Span { start: after.end, end: form.span.end });
+                self.params(&formals);
+                after = params.last().or(*tail).map_or(after, |p| p.span);
+            }
+            self.body(&items[2..], Span { start: target.span.end, end: form.span.end });
+            for _ in &groups {
+                self.pop_scope();
+            }
         }
     }
 

@@ -523,7 +523,7 @@ impl<'e> Expander<'e> {
                 self.push_rib();
                 let mut vars = Vec::new();
                 for b in &bindings {
-                    let (name, _) = binding_parts(b).ok_or_else(|| bad())?;
+                    let (name, _) = binding_parts(b).ok_or_else(bad)?;
                     let v = self.new_var(name, true);
                     self.bind(name, Meaning::Var(v));
                     vars.push((v, name));
@@ -542,7 +542,7 @@ impl<'e> Expander<'e> {
                 if n != 3 {
                     return Err(bad());
                 }
-                let target = items[1].as_symbol().ok_or_else(|| bad())?;
+                let target = items[1].as_symbol().ok_or_else(bad)?;
                 let meaning = self.lookup(target);
                 if let Meaning::Macro(_) | Meaning::Special(_) = meaning {
                     let name = self.env.strip(target);
@@ -617,13 +617,13 @@ impl<'e> Expander<'e> {
                 if n < 3 {
                     return Err(bad());
                 }
-                let bindings = items[1].as_list().ok_or_else(|| bad())?;
+                let bindings = items[1].as_list().ok_or_else(bad)?;
                 // The templates of let-syntax macros see the scope around the form; those of
                 // letrec-syntax also see each other.
                 let depth = if s == Special::LetSyntax { self.ribs.len() } else { self.ribs.len() + 1 };
                 self.push_rib();
                 for b in bindings {
-                    let (name, spec) = binding_parts(b).ok_or_else(|| bad())?;
+                    let (name, spec) = binding_parts(b).ok_or_else(bad)?;
                     let mac = parse_syntax_rules(name, spec, depth).map_err(|(sp, m)| syntax_error(sp, m))?;
                     self.bind(name, Meaning::Macro(mac));
                 }
@@ -649,7 +649,7 @@ impl<'e> Expander<'e> {
                 Expr::Call(Box::new(cons), vec![head, promise])
             }
             Special::Effect => {
-                let op = items.get(1).and_then(Datum::as_symbol).ok_or_else(|| bad())?;
+                let op = items.get(1).and_then(Datum::as_symbol).ok_or_else(bad)?;
                 let args = items[2..].iter().map(|a| self.expand(a)).collect::<Res<Vec<_>>>()?;
                 Expr::Effect(self.env.strip(op), args)
             }

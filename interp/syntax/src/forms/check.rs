@@ -124,7 +124,7 @@ impl Checker<'_> {
                 }
             }
             Part::DoVariables => self.do_variables(a),
-            Part::DoExit if !a.as_list().is_some_and(|e| !e.is_empty()) => {
+            Part::DoExit if a.as_list().is_none_or(|e| e.is_empty()) => {
                 self.mistake(a.span, "expected the exit clause (test result…)")
             }
             Part::GuardSpec => match a.as_list() {
@@ -246,7 +246,7 @@ impl Checker<'_> {
                 ClauseKind::Case => self.case_clause(c, last),
                 ClauseKind::Handle => self.handle_clause(c, &mut ops, &mut returns),
                 ClauseKind::Match => {
-                    if !c.as_list().is_some_and(|p| p.len() >= 2) {
+                    if c.as_list().is_none_or(|p| p.len() < 2) {
                         self.mistake(c.span, "each clause must be (pattern body…)");
                     }
                 }
