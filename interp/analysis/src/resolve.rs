@@ -797,7 +797,7 @@ impl Resolver {
     fn special(&mut self, form: &'static str, d: &Datum, items: &[Datum]) {
         let args = &items[1..];
         let region = Span { start: items[0].span.end, end: d.span.end };
-        if let "define" | "define-syntax" | "define-record-type" = form {
+        if forms::form(form).is_some_and(forms::Form::is_definition) {
             self.error(d.span, forms::misplaced_definition(form));
             // Still resolve its parts for the editor.
             self.push_scope(d.span);

@@ -153,9 +153,10 @@ impl Form {
         })
     }
 
-    /// Whether it is a definition, allowed only at top level or at the start of a body.
+    /// Whether it is a definition (it starts with what it defines), allowed only at top level
+    /// or at the start of a body.
     pub fn is_definition(&self) -> bool {
-        matches!(self.parts.first(), Some(Part::Definition | Part::RecordType)) || self.name == "define-syntax"
+        matches!(self.parts.first(), Some(Part::Definition | Part::RecordType | Part::Name))
     }
 }
 
@@ -367,5 +368,7 @@ mod tests {
         for c in CLAUSE_KEYWORDS {
             assert!(form(c.within).is_some(), "{} is within an unknown form", c.name);
         }
+        let definitions: Vec<&str> = FORMS.iter().filter(|f| f.is_definition()).map(|f| f.name).collect();
+        assert_eq!(definitions, ["define", "define-syntax", "define-record-type"]);
     }
 }
