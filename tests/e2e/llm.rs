@@ -358,10 +358,8 @@ fn requests_run_concurrently_while_the_caller_computes() {
 
     let started = Instant::now();
     let tickets: Vec<_> = ["slow a", "slow b", "slow c"].map(|p| s.submit(LlmRequest::infer(p))).into();
-    // The server holds each answer 300 ms: returning sooner means submit did not wait.
-    assert!(started.elapsed() < Duration::from_millis(250), "submit does not block: {:?}", started.elapsed());
-    assert!(s.try_next().is_none());
-    assert!(server.wait_until(Duration::from_secs(2), |s| s.in_flight() == 3), "all three on the wire together");
+    // All three on the wire at once: submit did not wait for an answer before the next.
+    assert!(server.wait_until(Duration::from_secs(10), |s| s.in_flight() == 3), "all three on the wire together");
 
     let mut done = Vec::new();
     while let Some(c) = s.wait_next(Some(started + Duration::from_secs(5))) {
@@ -446,14 +444,26 @@ fn omega_toml_points_the_service_at_a_server() {
 }
 
 /// A real model: SmolLM2-135M-Instruct served by node-llama-cpp (tests/llm/smollm2-server.mjs).
-/// Runs when `OMEGA_SMOLLM2` names the directory made by tests/llm/install-smollm2.sh.
+/// Runs when `OMEGA_SMOLLM2` names the directory made by tests/llm/install-smollm2.sh, or when
+/// that script's default directory (.tools/smollm2) holds the model. It is skipped only on a
+/// developer's machine without the model: under CI (`CI` set) a missing model is a failure.
 #[test]
 fn smollm2_answers() {
-    let Some(dir) = std::env::var_os("OMEGA_SMOLLM2").filter(|d| !d.is_empty()) else {
-        eprintln!("smollm2_answers: skipped (set OMEGA_SMOLLM2; see tests/llm/install-smollm2.sh)");
-        return;
+    let installed = repo_root().join(".tools/smollm2");
+    let dir = match std::env::var_os("OMEGA_SMOLLM2").filter(|d| !d.is_empty()) {
+        Some(dir) => std::path::PathBuf::from(dir),
+        None if installed.join("model.gguf").exists() => installed,
+        None => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI is set but the model is not installed: run tests/run-all.sh, which installs it, \
+                 or set OMEGA_SMOLLM2 to the directory made by tests/llm/install-smollm2.sh"
+            );
+            eprintln!("smollm2_answers: skipped (set OMEGA_SMOLLM2; see tests/llm/install-smollm2.sh)");
+            return;
+        }
     };
-    let server = smollm2::Server::start(std::path::Path::new(&dir));
+    let server = smollm2::Server::start(&dir);
     let cache = TempDir::new("llm-cache");
     let mut cfg = LlmConfig::new(AdapterKind::OpenAi);
     cfg.base_url = Some(server.base_url.clone());
@@ -465,7 +475,7 @@ fn smollm2_answers() {
     let mut s = session(&cfg);
     let answer = s.call(LlmRequest::infer("What is the capital of France? Answer in one word.")).unwrap();
     eprintln!("smollm2 answered {:?} in {:?}", answer.text, answer.meta.latency);
-    assert!(!answer.text.is_empty());
+    assert!(answer.text.to_lowercase().contains("paris"), "an implausible answer: {:?}", answer.text);
     assert!(answer.meta.tokens_out.is_some_and(|n| n > 0));
     let again = s.call(LlmRequest::infer("What is the capital of France? Answer in one word.")).unwrap();
     assert!(again.meta.cached && again.text == answer.text);
@@ -477,12 +487,15 @@ fn smollm2_answers() {
         server.base_url
     );
     std::fs::write(project.join("omega.toml"), toml).unwrap();
-    std::fs::write(project.join("ask.omega"), "(display (effect infer.op \"Name a color. Answer in one word.\"))\n")
-        .unwrap();
+    std::fs::write(
+        project.join("ask.omega"),
+        "(display (effect infer.op \"What is the capital of France? Answer in one word.\"))\n",
+    )
+    .unwrap();
     let ran = omega_tests::cli::omega_in(project.path(), &["run", "ask.omega"], "", Duration::from_secs(180));
     ran.expect_code(0);
     eprintln!("omega run printed {:?}", ran.stdout);
-    assert!(!ran.stdout.trim().is_empty(), "no answer: {ran:#?}");
+    assert!(ran.stdout.to_lowercase().contains("paris"), "an implausible answer: {ran:#?}");
 }
 
 mod smollm2 {

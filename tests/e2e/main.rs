@@ -3,9 +3,15 @@
 
 mod analysis;
 mod cli;
+mod cli_llm;
+mod cli_progress;
+mod cli_reports;
 mod concurrency;
 mod conformance;
+mod docs;
 mod forms;
 mod fuzz;
 mod llm;
+mod llm_providers;
 mod programs;
+mod tidy;

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use omega_syntax::syntax::{Datum, DatumKind};
 use omega_tests::fuzz::within;
 use omega_tests::program_files::check_file;
 use omega_tests::{files_under, repo_root};
@@ -45,9 +46,23 @@ fn every_builtin_and_special_form_is_used_by_a_program_file() {
     let mut used = std::collections::HashSet::new();
     for file in files_under(&dir).into_iter().filter(|p| p.extension().is_some_and(|e| e == "omega")) {
         let text = std::fs::read_to_string(&file).unwrap();
-        // Tokens: runs of characters that are not delimiters.
-        for token in text.split(|c: char| c.is_whitespace() || "()'`,\"#;".contains(c)) {
-            used.insert(token.to_string());
+        // The symbols the reader sees, spelled out in the text: not words in comments or
+        // strings, and not `quote` for a `'`.
+        let mut todo: Vec<&Datum> = Vec::new();
+        let parsed = omega_syntax::reader::read(&text);
+        todo.extend(&parsed.data);
+        while let Some(datum) = todo.pop() {
+            match &datum.kind {
+                DatumKind::Symbol(_) => {
+                    used.insert(text[datum.span.start as usize..datum.span.end as usize].to_string());
+                }
+                DatumKind::List(items, tail) => {
+                    todo.extend(items);
+                    todo.extend(tail.as_deref());
+                }
+                DatumKind::Vector(items) => todo.extend(items),
+                _ => {}
+            }
         }
     }
     let names = omega_syntax::builtins::SIGNATURES

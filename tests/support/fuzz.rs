@@ -6,7 +6,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use omega_eval::printer::write_string;
-use omega_eval::vm::Limits;
+use omega_eval::Limits;
 use omega_llm::config::{AdapterKind, LlmConfig};
 
 use crate::programs::session;

@@ -5,10 +5,12 @@
 //! - [`programs`]: running programs in a session as the REPL would; [`program_files`]: program
 //!   files with their expected transcript in comments (tests/programs).
 //! - [`cli`]: the `omega` binary, built when needed, and running it.
+//! - [`docs`]: the reference rendered from the built-in tables; examples in docs/.
 //! - [`fuzz`]: the checks every fuzz input must pass, on a worker thread with a time bound.
 //! - [`TempDir`]: a scratch directory removed on drop.
 
 pub mod cli;
+pub mod docs;
 pub mod fuzz;
 pub mod llm_server;
 pub mod program_files;

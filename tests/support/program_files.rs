@@ -3,14 +3,18 @@
 //! A file is run form by form in a fresh session, as the REPL would. Comments that start with
 //! `;=>`, `;error:`, `;out:` or `;nothing` hold the expectations of the top-level form before
 //! them (several may share a line); comments starting with `;!` set options.
+//!
+//! Bless mode, as with expect-test: `UPDATE_EXPECT=1 cargo test -p omega-tests --test e2e
+//! programs` rewrites, in place, the expectations of every form that printed something else
+//! (and adds them to forms that failed or wrote without one), then passes. Review the diff.
 
-use std::ops::ControlFlow;
+use std::ops::{ControlFlow, Range};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use omega_eval::printer::write_string;
 use omega_eval::value::Value;
-use omega_eval::vm::Limits;
+use omega_eval::Limits;
 use omega_llm::config::{AdapterKind, LlmConfig};
 
 use crate::programs::{scripted, session};
@@ -41,20 +45,51 @@ impl Default for Options {
 }
 
 /// Runs the program file at `path` and returns what differs from its expectations (empty
-/// when it passes).
+/// when it passes). With `UPDATE_EXPECT` set, rewrites the file's differing expectations
+/// instead and returns only the problems a rewrite cannot fix.
 pub fn check_file(path: &Path) -> Vec<String> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) => return vec![format!("cannot read: {e}")],
     };
-    check_text(&text)
+    let checked = check(&text);
+    match checked.blessed {
+        Some(blessed) if std::env::var_os("UPDATE_EXPECT").is_some() => {
+            if blessed != text {
+                if let Err(e) = std::fs::write(path, blessed) {
+                    return vec![format!("cannot update: {e}")];
+                }
+                eprintln!("updated the expectations in {}", path.display());
+            }
+            Vec::new()
+        }
+        _ => checked.problems,
+    }
 }
 
-/// As [`check_file`], for program text.
+/// As [`check_file`] without updating, for program text.
 pub fn check_text(text: &str) -> Vec<String> {
+    check(text).problems
+}
+
+/// What checking a text found.
+struct Checked {
+    problems: Vec<String>,
+    /// The text with every expectation rewritten to what was printed; `None` when the text
+    /// cannot be run at all (a bad option, a syntax error).
+    blessed: Option<String>,
+}
+
+impl Checked {
+    fn unfixable(problems: Vec<String>) -> Checked {
+        Checked { problems, blessed: None }
+    }
+}
+
+fn check(text: &str) -> Checked {
     let options = match parse_options(text) {
         Ok(o) => o,
-        Err(e) => return vec![e],
+        Err(e) => return Checked::unfixable(vec![e]),
     };
     let cfg = if options.adapter_none {
         LlmConfig::new(AdapterKind::None)
@@ -85,19 +120,23 @@ pub fn check_text(text: &str) -> Vec<String> {
         ControlFlow::Continue(())
     });
     if let Err(errors) = read {
-        return errors.iter().map(|e| format!("does not read: {} at byte {}", e.message, e.span.start)).collect();
+        return Checked::unfixable(
+            errors.iter().map(|e| format!("does not read: {} at byte {}", e.message, e.span.start)).collect(),
+        );
     }
 
     let expectations = match parse_expectations(text) {
         Ok(e) => e,
-        Err(e) => return vec![e],
+        Err(e) => return Checked::unfixable(vec![e]),
     };
     // Each expectation belongs to the last form that ends before it.
     let mut wanted: Vec<Option<Expect>> = vec![None; got.len()];
+    let mut places: Vec<Vec<Range<usize>>> = vec![Vec::new(); got.len()];
     for (at, line) in expectations {
-        let Some(i) = got.iter().rposition(|(end, _)| *end <= at) else {
-            return vec![format!("expectation `{line}` comes before any form")];
+        let Some(i) = got.iter().rposition(|(end, _)| *end <= at.start) else {
+            return Checked::unfixable(vec![format!("expectation `{line}` comes before any form")]);
         };
+        places[i].push(at);
         let e = wanted[i].get_or_insert_with(Expect::default);
         if let Some(v) = line.strip_prefix(";=>") {
             e.result = Some(format!("=> {}", v.trim()));
@@ -110,9 +149,11 @@ pub fn check_text(text: &str) -> Vec<String> {
     }
 
     let mut problems = Vec::new();
+    let mut edits = Vec::new();
     for (i, ((end, g), w)) in got.iter().zip(&wanted).enumerate() {
         let line = text[..*end].lines().count();
         let form = format!("form {} (ending on line {line})", i + 1);
+        let before = problems.len();
         match w {
             None => {
                 if g.result.as_deref().is_some_and(|r| r.starts_with("error: ")) || !g.output.is_empty() {
@@ -123,7 +164,7 @@ pub fn check_text(text: &str) -> Vec<String> {
                 }
             }
             Some(w) => {
-                if !result_matches(w.result.as_deref(), g.result.as_deref()) {
+                if w.result != g.result {
                     problems.push(format!("{form}: printed {:?}, expected {:?}", g.result, w.result));
                 }
                 if w.output != g.output {
@@ -131,16 +172,63 @@ pub fn check_text(text: &str) -> Vec<String> {
                 }
             }
         }
+        if problems.len() > before {
+            edits.extend(rewrite(text, *end, &places[i], g));
+        }
     }
-    problems
+    Checked { problems, blessed: Some(apply(text, edits)) }
 }
 
-/// An expected error message ending in `…` matches any message with that prefix.
-fn result_matches(wanted: Option<&str>, got: Option<&str>) -> bool {
-    match (wanted, got) {
-        (Some(w), Some(g)) if w.starts_with("error: ") && w.ends_with('…') => g.starts_with(w.trim_end_matches('…')),
-        (w, g) => w == g,
+/// A replacement of `text[range]`.
+type Edit = (Range<usize>, String);
+
+/// The edits that make the expectations at `places` (of the form ending at `end`) say `got`:
+/// the first place gets the new expectations, the others go; a form without any gets them at
+/// the end of its line.
+fn rewrite(text: &str, end: usize, places: &[Range<usize>], got: &Expect) -> Vec<Edit> {
+    let mut marks = Vec::new();
+    if !got.output.is_empty() {
+        marks.push(format!(";out: {}", escape(&got.output)));
     }
+    match got.result.as_deref() {
+        Some(r) => marks.push(r.strip_prefix("=> ").map_or_else(|| format!(";{r}"), |v| format!(";=> {v}"))),
+        None if got.output.is_empty() => marks.push(";nothing".to_string()),
+        None => {}
+    }
+    let marks = marks.join(" ");
+    let Some((first, rest)) = places.split_first() else {
+        let line_end = text[end..].find('\n').map_or(text.len(), |n| end + n);
+        return if text[end..line_end].trim().is_empty() {
+            vec![(line_end..line_end, format!(" {marks}"))]
+        } else {
+            let next = line_end - text[end..line_end].trim_start().len();
+            vec![(end..next, format!(" {marks}\n"))]
+        };
+    };
+    let mut edits = vec![(first.clone(), marks)];
+    for place in rest {
+        // Remove the spaces before it too, and its line when nothing else is left on it.
+        let mut start = place.start;
+        while start > 0 && matches!(text.as_bytes()[start - 1], b' ' | b'\t') {
+            start -= 1;
+        }
+        let mut stop = place.end;
+        if (start == 0 || text.as_bytes()[start - 1] == b'\n') && text.as_bytes().get(stop) == Some(&b'\n') {
+            stop += 1;
+        }
+        edits.push((start..stop, String::new()));
+    }
+    edits
+}
+
+/// `text` with `edits` (which do not overlap) applied.
+fn apply(text: &str, mut edits: Vec<Edit>) -> String {
+    edits.sort_by_key(|(range, _)| std::cmp::Reverse((range.start, range.end)));
+    let mut out = text.to_string();
+    for (range, replacement) in edits {
+        out.replace_range(range, &replacement);
+    }
+    out
 }
 
 fn parse_options(text: &str) -> Result<Options, String> {
@@ -162,11 +250,11 @@ fn parse_options(text: &str) -> Result<Options, String> {
     Ok(o)
 }
 
-/// The expectation comments of `text` with their byte offsets. Only comments between
+/// The expectation comments of `text` with their places. Only comments between
 /// top-level forms count; a `;` inside a string or form is not looked at, because an
 /// expectation must start its line or follow a complete form, which the caller checks by
 /// offset.
-fn parse_expectations(text: &str) -> Result<Vec<(usize, String)>, String> {
+fn parse_expectations(text: &str) -> Result<Vec<(Range<usize>, String)>, String> {
     const MARKS: [&str; 4] = [";=>", ";error:", ";out:", ";nothing"];
     let mut found = Vec::new();
     let mut offset = 0;
@@ -202,14 +290,15 @@ fn parse_expectations(text: &str) -> Result<Vec<(usize, String)>, String> {
                             // Several expectations may share a line: `;out: ab ;=> 1`.
                             let mut rest = comment;
                             loop {
+                                let start = offset + i + comment.len() - rest.len();
                                 let next = MARKS.iter().filter_map(|m| rest[1..].find(&format!(" {m}"))).min();
                                 match next {
                                     Some(at) => {
-                                        found.push((offset + i, rest[..at + 1].to_string()));
+                                        found.push((start..start + at + 1, rest[..at + 1].to_string()));
                                         rest = &rest[at + 2..];
                                     }
                                     None => {
-                                        found.push((offset + i, rest.to_string()));
+                                        found.push((start..start + rest.len(), rest.to_string()));
                                         break;
                                     }
                                 }
@@ -225,6 +314,11 @@ fn parse_expectations(text: &str) -> Result<Vec<(usize, String)>, String> {
         offset += line.len();
     }
     Ok(found)
+}
+
+/// The inverse of [`unescape`].
+fn escape(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('\n', "\\n")
 }
 
 /// `\n` → newline, `\\` → backslash.
@@ -257,5 +351,40 @@ mod tests {
         assert_eq!(check_text(text), Vec::<String>::new());
         let wrong = "(+ 1 1) ;=> 3\n(display 1)\n";
         assert_eq!(check_text(wrong).len(), 2, "{:?}", check_text(wrong));
+    }
+
+    #[test]
+    fn error_messages_match_exactly() {
+        let cut = "(car '()) ;error: car: expected pair, got …\n";
+        assert_eq!(check_text(cut).len(), 1, "a `…` is not a wildcard");
+    }
+
+    #[test]
+    fn blessing_rewrites_only_what_differs() {
+        let text = "\
+(+ 1 1) ;=> 3
+(define x 1) ; a definition
+(display \"a\\\\b\") (newline)
+;out: a\\\\b
+(car '())
+(begin (display \"x\") 1) ;out: y
+;=> 2
+x ;=> 1
+";
+        let blessed = check(text).blessed.unwrap();
+        assert_eq!(
+            blessed,
+            "\
+(+ 1 1) ;=> 2
+(define x 1) ; a definition
+(display \"a\\\\b\") ;out: a\\\\b
+(newline)
+;out: \\n
+(car '()) ;error: car: expected pair, got ()
+(begin (display \"x\") 1) ;out: x ;=> 1
+x ;=> 1
+"
+        );
+        assert_eq!(check_text(&blessed), Vec::<String>::new());
     }
 }

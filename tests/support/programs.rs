@@ -5,13 +5,12 @@ use std::ops::ControlFlow;
 use std::path::Path;
 use std::rc::Rc;
 
-use omega_eval::primitives::Output;
 use omega_eval::printer::write_string;
-use omega_eval::session::Session;
 use omega_eval::value::Value;
+use omega_eval::Output;
+use omega_eval::Session;
 use omega_llm::config::{AdapterKind, LlmConfig};
-use omega_llm::port::ServicePort;
-use omega_llm::LlmService;
+use omega_llm::Runtime;
 
 /// Output shared with the test that reads it.
 #[derive(Clone, Default)]
@@ -44,9 +43,8 @@ pub fn scripted(script: &Path) -> LlmConfig {
 
 /// A session over `cfg`, with its output captured.
 pub fn session(cfg: &LlmConfig) -> (Session, Captured) {
-    let service = LlmService::new(cfg).expect("a valid LLM configuration");
     let out = Captured::default();
-    let session = Session::new(Box::new(out.clone()), Box::new(ServicePort::new(service.session())));
+    let session = Runtime::new(cfg).expect("a valid LLM configuration").session(Box::new(out.clone()));
     (session, out)
 }
 

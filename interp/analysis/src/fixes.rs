@@ -1,4 +1,4 @@
-//! Quick fixes that rewrite code (design §5.3): "order by key" for keyed deadlocks and "wrap
+//! Quick fixes that rewrite code (the `data.fixes` of docs/language.md §9): "order by key" for keyed deadlocks and "wrap
 //! in `s`" for races. The swap fix lives with the lock-order check, the suppression comment
 //! with `suppress`.
 //!

@@ -1,4 +1,4 @@
-//! Lock-order notes for hover (design §5.4): on a serializer's name, the order the file
+//! Lock-order notes for hover: on a serializer's name, the order the file
 //! shows it in, one line of plain facts with the verdict at the end:
 //!
 //! "`term-a-serializer` (line 4): before `term-b-serializer` at line 11 (task 1), after it at

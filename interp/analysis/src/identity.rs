@@ -1,4 +1,5 @@
-//! Who a serializer is (design §3.1) and the key terms that name keyed ones (§3.5).
+//! Who a serializer is (its display name, as in docs/language.md §8.2) and the key terms that
+//! name keyed ones (the guarded idiom of docs/language.md §9).
 //!
 //! Serializers are named by what made them, never by their `make-serializer` call site: each
 //! abstract evaluation of `(make-serializer)` gets its own id, and the top-level `define`
@@ -105,7 +106,7 @@ pub enum Lock {
     Param { proc: Symbol, index: usize, name: Symbol },
     /// A lock the analysis cannot name (a mutex taken with `mutex-acquire`): no graph node,
     /// never a common serializer, never a self-deadlock, and a race side holding it is silent
-    /// (design §3.7).
+    /// (silence rather than a guess, as docs/language.md §9 promises).
     Unknown,
 }
 

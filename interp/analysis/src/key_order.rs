@@ -1,4 +1,4 @@
-//! Facts from guards (`(if (string<? k1 k2) …)`) and what they prove about key terms (§3.5).
+//! Facts from guards (`(if (string<? k1 k2) …)`) and what they prove about key terms (the guarded idiom of docs/language.md §9).
 //!
 //! Facts are difference constraints over a handful of terms; proofs close them transitively
 //! (Floyd–Warshall on at most a few terms), literals compare directly.

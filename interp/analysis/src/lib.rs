@@ -20,8 +20,8 @@
 //! | `omega::lock-order-latent` | Information | an inverted order that no two concurrent tasks run |
 //! | `omega::race` | Warning | a location written in one task and accessed in a concurrent one, with no serializer held by both |
 //!
-//! Identities of serializers, task paths, key facts and locations follow
-//! `design/static-analysis.md` §3–§4. A `;; omega: allow CODE…` comment on the line above any
+//! Identities of serializers, task paths, key facts and locations are described in the
+//! modules below; the user's view of the rules is docs/language.md §9. A `;; omega: allow CODE…` comment on the line above any
 //! line of a finding's ranges drops it.
 //!
 //! # Pipeline
@@ -88,22 +88,23 @@
 // The syntax layer, under the names the modules use.
 use omega_syntax::{builtins, diagnostic, forms, reader, symbol, syntax};
 
-pub mod arity;
-pub mod effects;
-pub mod fixes;
-pub mod hover;
-pub mod identity;
-pub mod key_order;
-pub mod lock_order;
-pub mod names;
-pub mod race;
-pub mod report;
-pub mod resolve;
-pub mod run;
-pub mod self_deadlock;
-pub mod suppress;
-pub mod tasks;
+mod arity;
+mod effects;
+mod fixes;
+mod hover;
+mod identity;
+mod key_order;
+mod lock_order;
+mod names;
+mod race;
+mod report;
+mod resolve;
+mod run;
+mod self_deadlock;
+mod suppress;
+mod tasks;
 
+pub use hover::LockOrderNote;
 pub use resolve::{resolve, Binding, BindingId, BindingKind, Resolution};
 
 use crate::diagnostic::{sort_diagnostics, Code, Diagnostic};

@@ -1,4 +1,4 @@
-//! Lock-order cycles (design §3.4, §3.5): `omega::deadlock-order` when the acquisitions of a
+//! Lock-order cycles (docs/language.md §9): `omega::deadlock-order` when the acquisitions of a
 //! cycle can run in concurrent tasks holding no common serializer, `omega::lock-order-latent`
 //! when only the concurrency is missing.
 //!
@@ -26,7 +26,7 @@ enum Node {
     Param(String, usize),
 }
 
-/// The graph node of a lock; a lock the analysis cannot name has none (§3.7).
+/// The graph node of a lock; a lock the analysis cannot name has none (`identity::Lock::Unknown`).
 fn node(lock: &Lock) -> Option<Node> {
     match lock {
         Lock::Made(m) => Some(Node::Made(*m)),

@@ -1,4 +1,4 @@
-//! `omega::race` (design §4): two accesses to one shared location, at least one a write, from
+//! `omega::race` (docs/language.md §9): two accesses to one shared location, at least one a write, from
 //! concurrent tasks, with no serializer certainly held by both.
 //!
 //! An object or variable is only shared with tasks started after it was made, so accesses
@@ -75,7 +75,7 @@ fn same_member(ctx: &Context<'_>, region: u32, a: &[super::tasks::Step], b: &[su
 
 /// Whether some serializer is certainly held at both accesses. A side holding a lock the
 /// analysis cannot name (a parameter of an uncalled procedure, a mutex) counts as protected:
-/// silence rather than a guess (design §3.7).
+/// silence rather than a guess (see `identity::Lock::Unknown`).
 fn common_lock(a: &Access, b: &Access) -> bool {
     let opaque = |x: &Access| x.held.iter().any(|h| matches!(h.lock, Lock::Param { .. } | Lock::Unknown));
     if opaque(a) || opaque(b) {

@@ -1,4 +1,4 @@
-//! Wording shared by the concurrency findings: task names, lines, trace steps (design §5),
+//! Wording shared by the concurrency findings: task names, lines, trace steps (docs/language.md §9),
 //! and the `omega::serializer-not-called` report.
 
 use crate::diagnostic::{Code, Diagnostic, Fix, Related};

@@ -1,6 +1,6 @@
 //! Abstract execution: the top-level forms run in file order over abstract values, and every
 //! serializer acquisition, spawn and shared-state access becomes an event with its held set,
-//! key facts, task path and call trace (design §3.2).
+//! key facts, task path and call trace.
 //!
 //! Procedure summaries are realised by instantiation at each call site: a call re-analyses
 //! the callee's body with the arguments' abstract values, so parameters take the identities
@@ -79,7 +79,6 @@ pub struct Acquire {
     /// The serializer value was one of several possible ones.
     pub may: bool,
     pub token: Span,
-    pub call: Span,
     pub passed_at: Option<Span>,
     pub held: Vec<Held>,
     pub facts: Rc<Vec<Fact>>,
@@ -836,7 +835,7 @@ impl<'a> Runner<'a> {
         }
     }
 
-    /// The value of an assigned variable: its objects stay, its identities do not (§3.7).
+    /// The value of an assigned variable: its objects stay, its identities do not (`identity::Lock::Unknown`).
     fn mutable_view(&self, v: Option<AVal<'a>>) -> AVal<'a> {
         let mut out = AVal::unknown();
         if let Some(v) = v {
@@ -1488,7 +1487,6 @@ impl<'a> Runner<'a> {
             lock: sp.lock.clone(),
             may,
             token: sp.token,
-            call: call.head,
             passed_at: sp.passed_at,
             held: ctx.held.clone(),
             facts: ctx.facts.clone(),

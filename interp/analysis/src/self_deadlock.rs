@@ -1,4 +1,4 @@
-//! `omega::self-deadlock` (design §3.6): a task asks for a serializer it holds (nesting,
+//! `omega::self-deadlock` (docs/language.md §9): a task asks for a serializer it holds (nesting,
 //! recursion, a stored serialized procedure, one serializer passed twice), or joins tasks that
 //! need a serializer it holds. No concurrency is needed: the first run hangs.
 

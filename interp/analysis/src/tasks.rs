@@ -1,4 +1,4 @@
-//! Task paths and the may-run-concurrently relation (design §3.3).
+//! Task paths and the may-run-concurrently relation (tasks as docs/language.md §8.1 and §8.6 name them).
 //!
 //! A path lists, from the root, each spawn site passed and the branch taken there: `Index(i)`
 //! for the i-th argument of a `parallel`, `Star` for the element tasks of a `parallel-map`

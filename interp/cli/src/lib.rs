@@ -2,6 +2,7 @@
 //!
 //! The layers below produce plain data; this crate and the language server are the only ones
 //! that know JSON. [`json`] renders diagnostics in the LSP shape that `omega check --format json`
-//! prints.
+//! prints; [`monitor`] counts and shows a run's LLM calls (`--stats`, the live status line).
 
 pub mod json;
+pub mod monitor;

@@ -6,16 +6,19 @@ use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
+use omega::monitor::{Monitor, StatusLine};
 use omega_eval::error::ErrorKind;
-use omega_eval::primitives::Output;
 use omega_eval::printer::write_string;
-use omega_eval::session::Session;
 use omega_eval::value::Value;
-use omega_eval::vm::Limits;
+use omega_eval::CancelToken;
+use omega_eval::Limits;
+use omega_eval::Output;
+use omega_eval::Session;
 use omega_llm::config::{LlmConfig, LlmOverrides};
-use omega_llm::port::ServicePort;
-use omega_llm::LlmService;
+use omega_llm::Runtime;
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -23,7 +26,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const USAGE: &str =
     "usage: omega run FILE | eval 'EXPR…' | repl | check [--format human|json] FILE… | fmt [--check] FILE…
 flags: --adapter NAME --model NAME --no-cache --offline --max-llm-calls N --max-in-flight N
-       --timeout SECS --max-steps N --schedule SEED";
+       --timeout SECS --max-steps N --schedule SEED --stats[=json] --quiet";
 
 /// Exit code 2 with a message: bad usage or an unreadable file.
 struct Usage(String);
@@ -36,6 +39,16 @@ struct Flags {
     schedule: Option<u64>,
     format_json: bool,
     check_only: bool,
+    /// `--stats` (human) or `--stats=json`: a summary of the run on stderr.
+    stats: Option<StatsFormat>,
+    /// `--quiet`: no live status line.
+    quiet: bool,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum StatsFormat {
+    Human,
+    Json,
 }
 
 fn main() -> ExitCode {
@@ -112,6 +125,9 @@ fn parse_flags(args: &[String]) -> Result<(Flags, Vec<String>), Usage> {
                 other => return Err(Usage(format!("--format: expected human or json, got {other}"))),
             },
             "--check" => f.check_only = true,
+            "--stats" | "--stats=human" => f.stats = Some(StatsFormat::Human),
+            "--stats=json" => f.stats = Some(StatsFormat::Json),
+            "--quiet" => f.quiet = true,
             s if s.starts_with("--") => return Err(Usage(format!("unknown flag {s}\n{USAGE}"))),
             _ => operands.push(a.clone()),
         }
@@ -124,6 +140,8 @@ struct Stdout {
     out: io::BufWriter<io::Stdout>,
     at_line_start: Rc<RefCell<bool>>,
     interactive: bool,
+    /// The live line on stderr, moved out of the way of output to the same terminal.
+    status: Option<StatusLine>,
 }
 
 impl Output for Stdout {
@@ -131,11 +149,19 @@ impl Output for Stdout {
         if text.is_empty() {
             return;
         }
-        let _ = self.out.write_all(text.as_bytes());
         *self.at_line_start.borrow_mut() = text.ends_with('\n');
-        // The REPL prints its prompt straight to stdout: program output must be out first.
-        if self.interactive {
-            let _ = self.out.flush();
+        let (out, interactive) = (&mut self.out, self.interactive);
+        let mut write = || {
+            let _ = out.write_all(text.as_bytes());
+            // The REPL prints its prompt straight to stdout, and a status line shares the
+            // terminal: program output must be out first.
+            if interactive {
+                let _ = out.flush();
+            }
+        };
+        match &self.status {
+            Some(status) => status.suspend(write),
+            None => write(),
         }
     }
 }
@@ -147,9 +173,11 @@ impl Drop for Stdout {
 }
 
 /// Stdout as the session's output; the flag says whether the last line was finished.
-fn stdout(interactive: bool) -> (Box<dyn Output>, Rc<RefCell<bool>>) {
+fn stdout(interactive: bool, status: Option<StatusLine>) -> (Box<dyn Output>, Rc<RefCell<bool>>) {
     let flag = Rc::new(RefCell::new(true));
-    let out = Stdout { out: io::BufWriter::new(io::stdout()), at_line_start: flag.clone(), interactive };
+    // With a status line on the terminal, output is flushed as it is written, so the two interleave.
+    let interactive = interactive || status.is_some();
+    let out = Stdout { out: io::BufWriter::new(io::stdout()), at_line_start: flag.clone(), interactive, status };
     (Box::new(out), flag)
 }
 
@@ -157,17 +185,40 @@ fn flush_stdout() {
     let _ = io::stdout().flush();
 }
 
-/// A session configured from flags, `omega.toml` near `start`, and the environment.
-fn session(start: Option<&Path>, flags: &Flags, out: Box<dyn Output>) -> Result<Session, Usage> {
+/// A session configured from flags, `omega.toml` near `start`, and the environment, with its
+/// output on stdout and its LLM calls watched by the returned monitor.
+fn session(start: Option<&Path>, flags: &Flags, interactive: bool) -> Result<Running, Usage> {
     let config = LlmConfig::resolve(start, &flags.llm).map_err(|e| Usage(e.to_string()))?;
-    let service = LlmService::new(&config).map_err(|e| Usage(e.message))?;
-    let port = ServicePort::new(service.session());
-    let mut s = Session::new(out, Box::new(port));
+    let runtime = Runtime::new(&config).map_err(|e| Usage(e.message))?;
+    let status = StatusLine::for_stderr(flags.quiet);
+    let (out, at_line_start) = stdout(interactive, status.clone());
+    let monitor = Rc::new(RefCell::new(Monitor::new(status)));
+    let watcher = monitor.clone();
+    let mut s = runtime.observed_session(out, move |event| watcher.borrow_mut().record(&event));
     s.set_limits(Limits { max_steps: flags.max_steps, timeout_secs: flags.timeout, ..Limits::default() });
     if let Some(seed) = flags.schedule {
         s.set_schedule(seed);
     }
-    Ok(s)
+    Ok(Running { session: s, monitor, at_line_start })
+}
+
+/// A configured session, the monitor of its LLM calls, and whether its output ended a line.
+struct Running {
+    session: Session,
+    monitor: Rc<RefCell<Monitor>>,
+    at_line_start: Rc<RefCell<bool>>,
+}
+
+impl Running {
+    /// Clears the status line and, with `--stats`, prints the summary on stderr.
+    fn report(&self, flags: &Flags) {
+        let monitor = self.monitor.borrow();
+        monitor.clear();
+        if let Some(format) = flags.stats {
+            flush_stdout();
+            eprintln!("{}", monitor.summary(format == StatsFormat::Json));
+        }
+    }
 }
 
 fn read_file(path: &Path) -> Result<String, Usage> {
@@ -176,8 +227,8 @@ fn read_file(path: &Path) -> Result<String, Usage> {
 
 fn run_file(path: &Path, flags: &Flags) -> Result<ExitCode, Usage> {
     let text = read_file(path)?;
-    let (out, _) = stdout(false);
-    let mut s = session(Some(path), flags, out)?;
+    let mut running = session(Some(path), flags, false)?;
+    let s = &mut running.session;
     let name = path.display().to_string();
     let mut failed = None;
     let outcome = s.run_source(&name, &text, |s, r| match r.result {
@@ -187,6 +238,7 @@ fn run_file(path: &Path, flags: &Flags) -> Result<ExitCode, Usage> {
             ControlFlow::Break(())
         }
     });
+    running.report(flags);
     finish(&name, &text, outcome.map(|_| ()), failed)
 }
 
@@ -225,8 +277,8 @@ fn finish(
 }
 
 fn eval_text(text: &str, flags: &Flags) -> Result<ExitCode, Usage> {
-    let (out, at_line_start) = stdout(false);
-    let mut s = session(None, flags, out)?;
+    let mut running = session(None, flags, false)?;
+    let (s, at_line_start) = (&mut running.session, running.at_line_start.clone());
     let mut last = Value::Unspecified;
     let mut failed = None;
     let outcome = s.run_source("<eval>", text, |s, r| match r.result {
@@ -248,14 +300,16 @@ fn eval_text(text: &str, flags: &Flags) -> Result<ExitCode, Usage> {
         line.push('\n');
         s.write_output(&line);
     }
+    running.report(flags);
     let code = finish("<eval>", text, outcome.map(|_| ()), failed);
-    drop(s);
+    drop(running);
     code
 }
 
 fn repl(flags: &Flags) -> Result<ExitCode, Usage> {
-    let (out, at_line_start) = stdout(true);
-    let mut s = session(None, flags, out)?;
+    let running = session(None, flags, true)?;
+    let (mut s, at_line_start, monitor) = (running.session, running.at_line_start, running.monitor);
+    let interrupt = Interrupt::install(s.cancel_token());
     let mut input = ReplInput::new();
     let mut pending = String::new();
     let mut n = 0;
@@ -267,6 +321,10 @@ fn repl(flags: &Flags) -> Result<ExitCode, Usage> {
         }
         flush_stdout();
         let Some(line) = input.read(prompt) else { break };
+        let Some(line) = line else {
+            pending.clear();
+            continue;
+        };
         pending.push_str(&line);
         pending.push('\n');
         let parsed = omega_syntax::reader::read(&pending);
@@ -276,8 +334,11 @@ fn repl(flags: &Flags) -> Result<ExitCode, Usage> {
         let text = std::mem::take(&mut pending);
         input.remember(text.trim_end());
         n += 1;
-        // Each form's result is printed right after the output it made.
+        // Each form's result is printed right after the output it made. Ctrl-C while the
+        // input runs cancels it (and its LLM calls); the session keeps its definitions.
         let mut exit = None;
+        s.cancel_token().reset();
+        interrupt.arm(true);
         let outcome = s.run_source(&format!("<repl:{n}>"), &text, |s, r| {
             let line = match r.result {
                 Ok(Value::Unspecified) => return ControlFlow::Continue(()),
@@ -292,6 +353,8 @@ fn repl(flags: &Flags) -> Result<ExitCode, Usage> {
             s.write_output(&format!("{fresh_line}{line}\n"));
             ControlFlow::Continue(())
         });
+        interrupt.arm(false);
+        monitor.borrow().clear();
         if let Err(errors) = outcome {
             for e in errors {
                 s.write_output(&format!("error: {}\n", e.message));
@@ -306,6 +369,32 @@ fn repl(flags: &Flags) -> Result<ExitCode, Usage> {
     flush_stdout();
     input.save();
     Ok(ExitCode::SUCCESS)
+}
+
+/// Ctrl-C in the REPL: while an input runs it cancels that input; otherwise it ends the
+/// process as usual (the line editor reads Ctrl-C as a key of its own at the prompt).
+struct Interrupt {
+    running: Arc<AtomicBool>,
+}
+
+impl Interrupt {
+    fn install(cancel: CancelToken) -> Interrupt {
+        let running = Arc::new(AtomicBool::new(false));
+        let flag = running.clone();
+        // Without a handler (another one is installed), Ctrl-C keeps its default meaning.
+        let _ = ctrlc::set_handler(move || {
+            if flag.load(Ordering::SeqCst) {
+                cancel.cancel();
+            } else {
+                std::process::exit(130);
+            }
+        });
+        Interrupt { running }
+    }
+
+    fn arm(&self, running: bool) {
+        self.running.store(running, Ordering::SeqCst);
+    }
 }
 
 /// REPL input: an editor with history on a terminal, plain lines otherwise.
@@ -328,13 +417,18 @@ impl ReplInput {
         ReplInput::Plain(io::stdin().lock().lines())
     }
 
-    fn read(&mut self, prompt: &str) -> Option<String> {
+    /// The next line; `Some(None)` when Ctrl-C abandoned the line being typed; `None` at the end.
+    fn read(&mut self, prompt: &str) -> Option<Option<String>> {
         match self {
-            ReplInput::Editor(editor, _) => editor.readline(prompt).ok(),
+            ReplInput::Editor(editor, _) => match editor.readline(prompt) {
+                Ok(line) => Some(Some(line)),
+                Err(rustyline::error::ReadlineError::Interrupted) => Some(None),
+                Err(_) => None,
+            },
             ReplInput::Plain(lines) => {
                 print!("{prompt}");
                 flush_stdout();
-                lines.next()?.ok()
+                lines.next()?.ok().map(Some)
             }
         }
     }

@@ -12,13 +12,20 @@
 // The syntax layer, under the names the modules below use.
 use omega_syntax::{builtins, forms, reader, symbol, syntax};
 
-pub mod compile;
-pub mod equality;
+pub(crate) mod compile;
+pub(crate) mod equality;
 pub mod error;
-pub mod lock;
-pub mod numbers;
-pub mod primitives;
+pub(crate) mod lock;
+pub(crate) mod numbers;
+pub(crate) mod primitives;
 pub mod printer;
 pub mod session;
 pub mod value;
-pub mod vm;
+pub(crate) mod vm;
+
+// The facade: what an embedder (the command line, the language server, the LLM layer) uses.
+pub use error::{Error, ErrorKind};
+pub use primitives::Output;
+pub use session::{FormResult, Session};
+pub use value::Value;
+pub use vm::{CancelToken, Limits, LlmEvent, LlmPort, LlmReply, LlmWork};

@@ -1,4 +1,4 @@
-//! The numeric tower: exact 64-bit integers and IEEE doubles (language.md P12).
+//! The numeric tower: exact 64-bit integers and IEEE doubles (docs/language.md §3).
 //!
 //! Exact arithmetic never wraps: a result outside `i64` is the error `integer overflow`.
 //! Mixed operations are inexact. Comparisons between an exact and an inexact number compare
@@ -337,7 +337,7 @@ pub fn lcm(name: &str, a: Num, b: Num) -> Result<Num, Error> {
 // ---------------------------------------------------------------------------------------
 // Number syntax
 
-/// What a token means as a number, per the reader's number syntax (language.md §2).
+/// What a token means as a number, per the reader's number syntax (docs/language.md §2).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum NumberLiteral {
     Int(i64),

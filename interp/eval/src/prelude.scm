@@ -9,7 +9,7 @@
 ;;;   (`map: expected procedure, got 5`); optional arguments are a rest list whose length
 ;;;   `%check-arity` bounds, with the same message as the machine's arity check;
 ;;; - helpers are internal defines or `%` primitives: every top-level definition here is a
-;;;   built-in of language.md §4 (a unit test checks this file against the signature table).
+;;;   built-in of docs/reference.md (a unit test checks this file against the signature table).
 
 ;;; ------------------------------------------------------------------------------------
 ;;; Mapping and folding

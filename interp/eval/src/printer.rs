@@ -1,4 +1,4 @@
-//! The printed forms of values (language.md §7): `write` (the REPL's `=> …` line and error
+//! The printed forms of values (docs/language.md §3): `write` (the REPL's `=> …` line and error
 //! messages) and `display`.
 //!
 //! The printer walks with an explicit work list, so a list of a million elements or a tree a

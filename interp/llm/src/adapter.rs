@@ -68,7 +68,7 @@ pub(crate) trait Adapter: Send + Sync + 'static {
     fn attempt(&self, prompt: &str) -> BoxFuture<Result<Reply, Failure>>;
 }
 
-/// The message for adapter `none` (language.md §6.5).
+/// The message for adapter `none` (docs/language.md §10.1).
 pub(crate) fn not_configured(op: &str) -> LlmError {
     LlmError::new(
         LlmErrorKind::NotConfigured,

@@ -1,6 +1,6 @@
 //! Configuration of the LLM layer: `omega.toml`, environment variables and explicit choices.
 //!
-//! Precedence, the same for every tool (interfaces.md): **explicit choices** (CLI flags, editor
+//! Precedence, the same for every tool (docs/language.md §10.2): **explicit choices** (CLI flags, editor
 //! settings) **> `omega.toml`** (the nearest one in the file's directory or its ancestors)
 //! **> environment variables > built-in defaults**. Relative paths in `omega.toml` resolve
 //! against the directory that holds it.

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use crate::{AnswerMeta, LlmRequest, LlmSession, TicketId};
-use omega_eval::vm::{LlmEvent, LlmPort, LlmReply, LlmWork};
+use omega_eval::{LlmEvent, LlmPort, LlmReply, LlmWork};
 
 /// A finished call, as a record for observers.
 #[derive(Clone, Debug)]

@@ -1,5 +1,5 @@
 //! Adapter `scripted`: answers from a responses file, for offline demos and tests
-//! (language.md §6.5).
+//! (docs/language.md §10.4).
 //!
 //! The file is TOML, or JSON of the same shape when its name ends in `.json`:
 //! `default = "…"` (optional) and a list `response` of rules, each with one matcher
@@ -230,7 +230,7 @@ fn quote(prompt: &str) -> String {
 mod tests {
     use super::*;
 
-    /// The conformance script of language.md §6.5.
+    /// The conformance script, tests/conformance/script.toml (shown in docs/language.md §10.4).
     const CONFORMANCE: &str = r#"
 default = "42"                                              # optional: answer when no rule matches
 response = [

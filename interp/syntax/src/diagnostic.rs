@@ -1,7 +1,8 @@
 //! Diagnostics as plain values: byte ranges, a code, a message, related places, machine data
 //! and quick fixes. The static analysis produces them; `omega check` and the language server
 //! render them: [`render_human`] here, the JSON and LSP forms in the `omega` command and the
-//! language server, the only crates that know those protocols.
+//! language server, the only crates that know those protocols
+//! (the JSON shape is in docs/language.md §9).
 
 use crate::syntax::{SourceFile, Span};
 
@@ -26,7 +27,7 @@ impl Severity {
     }
 }
 
-/// Diagnostic codes (interfaces.md); `as_str` gives the `omega::` form used everywhere outside.
+/// Diagnostic codes (docs/language.md §9); `as_str` gives the `omega::` form used everywhere outside.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Code {
     Syntax,

@@ -311,8 +311,9 @@ pub static FORMS: &[Form] = &[
         "Nondeterministic choice: gives the first alternative, and the next one each time a later \
          computation fails. `(amb)` fails."),
     entry("parallel", BODY_OF_EXPRS, "(parallel expression…)", Body, Keyword,
-        "Evaluates the expressions as concurrent tasks and gives the list of their values, in order. \
-         LLM calls of different tasks are in flight at the same time."),
+        "Evaluates each expression as a concurrent task (a value that is a procedure of no arguments \
+         is called in the task) and gives the list of the results in argument order. LLM calls of \
+         different tasks are in flight at the same time; the first task to fail cancels the others."),
     entry("match", &[Expr, Clauses(ClauseKind::Match)], "(match expression (pattern body…) …)", Body, Conditional,
         "Runs the first clause whose pattern matches the value: `_` matches anything, `?x` binds `x`, \
          a bare symbol matches itself or a string of its characters, lists and vectors match element by element."),

@@ -386,7 +386,7 @@ impl<'e> Expander<'e> {
             },
             DatumKind::List(items, tail) => {
                 if items.is_empty() && tail.is_none() {
-                    // `()` and `null` evaluate to the empty list (language.md P9).
+                    // `()` and `null` evaluate to the empty list (docs/language.md §2).
                     return Ok(Node::new(Expr::Const(Value::Null), span));
                 }
                 if let Some(tail) = tail {

@@ -1,4 +1,4 @@
-//! Characters and vectors (language.md §4, Tier 2). `vector-map` and `vector-for-each` take
+//! Characters and vectors (docs/reference.md, Characters and Vectors; Tier 2). `vector-map` and `vector-for-each` take
 //! procedures and live in the prelude.
 
 use std::cell::RefCell;

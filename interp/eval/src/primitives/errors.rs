@@ -1,4 +1,4 @@
-//! Raising errors and taking error objects apart (language.md §4 Errors, P15).
+//! Raising errors and taking error objects apart (docs/reference.md, Errors and control; docs/language.md §6).
 
 use super::{prim, Ctx};
 use crate::error::{Error, ErrorKind};

@@ -1,4 +1,4 @@
-//! R7RS-style hash tables and their Racket-style aliases (language.md §4 Hash tables).
+//! R7RS-style hash tables and their Racket-style aliases (docs/reference.md, Hash tables).
 //! Iteration follows insertion order. `hash-table-ref` (with its optional thunk),
 //! `hash-table-update!`, `hash-table-update!/default`, `hash-table-walk` and `hash-ref` are
 //! in the prelude, on top of the `%hash-table-…` helpers here.

@@ -1,4 +1,4 @@
-//! Output (language.md §4 I/O): everything goes to the session's output sink, `ctx.out`.
+//! Output (docs/reference.md, Output, reading and evaluation): everything goes to the session's output sink, `ctx.out`.
 
 use super::{prim, str_arg, unspecified, Ctx};
 use crate::error::Error;

@@ -1,4 +1,4 @@
-//! Pairs and lists (language.md §4 Pairs, lists). Every walk is a loop, and walks that could
+//! Pairs and lists (docs/reference.md, Pairs and lists). Every walk is a loop, and walks that could
 //! go round a cyclic list forever stop with a type error instead.
 
 use std::collections::HashSet;

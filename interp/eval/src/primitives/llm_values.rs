@@ -1,4 +1,4 @@
-//! Meanings, distributions and prompt text (language.md §6.1, §6.3).
+//! Meanings, distributions and prompt text (docs/language.md §7.2).
 
 use super::{boolean, index_arg, int_arg, prim, Ctx};
 use crate::error::Error;

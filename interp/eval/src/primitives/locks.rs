@@ -1,4 +1,4 @@
-//! Constructors of serializers and mutexes (language.md §5.3). Acquiring and releasing is
+//! Constructors of serializers and mutexes (docs/language.md §8.2, §8.3). Acquiring and releasing is
 //! the machine's job: it can block the task.
 
 use std::rc::Rc;

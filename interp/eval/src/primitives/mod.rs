@@ -38,16 +38,6 @@ pub trait Output {
     fn write_str(&mut self, text: &str);
 }
 
-/// Collects output in a string.
-#[derive(Default)]
-pub struct StringOutput(pub String);
-
-impl Output for StringOutput {
-    fn write_str(&mut self, text: &str) {
-        self.0.push_str(text);
-    }
-}
-
 /// The state primitives may touch besides their arguments.
 pub struct Ctx {
     pub out: Box<dyn Output>,
@@ -77,7 +67,7 @@ pub fn all() -> impl Iterator<Item = &'static Primitive> {
     GROUPS.iter().flat_map(|g| g.iter())
 }
 
-/// The primitives by group (language.md §4). Names starting with `%` are helpers for the
+/// The primitives by group (the topics of docs/reference.md). Names starting with `%` are helpers for the
 /// prelude, not part of the language.
 pub const GROUPS: &[&[Primitive]] = &[
     numeric::PRIMITIVES,

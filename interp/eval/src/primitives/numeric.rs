@@ -1,4 +1,4 @@
-//! Arithmetic, comparison and numeric predicates (language.md §4 Arithmetic, P12).
+//! Arithmetic, comparison and numeric predicates (docs/reference.md, Numbers; docs/language.md §3).
 
 use std::cmp::Ordering;
 

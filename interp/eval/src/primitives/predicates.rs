@@ -1,4 +1,4 @@
-//! Type predicates and equivalence (language.md §4 Types, equality).
+//! Type predicates and equivalence (docs/reference.md, Types and equality).
 
 use super::{boolean, list_items, prim, Ctx};
 use crate::equality;

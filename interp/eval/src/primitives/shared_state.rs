@@ -1,4 +1,4 @@
-//! The seed chapter's shared-state procedures (language.md §5.1): table snapshots, mutable
+//! The seed chapter's shared-state procedures (docs/language.md §8.4): table snapshots, mutable
 //! contexts and chunk buffers.
 
 use std::cell::RefCell;

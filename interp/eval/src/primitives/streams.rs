@@ -1,5 +1,5 @@
-//! `promise?` and the stream procedures that need no forcing (language.md §4 Promises,
-//! streams); `make-promise` and `force` are the machine's. A stream is `()` or a pair whose cdr is a promise; `stream-cdr` and everything
+//! `promise?` and the stream procedures that need no forcing (docs/reference.md,
+//! Promises and streams); `make-promise` and `force` are the machine's. A stream is `()` or a pair whose cdr is a promise; `stream-cdr` and everything
 //! that forces are in the prelude, since forcing runs Omega code.
 
 use std::cell::RefCell;

@@ -1,4 +1,4 @@
-//! Strings and symbols (language.md §4 Strings). Strings are immutable sequences of Unicode
+//! Strings and symbols (docs/reference.md, Strings and symbols). Strings are immutable sequences of Unicode
 //! scalar values; lengths and indices count characters, not bytes.
 
 use std::rc::Rc;

@@ -188,7 +188,7 @@ impl Machine {
         }
     }
 
-    /// Switches to the seeded scheduler (language.md §5.4).
+    /// Switches to the seeded scheduler (docs/language.md §8.5).
     pub fn set_schedule(&mut self, seed: u64) {
         self.sched.seed = Some(seed);
         self.ctx.rng = seed;
@@ -275,7 +275,7 @@ impl Machine {
         if !e.stack.is_empty() {
             return;
         }
-        let (loc, stack) = call_stack(&self.frames);
+        let (loc, stack) = call_stack(&self.frames, self.sched.current == 0);
         e.loc = e.loc.or(loc);
         e.stack = stack;
     }
@@ -283,8 +283,9 @@ impl Machine {
 
 /// Where a task is (its innermost frame of program code) and its Omega call stack,
 /// innermost first. Prelude frames are left out; a runaway recursion with millions of frames
-/// shows the innermost and outermost ones.
-pub(super) fn call_stack(frames: &[Frame]) -> (Option<Loc>, Vec<StackFrame>) {
+/// shows the innermost and outermost ones. Only the main task's outermost frame is the top
+/// level; another task's is the procedure it was started with.
+pub(super) fn call_stack(frames: &[Frame], main: bool) -> (Option<Loc>, Vec<StackFrame>) {
     const INNERMOST: usize = 40;
     const OUTERMOST: usize = 10;
     let shown = frames.iter().filter(|f| matches!(f, Frame::Call { closure, .. } if !closure.proto.hidden)).count();
@@ -312,7 +313,7 @@ pub(super) fn call_stack(frames: &[Frame]) -> (Option<Loc>, Vec<StackFrame>) {
         }
         let name = match proto.name {
             Some(n) => n.as_str().to_string(),
-            None if depth == 0 => "<top level>".to_string(),
+            None if depth == 0 && main => "<top level>".to_string(),
             None => "<lambda>".to_string(),
         };
         stack.push(StackFrame { name, loc });

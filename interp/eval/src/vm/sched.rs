@@ -1,8 +1,8 @@
 //! Tasks and scheduling: `parallel` children, serializers and mutexes, LLM requests in
 //! flight, and the wait-for graph that turns a deadlock into an error.
 //!
-//! All tasks run on this one thread. A task runs until a scheduling point (language.md
-//! §5.4): an LLM request, a busy lock, a join, its end, or `yield`. Then the next ready
+//! All tasks run on this one thread. A task runs until a scheduling point (docs/language.md
+//! §8.5): an LLM request, a busy lock, a join, its end, or `yield`. Then the next ready
 //! task runs; when none is ready, the machine blocks on the LLM port.
 
 use std::collections::VecDeque;
@@ -522,7 +522,7 @@ impl Machine {
                         text.push_str(&step);
                         if task != me {
                             let t = &self.sched.tasks[task as usize];
-                            let (here, stack) = super::call_stack(&t.frames);
+                            let (here, stack) = super::call_stack(&t.frames, task == 0);
                             let loc = match &t.state {
                                 State::Blocked { loc, .. } => loc.or(here),
                                 _ => here,

@@ -1,0 +1,8 @@
+; Foldable regions.
+
+[
+  (list)
+  (vector)
+  (block_comment)
+  (datum_comment)
+] @fold

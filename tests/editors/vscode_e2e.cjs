@@ -1,0 +1,321 @@
+// Driven by tests/editors/vscode.sh: the packaged extension in code-server, in Chromium.
+// Prints one line per assertion; exits 0 only when all held.
+"use strict";
+
+const { chromium } = require(process.env.PLAYWRIGHT_CORE);
+const http = require("http");
+const fs = require("fs");
+const os = require("os");
+const path = require("path");
+
+const URL = process.env.OMEGA_TEST_URL;
+const WORKSPACE = process.env.OMEGA_TEST_WORKSPACE;
+const LLM_URL = process.env.OMEGA_TEST_LLM_URL;
+const SCREENSHOT = process.env.OMEGA_TEST_SCREENSHOT;
+
+const results = [];
+function check(name, ok, detail) {
+  results.push(ok);
+  console.log((ok ? "ok   " : "FAIL ") + name + (ok || !detail ? "" : ": " + detail));
+  return ok;
+}
+
+function requestsSeen() {
+  const base = LLM_URL.replace(/\/v1$/, "");
+  return new Promise((resolve) => {
+    http
+      .get(base + "/requests", (res) => {
+        let body = "";
+        res.on("data", (c) => (body += c));
+        res.on("end", () => resolve(JSON.parse(body).requests));
+      })
+      .on("error", () => resolve(-1));
+  });
+}
+
+/** Waits until `fn` returns a truthy value; returns it, or undefined after `ms`. */
+async function until(fn, ms, every = 100) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn().catch(() => undefined);
+    if (v) return v;
+    if (Date.now() > end) return undefined;
+    await new Promise((r) => setTimeout(r, every));
+  }
+}
+
+async function statusText(page) {
+  const item = page.locator(".statusbar-item", { hasText: "Ω" }).first();
+  return (await item.count()) ? (await item.innerText()).trim() : "";
+}
+
+/** The text an editor shows, with inlay hints, which VS Code draws as CSS generated content. */
+function renderedText(lines) {
+  return lines.evaluate((el) => {
+    const parts = [];
+    for (const span of el.querySelectorAll("span")) {
+      for (const pseudo of ["::before", "::after"]) {
+        const c = getComputedStyle(span, pseudo).content;
+        if (c && c !== "none" && c !== "normal") parts.push(c);
+      }
+      if (!span.children.length) parts.push(span.textContent);
+    }
+    return parts.join(" ").replace(/\u00a0/g, " ");
+  });
+}
+
+async function palette(page, title) {
+  await page.keyboard.press("F1");
+  const input = page.locator(".quick-input-widget input");
+  await input.waitFor({ state: "visible", timeout: 10000 });
+  await input.fill(">" + title);
+  const row = page.locator(".quick-input-list .monaco-list-row", { hasText: title }).first();
+  await row.waitFor({ state: "visible", timeout: 10000 });
+  await page.keyboard.press("Enter");
+  await input.waitFor({ state: "hidden", timeout: 10000 }).catch(() => undefined);
+}
+
+/** A trusted workspace (the server runs files): highlighting, warning, run on save, commands. */
+async function trusted(page, editorLines) {
+  // Highlighting from the TextMate grammar: keywords are coloured differently from names.
+  const colours = await until(() => editorLines.evaluate((el) => {
+    const spans = [...el.querySelectorAll("span span")];
+    const colour = (t) => {
+      const s = spans.find((x) => x.textContent === t);
+      return s ? getComputedStyle(s).color : null;
+    };
+    const c = { define: colour("define"), parallel: colour("parallel"), name: colour("audit-serializer") };
+    return c.define && c.name && c.define !== c.name ? c : undefined;
+  }), 10000) || {};
+  check("TextMate highlighting: `define` and `parallel` coloured as keywords",
+    colours.define && colours.name && colours.define !== colours.name && colours.parallel === colours.define,
+    JSON.stringify(colours));
+
+  // The deadlock warning: a squiggle, and its message on hover.
+  const squiggle = page.locator(".monaco-editor .squiggly-warning").first();
+  const squiggled = await squiggle.waitFor({ timeout: 30000 }).then(() => true, () => false);
+  check("warning squiggle from omega-lsp", squiggled);
+  let hoverText = "";
+  if (squiggled) {
+    await squiggle.hover({ force: true });
+    hoverText = (await until(async () => {
+      const h = page.locator(".monaco-hover:visible", { hasText: "deadlock" }).first();
+      return (await h.count()) ? await h.innerText() : undefined;
+    }, 10000)) || "";
+  }
+  check("hover on the squiggle shows the deadlock message",
+    hoverText.includes("possible deadlock") && hoverText.includes("ledger-serializer"), hoverText || "no hover");
+  await page.mouse.move(5, 300);
+
+  // Edit and save: the run on save, the status bar, the inline answer.
+  await editorLines.click();
+  await page.keyboard.press("Control+End");
+  await page.keyboard.press("Enter");
+  const before = await requestsSeen();
+  await page.keyboard.press("Control+S");
+  const running = await until(async () => /running/.test(await statusText(page)), 15000, 50);
+  check("status bar shows the run in progress after save", !!running, await statusText(page));
+  const done = await until(async () => {
+    const t = await statusText(page);
+    return /done/.test(t) ? t : undefined;
+  }, 20000);
+  check("status bar shows the finished run with its LLM call count", !!done && /1 LLM call/.test(done), done || (await statusText(page)));
+  const hint = await until(async () => {
+    const t = await renderedText(editorLines);
+    return t.includes("Reply: What is 2+2?") ? t : undefined;
+  }, 10000);
+  check("inline answer (inlay hint) after save", !!hint, await renderedText(editorLines));
+  check("the answer came from the loopback LLM server (1 request)", (await requestsSeen()) === before + 1,
+    `requests ${before} -> ${await requestsSeen()}`);
+
+  // Hover on the call: the full answer from the server.
+  await editorLines.locator("span span").filter({ hasText: /^infer\.op$/ }).first().hover();
+  const callHover = await until(async () => {
+    const h = page.locator(".monaco-hover:visible", { hasText: "Reply: What is 2+2?" }).first();
+    return (await h.count()) ? await h.innerText() : undefined;
+  }, 10000);
+  check("hover on the infer.op call shows its answer", !!callHover);
+  await page.mouse.move(5, 300);
+
+  // The screenshot for the README: the warning's hover and the inline answer, no side bar.
+  await page.keyboard.press("Control+B");
+  await page.locator(".explorer-folders-view").waitFor({ state: "hidden", timeout: 5000 }).catch(() => undefined);
+  if (squiggled) {
+    await squiggle.hover({ force: true });
+    await page.locator(".monaco-hover:visible", { hasText: "deadlock" }).first().waitFor({ timeout: 10000 }).catch(() => undefined);
+  }
+  await page.screenshot({ path: SCREENSHOT, clip: { x: 0, y: 0, width: 1000, height: 470 } });
+  check("screenshot saved", fs.existsSync(SCREENSHOT) && fs.statSync(SCREENSHOT).size > 10000, SCREENSHOT);
+  await page.mouse.move(5, 300);
+
+  // Clear the cache, then Run File from the command palette: a fresh LLM call.
+  await palette(page, "Omega: Clear LLM Cache");
+  const cleared = await until(async () => {
+    const n = page.locator(".notifications-toasts", { hasText: "cache is cleared" });
+    return (await n.count()) > 0;
+  }, 10000);
+  check("Omega: Clear LLM Cache from the command palette", !!cleared);
+  const beforeRun = await requestsSeen();
+  await palette(page, "Omega: Run File");
+  const running2 = await until(async () => /running/.test(await statusText(page)), 15000, 50);
+  const done2 = await until(async () => /done/.test(await statusText(page)), 20000);
+  check("Omega: Run File from the command palette runs the file (running → done, 1 new LLM request)",
+    !!running2 && !!done2 && (await requestsSeen()) === beforeRun + 1,
+    `running ${!!running2}, done ${!!done2}, requests ${beforeRun} -> ${await requestsSeen()}`);
+
+  // Cancel: clicking the status bar item while a run waits on the LLM server.
+  await palette(page, "Omega: Clear LLM Cache");
+  await palette(page, "Omega: Run File");
+  const running3 = await until(async () => /running/.test(await statusText(page)), 15000, 50);
+  if (running3) {
+    await page.locator(".statusbar-item", { hasText: "Ω" }).first().click();
+  }
+  const cancelled = await until(async () => /cancelled/.test(await statusText(page)), 10000);
+  check("clicking the status bar item while running cancels the run", !!running3 && !!cancelled, await statusText(page));
+
+  // Run Form at Cursor: only the form under the cursor runs. With the cache cleared, the
+  // whole file would ask the LLM server once; (define ledger-serializer …) asks nothing.
+  await palette(page, "Omega: Clear LLM Cache");
+  const runFormAt = async (line) => {
+    const n = await requestsSeen();
+    await page.keyboard.press("F1");
+    await page.locator(".quick-input-widget input").fill(`:${line}:2`);
+    await page.keyboard.press("Enter");
+    await page.waitForTimeout(200);
+    await palette(page, "Omega: Run Form at Cursor");
+    const started = await until(async () => !/done/.test(await statusText(page)), 5000, 20);
+    const finished = await until(async () => {
+      const t = await statusText(page);
+      return /done/.test(t) ? t : undefined;
+    }, 20000);
+    return { started: !!started, finished, requests: (await requestsSeen()) - n };
+  };
+  const plain = await runFormAt(3);
+  const asking = await runFormAt(16);
+  check("Omega: Run Form at Cursor runs only that form (line 3: no LLM request; line 16: one)",
+    !!plain.finished && plain.requests === 0 && !!asking.finished && asking.requests === 1,
+    JSON.stringify({ plain, asking }));
+
+  // The Omega output channel holds the program's output.
+  await palette(page, "Omega: Show Output");
+  const outputText = await until(async () => {
+    const panel = page.locator(".panel .monaco-editor .view-lines").first();
+    const t = (await panel.count()) ? (await panel.innerText()).replace(/\u00a0/g, " ") : "";
+    return t.includes("clerk 1 posted") && t.includes("Reply: What is 2+2?") ? t : undefined;
+  }, 10000);
+  if (!outputText && process.env.OMEGA_TEST_DEBUG_DIR) {
+    await page.screenshot({ path: path.join(process.env.OMEGA_TEST_DEBUG_DIR, "output-failure.png") });
+  }
+  check("the Omega output channel shows the program's output", !!outputText);
+
+  // Restart Server: a new server process analyses the open file again.
+  await palette(page, "Omega: Restart Server");
+  const reset = await until(async () => (await statusText(page)) === "Ω", 15000, 50);
+  const again = await page.locator(".monaco-editor .squiggly-warning").first().waitFor({ timeout: 30000 }).then(() => true, () => false);
+  check("Omega: Restart Server restarts omega-lsp (status reset, warning back)", !!reset && again, await statusText(page));
+
+}
+
+/** Restricted Mode: analysis but no evaluation, until the user trusts the folder. */
+async function restricted(page, editorLines) {
+  const squiggled = await page.locator(".monaco-editor .squiggly-warning").first().waitFor({ timeout: 30000 }).then(() => true, () => false);
+  check("Restricted Mode, the server shipped in the extension: the deadlock warning still shows", squiggled);
+  const before = await requestsSeen();
+  let sawRunning = false;
+  const watch = setInterval(async () => {
+    if (/running/.test(await statusText(page).catch(() => ""))) sawRunning = true;
+  }, 50);
+  await editorLines.click();
+  await page.keyboard.press("Control+End");
+  await page.keyboard.press("Enter");
+  await page.keyboard.press("Control+S");
+  await palette(page, "Omega: Run File");
+  const refused = await until(async () => {
+    const n = page.locator(".notifications-toasts", { hasText: "untrusted workspace" });
+    return (await n.count()) > 0;
+  }, 10000);
+  check("Restricted Mode: Run File is refused with a message", !!refused);
+  clearInterval(watch);
+  check("Restricted Mode: no run, nothing sent to the LLM server",
+    !sawRunning && (await requestsSeen()) === before, `running seen ${sawRunning}, requests ${before} -> ${await requestsSeen()}`);
+
+  // Trusting the folder turns evaluation on, without a restart.
+  await palette(page, "Workspaces: Manage Workspace Trust");
+  const trustButton = page.locator(".workspace-trust-editor .monaco-button", { hasText: /^Trust$/ }).first();
+  await trustButton.waitFor({ timeout: 10000 });
+  await trustButton.click();
+  const modal = page.locator(".monaco-modal-editor-block");
+  await modal.locator(".codicon-close").first().click({ timeout: 5000 }).catch(() => palette(page, "View: Close Editor"));
+  await modal.waitFor({ state: "hidden", timeout: 10000 }).catch(() => undefined);
+  await page.locator(".editor-group-container .tab", { hasText: "ledger.omega" }).first().click();
+  await editorLines.click();
+  await page.keyboard.press("Control+End");
+  await page.keyboard.press("Enter");
+  await page.keyboard.press("Control+S");
+  const done = await until(async () => /done/.test(await statusText(page)), 20000);
+  check("after trusting the folder, saving runs the file (1 request to the LLM server)",
+    !!done && (await requestsSeen()) === before + 1, `status ${await statusText(page)}, requests ${before} -> ${await requestsSeen()}`);
+}
+
+/** omega.server.path names no binary: an error that says what is wrong and how to fix it. */
+async function missing(page) {
+  const toast = await until(async () => {
+    const n = page.locator(".notifications-toasts .notification-toast", { hasText: "omega.server.path" }).first();
+    return (await n.count()) ? (await n.innerText()).replace(/\u00a0/g, " ") : undefined;
+  }, 30000);
+  check("a server path that names no binary: an error naming the setting, with an Open Settings button",
+    !!toast && toast.includes("not an executable file") && toast.includes("Open Settings"), toast || "no notification");
+}
+
+let currentPage;
+
+async function main() {
+  const profile = fs.mkdtempSync(path.join(os.tmpdir(), "omega-chromium-"));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+    headless: true,
+    viewport: { width: 1180, height: 640 },
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+  const page = context.pages()[0] || (await context.newPage());
+  currentPage = page;
+  await page.goto(`${URL}/?folder=${encodeURIComponent(WORKSPACE)}`);
+  await page.locator(".monaco-workbench").waitFor({ timeout: 60000 });
+
+  // Open the file from the explorer.
+  const row = page.locator(".explorer-folders-view .monaco-list-row", { hasText: "ledger.omega" }).first();
+  await row.waitFor({ timeout: 30000 });
+  await row.click();
+  await page.locator(".monaco-editor .view-lines", { hasText: "ledger-serializer" }).first().waitFor({ timeout: 30000 });
+  const editorLines = page.locator(".editor-group-container .monaco-editor .view-lines").first();
+
+  if (process.env.OMEGA_TEST_MODE === "restricted") {
+    await restricted(page, editorLines);
+  } else if (process.env.OMEGA_TEST_MODE === "missing") {
+    await missing(page);
+  } else {
+    await trusted(page, editorLines);
+  }
+
+  const allOk = results.every(Boolean);
+  console.log(allOk ? "all held" : "some failed");
+  process.exit(allOk ? 0 : 1); // closing the browser can take 30 s; nothing is left to save
+}
+
+main().catch(async (e) => {
+  if (currentPage && process.env.OMEGA_TEST_DEBUG_DIR) {
+    const shot = path.join(process.env.OMEGA_TEST_DEBUG_DIR, `failure-${process.env.OMEGA_TEST_MODE}.png`);
+    await currentPage.screenshot({ path: shot }).catch(() => undefined);
+    console.log("(screenshot of the failure: " + shot + ")");
+  }
+  console.log("FAIL the VS Code test ran to the end: " + (e && e.stack ? e.stack : e));
+  process.exit(1);
+});
