@@ -184,6 +184,11 @@ pub fn clause_keyword(name: &str) -> Option<&'static ClauseKeyword> {
     CLAUSE_KEYWORDS.iter().find(|c| c.name == name)
 }
 
+/// The signature and doc of a special form or clause keyword: what hover and completion show.
+pub fn documentation(name: &str) -> Option<(&'static str, &'static str)> {
+    form(name).map(|f| (f.signature, f.doc)).or_else(|| clause_keyword(name).map(|c| (c.signature, c.doc)))
+}
+
 /// How the formatter indents a list that starts with `head`, if it is a keyword.
 pub fn indent_of(head: &str) -> Option<Indent> {
     form(head).map(|f| f.indent).or_else(|| clause_keyword(head).map(|c| c.indent))
@@ -369,6 +374,9 @@ mod tests {
         for c in CLAUSE_KEYWORDS {
             assert!(form(c.within).is_some(), "{} is within an unknown form", c.name);
         }
+        assert_eq!(documentation("if").map(|d| d.0), Some("(if test then [else])"));
+        assert!(documentation("on").is_some_and(|d| d.1.contains("continuation")));
+        assert_eq!(documentation("oracle-lambda"), None);
         let definitions: Vec<&str> = FORMS.iter().filter(|f| f.is_definition()).map(|f| f.name).collect();
         assert_eq!(definitions, ["define", "define-syntax", "define-record-type"]);
     }
