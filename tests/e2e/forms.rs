@@ -217,6 +217,51 @@ fn the_editor_queries_list_the_keywords_of_the_table() {
     assert_lists("locals", "_let", |p| p.symbols.len() > 1, &binding_lists);
 }
 
+/// The keyword alternations `(\()\s*(a|b|…)` of the VS Code TextMate grammar's patterns.
+fn textmate_keyword_lists() -> Vec<BTreeSet<String>> {
+    let path = repo_root().join("editors/vscode/syntaxes/omega.tmLanguage.json");
+    let grammar: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let mut out = Vec::new();
+    let mut stack = vec![&grammar];
+    while let Some(v) = stack.pop() {
+        match v {
+            serde_json::Value::Object(map) => {
+                if let Some(serde_json::Value::String(m)) = map.get("match") {
+                    let alternation = m.strip_prefix("(\\()\\s*(").and_then(|rest| rest.split_once(')'));
+                    if let Some((words, _)) = alternation.filter(|(w, _)| w.contains('|')) {
+                        out.push(words.split('|').map(|w| w.replace('\\', "")).collect());
+                    }
+                }
+                stack.extend(map.values());
+            }
+            serde_json::Value::Array(items) => stack.extend(items),
+            _ => {}
+        }
+    }
+    out
+}
+
+#[test]
+fn the_vscode_grammar_lists_the_keywords_of_the_table() {
+    let lists = textmate_keyword_lists();
+    let all: BTreeSet<String> = lists.iter().flatten().cloned().collect();
+    let expected = names(
+        FORMS
+            .iter()
+            .map(|f| f.name)
+            .chain(CLAUSE_KEYWORDS.iter().map(|c| c.name))
+            .chain(forms::AUXILIARY.iter().copied()),
+    );
+    let extra: Vec<_> = all.difference(&expected).collect();
+    let missing: Vec<_> = expected.difference(&all).collect();
+    assert!(
+        extra.is_empty() && missing.is_empty(),
+        "omega.tmLanguage.json: not in the table {extra:?}, missing {missing:?}"
+    );
+    let definers = names(FORMS.iter().filter(|f| f.highlight == Highlight::Function).map(|f| f.name));
+    assert!(lists.contains(&definers), "omega.tmLanguage.json has no pattern for exactly {definers:?}: {lists:?}");
+}
+
 #[test]
 fn the_formatter_indents_as_the_table_says() {
     let keywords = FORMS.iter().map(|f| (f.name, f.indent)).chain(CLAUSE_KEYWORDS.iter().map(|c| (c.name, c.indent)));

@@ -1,7 +1,8 @@
 //! Name resolution: which binder each identifier refers to, lexically.
 //!
-//! One walk over the syntax tree builds scopes, binders and references. The same walk checks
-//! the shape of special forms (`omega::syntax`), records unbound names and the facts that the
+//! One walk over the syntax tree builds scopes, binders and references. The same walk reports
+//! the shape mistakes of special forms (`omega::syntax`) from the table of forms
+//! (`forms::check`, the messages the evaluator gives), records unbound names and the facts that the
 //! arity and effect checks need, so those never re-parse forms. The language server uses the
 //! result for definition, references, rename, completion and hover.
 
