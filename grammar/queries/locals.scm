@@ -14,8 +14,8 @@
   .
   (symbol) @_form) @local.scope
   (#any-of? @_form
-    "lambda" "oracle-lambda" "let" "let*" "letrec" "letrec*" "do" "guard" "on" "return" "match"
-    "let-syntax" "letrec-syntax"))
+    "lambda" "let" "let*" "letrec" "letrec*" "do" "guard" "on" "return" "match" "let-syntax"
+    "letrec-syntax"))
 
 (list
   .
@@ -47,7 +47,7 @@
 (list
   .
   (symbol) @_lambda
-  (#any-of? @_lambda "lambda" "oracle-lambda")
+  (#eq? @_lambda "lambda")
   .
   [
     (symbol) @local.definition.parameter

@@ -58,9 +58,9 @@ fn the_examples_in_the_builtin_docs_evaluate_as_documented() {
 #[test]
 fn the_language_guide_mentions_every_special_form() {
     let guide = std::fs::read_to_string(repo_root().join("docs/language.md")).expect("docs/language.md");
-    let missing: Vec<&str> = omega_syntax::builtins::SPECIAL_FORMS
+    let missing: Vec<&str> = omega_syntax::forms::FORMS
         .iter()
-        .copied()
+        .map(|f| f.name)
         .filter(|form| !guide.contains(&format!("`{form}`")) && !guide.contains(&format!("`({form} ")))
         .collect();
     assert!(missing.is_empty(), "docs/language.md does not describe: {}", missing.join(" "));

@@ -9,6 +9,7 @@ mod cli_reports;
 mod concurrency;
 mod conformance;
 mod docs;
+mod forms;
 mod fuzz;
 mod llm;
 mod llm_providers;

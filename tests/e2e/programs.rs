@@ -68,7 +68,7 @@ fn every_builtin_and_special_form_is_used_by_a_program_file() {
     let names = omega_syntax::builtins::SIGNATURES
         .iter()
         .map(|s| s.name)
-        .chain(omega_syntax::builtins::SPECIAL_FORMS.iter().copied())
+        .chain(omega_syntax::forms::FORMS.iter().map(|f| f.name))
         .chain(omega_syntax::builtins::CONSTANTS.iter().copied())
         .chain(omega_syntax::builtins::BUILTIN_OPS.iter().copied());
     let missing: Vec<&str> = names.filter(|n| !used.contains(*n)).collect();

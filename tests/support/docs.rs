@@ -8,6 +8,7 @@
 use std::path::Path;
 
 use omega_syntax::builtins::{self, NameDoc, Signature, Topic};
+use omega_syntax::forms::{self, ClauseKeyword, Form};
 
 /// One documented name: a heading, how it is used, and a paragraph.
 pub struct Entry {
@@ -19,6 +20,18 @@ pub struct Entry {
 impl From<&Signature> for Entry {
     fn from(s: &Signature) -> Entry {
         Entry { name: s.name, usage: s.usage, doc: s.doc }
+    }
+}
+
+impl From<&Form> for Entry {
+    fn from(f: &Form) -> Entry {
+        Entry { name: f.name, usage: f.signature, doc: f.doc }
+    }
+}
+
+impl From<&ClauseKeyword> for Entry {
+    fn from(c: &ClauseKeyword) -> Entry {
+        Entry { name: c.name, usage: c.signature, doc: c.doc }
     }
 }
 
@@ -63,7 +76,7 @@ impl Reference {
 
     pub fn finish(self) -> String {
         format!(
-            "# {}\n\n<!-- Generated from the tables in interp/syntax/src/builtins.rs by tests/support/docs.rs; \
+            "# {}\n\n<!-- Generated from the tables in interp/syntax/src/forms.rs and builtins.rs by tests/support/docs.rs; \
              do not edit. Regenerate: UPDATE_EXPECT=1 cargo test -p omega-tests --test e2e docs -->\n\n{}\n\n{}\n{}",
             self.title,
             self.intro,
@@ -115,17 +128,36 @@ pub fn other_name_sections() -> Vec<Section> {
     ]
 }
 
+/// The special forms and the clause keywords, from the table of forms.
+pub fn special_form_sections() -> Vec<Section> {
+    vec![
+        Section {
+            title: "Forms",
+            intro: "In a usage line `[x]` is optional and `x…` stands for zero or more; `body…` is one or \
+                    more expressions, and may start with definitions. A malformed form is a syntax error \
+                    that `omega check` and `omega run` report alike.",
+            entries: forms::FORMS.iter().map(Entry::from).collect(),
+        },
+        Section {
+            title: "Clauses",
+            intro: "Keywords that start a clause of a form.",
+            entries: forms::CLAUSE_KEYWORDS.iter().map(Entry::from).collect(),
+        },
+    ]
+}
+
 /// The text of docs/reference.md.
 pub fn render_reference() -> String {
     let mut reference = Reference::new(
-        "OmegaLLM reference: built-in procedures and operations",
-        "Every built-in name of OmegaLLM as omega-tools implements it, grouped by topic: how a call looks, \
-         then what it does. In a usage line `[x]` is optional, `x …` stands for zero or more arguments, and \
+        "OmegaLLM reference: special forms, built-in procedures and operations",
+        "Every special form and built-in name of OmegaLLM as omega-tools implements it, grouped by \
+         topic: how a use looks, then what it does. In a usage line `[x]` is optional, `x …` stands for zero or more arguments, and \
          `|` separates alternative shapes. Every built-in checks the number and the types of its \
          arguments (`car: expected pair, got ()`). Built-ins live beneath the program's globals, so a \
-         program may redefine any of them. The special forms (`define`, `handle`, `parallel` …), the \
-         values, effects, concurrency and configuration are described in [language.md](language.md).",
+         program may redefine any of them. The values, effects, concurrency and configuration are \
+         described in [language.md](language.md).",
     );
+    reference.part("Special forms", "The syntax of the language, from the table of forms.", &special_form_sections());
     reference.part("Procedures", "The built-in procedures, by topic.", &procedure_sections());
     reference.part("Other built-in names", "Constants and effect operations.", &other_name_sections());
     reference.finish()

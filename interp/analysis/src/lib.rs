@@ -86,7 +86,7 @@
 //!   per cycle, 64 accesses per location.
 
 // The syntax layer, under the names the modules use.
-use omega_syntax::{builtins, diagnostic, reader, symbol, syntax};
+use omega_syntax::{builtins, diagnostic, forms, reader, symbol, syntax};
 
 mod arity;
 mod effects;

@@ -1,7 +1,8 @@
 //! Name resolution: which binder each identifier refers to, lexically.
 //!
-//! One walk over the syntax tree builds scopes, binders and references. The same walk checks
-//! the shape of special forms (`omega::syntax`), records unbound names and the facts that the
+//! One walk over the syntax tree builds scopes, binders and references. The same walk reports
+//! the shape mistakes of special forms (`omega::syntax`) from the table of forms
+//! (`forms::check`, the messages the evaluator gives), records unbound names and the facts that the
 //! arity and effect checks need, so those never re-parse forms. The language server uses the
 //! result for definition, references, rename, completion and hover.
 
@@ -9,6 +10,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use crate::builtins;
 use crate::diagnostic::{Code, Diagnostic};
+use crate::forms;
 use crate::symbol::Symbol;
 use crate::syntax::{Datum, DatumKind, Span};
 
@@ -343,6 +345,19 @@ pub fn formals_arity(formals: &Datum) -> Option<Arity> {
     }
 }
 
+/// A local binder hides an auxiliary keyword such as `else`, as in the expander.
+impl forms::Names for Resolver {
+    fn is_keyword(&self, s: Symbol, keyword: &str) -> bool {
+        let hidden = self.lookup(s).is_some_and(|id| {
+            matches!(
+                self.res.bindings[id as usize].kind,
+                BindingKind::Local | BindingKind::Parameter | BindingKind::Macro
+            )
+        });
+        s.as_str() == keyword && !hidden
+    }
+}
+
 impl Resolver {
     fn new_binding(&mut self, name: Symbol, span: Option<Span>, kind: BindingKind) -> BindingId {
         let id = self.res.bindings.len() as BindingId;
@@ -387,7 +402,7 @@ impl Resolver {
         Some(id)
     }
 
-    fn lookup(&mut self, name: Symbol) -> Option<BindingId> {
+    fn lookup(&self, name: Symbol) -> Option<BindingId> {
         for (_, names) in self.chain.iter().rev() {
             if let Some(&id) = names.get(&name) {
                 return Some(id);
@@ -401,7 +416,7 @@ impl Resolver {
 
     /// Built-in procedures, constants and special forms, as bindings without a span.
     fn declare_builtins(&mut self) {
-        let forms = builtins::SPECIAL_FORMS.iter().map(|s| (*s, BindingKind::SpecialForm));
+        let forms = forms::FORMS.iter().map(|f| (f.name, BindingKind::SpecialForm));
         let procs = builtins::SIGNATURES.iter().map(|s| (s.name, BindingKind::Builtin));
         let consts = builtins::CONSTANTS.iter().map(|s| (*s, BindingKind::Builtin));
         for (name, kind) in forms.chain(procs).chain(consts) {
@@ -444,7 +459,7 @@ impl Resolver {
         let head = d.head_symbol()?;
         let id = self.lookup(head)?;
         (self.res.bindings[id as usize].kind == BindingKind::SpecialForm)
-            .then(|| builtins::SPECIAL_FORMS.iter().copied().find(|s| *s == head.as_str()))
+            .then(|| forms::form(head.as_str()).map(|f| f.name))
             .flatten()
     }
 
@@ -532,8 +547,11 @@ impl Resolver {
 
     fn expr(&mut self, d: &Datum) {
         match &d.kind {
-            DatumKind::Symbol(_) => {
-                self.reference(d, true);
+            DatumKind::Symbol(s) => {
+                let id = self.reference(d, true);
+                if id.is_some_and(|id| self.is_keyword_binding(id)) {
+                    self.error(d.span, forms::keyword_as_variable(s.as_str()));
+                }
             }
             DatumKind::List(items, tail) => {
                 if items.is_empty() {
@@ -546,7 +564,7 @@ impl Resolver {
                 }
                 let head_id = if items[0].as_symbol().is_some() { self.reference(&items[0], true) } else { None };
                 if let Some(tail) = tail {
-                    self.error(tail.span, "a call cannot have a dotted argument list");
+                    self.error(tail.span, forms::DOTTED_CALL);
                 }
                 if let Some(id) = head_id {
                     if self.res.bindings[id as usize].kind == BindingKind::Macro {
@@ -686,41 +704,27 @@ impl Resolver {
         if toplevel {
             self.reference(&items[0], true);
         }
-        match items.get(1) {
-            None => self.error(form.span, "`define` needs a name and a value"),
-            Some(target) if target.as_symbol().is_some() => {
-                if !toplevel {
-                    // Bound by declare_internal; nothing else to do for the name.
-                }
-                match items.len() {
-                    3 => self.expr(&items[2]),
-                    2 => self.error(form.span, "`define` needs a value: `(define name value)`"),
-                    _ => self.error(items[3].span, "`define` takes one value: `(define name value)`"),
-                }
+        self.check_shape(form);
+        let Some(target) = items.get(1) else { return };
+        if target.as_symbol().is_some() {
+            // The name is bound by declare_toplevel or declare_internal.
+            items[2..].iter().for_each(|v| self.expr(v));
+        } else if let Some((name, groups)) = define_target(target) {
+            // One scope per parameter group, innermost last: `((f a) b)` sees a and b.
+            let mut after = name.span;
+            for (params, tail) in &groups {
+                let formals = Datum::new(
+                    DatumKind::List(params.to_vec(), tail.map(|t| Box::new(t.clone()))),
+                    Span { start: after.end, end: target.span.end },
+                );
+                self.push_scope(Span { start: after.end, end: form.span.end });
+                self.params(&formals);
+                after = params.last().or(*tail).map_or(after, |p| p.span);
             }
-            Some(target) => match define_target(target) {
-                Some((name, groups)) => {
-                    // One scope per parameter group, innermost last: `((f a) b)` sees a and b.
-                    let mut after = name.span;
-                    for (params, tail) in &groups {
-                        let formals = Datum::new(
-                            DatumKind::List(params.to_vec(), tail.map(|t| Box::new(t.clone()))),
-                            Span { start: after.end, end: target.span.end },
-                        );
-                        self.push_scope(Span { start: after.end, end: form.span.end });
-                        self.params(&formals);
-                        after = params.last().or(*tail).map_or(after, |p| p.span);
-                    }
-                    if items.len() < 3 {
-                        self.error(form.span, "a procedure needs a body");
-                    }
-                    self.body(&items[2..], Span { start: target.span.end, end: form.span.end });
-                    for _ in &groups {
-                        self.pop_scope();
-                    }
-                }
-                None => self.error(target.span, "`define` needs a name or `(name parameter…)`"),
-            },
+            self.body(&items[2..], Span { start: target.span.end, end: form.span.end });
+            for _ in &groups {
+                self.pop_scope();
+            }
         }
     }
 
@@ -728,35 +732,22 @@ impl Resolver {
     fn lambda_like(&mut self, form: &Datum, formals: &Datum, body: &[Datum], after: Span) {
         self.push_scope(Span { start: after.end, end: form.span.end });
         self.params(formals);
-        if body.is_empty() {
-            self.error(form.span, "a procedure needs a body");
-        }
         self.body(body, Span { start: formals.span.end, end: form.span.end });
         self.pop_scope();
     }
 
+    /// Binds the names of `(a b)`, `(a . rest)` or `args`; the shape check reports the rest.
     fn params(&mut self, formals: &Datum) {
-        let mut seen = BTreeSet::new();
-        let mut one = |r: &mut Resolver, p: &Datum| match p.as_symbol() {
-            Some(name) => {
-                if !seen.insert(name) {
-                    r.error(p.span, format!("parameter `{name}` appears twice"));
-                }
-                r.bind(p, BindingKind::Parameter, false);
-            }
-            None => r.error(p.span, "a parameter must be an identifier"),
-        };
         match &formals.kind {
-            DatumKind::Symbol(_) => one(self, formals),
+            DatumKind::Symbol(_) => {
+                self.bind(formals, BindingKind::Parameter, false);
+            }
             DatumKind::List(items, tail) => {
-                for p in items {
-                    one(self, p);
-                }
-                if let Some(t) = tail {
-                    one(self, t);
+                for p in items.iter().chain(tail.as_deref()) {
+                    self.bind(p, BindingKind::Parameter, false);
                 }
             }
-            _ => self.error(formals.span, "parameters must be `(a b)`, `(a . rest)` or `args`"),
+            _ => {}
         }
     }
 
@@ -765,14 +756,10 @@ impl Resolver {
         if toplevel {
             self.reference(&items[0], true);
         }
-        if items.len() != 3 || items[1].as_symbol().is_none() {
-            self.error(
-                form.span,
-                "`define-syntax` needs a name and a transformer: `(define-syntax name (syntax-rules …))`",
-            );
-            return;
+        self.check_shape(form);
+        if let Some(t) = items.get(2) {
+            self.transformer(t);
         }
-        self.transformer(&items[2]);
     }
 
     /// A `syntax-rules` transformer: pattern variables are not references; free template
@@ -788,95 +775,85 @@ impl Resolver {
         if toplevel {
             self.reference(&items[0], true);
         }
-        if items.len() < 3 {
-            self.error(form.span, "`define-record-type` needs a type name, a constructor and a predicate");
+        self.check_shape(form);
+    }
+
+    /// Whether a binding is a keyword (a special form or a macro), which has no value.
+    fn is_keyword_binding(&self, id: BindingId) -> bool {
+        matches!(self.res.bindings[id as usize].kind, BindingKind::SpecialForm | BindingKind::Macro)
+    }
+
+    /// Whether `d` is the auxiliary keyword `keyword` (`else`, `=>`) here.
+    fn is_aux(&self, d: &Datum, keyword: &str) -> bool {
+        d.as_symbol().is_some_and(|s| forms::Names::is_keyword(self, s, keyword))
+    }
+
+    /// Reports every mistake in the shape of the special form `d`, from the table of forms.
+    fn check_shape(&mut self, d: &Datum) {
+        for m in forms::check(d, self) {
+            self.error(m.span, m.message);
         }
     }
 
     fn special(&mut self, form: &'static str, d: &Datum, items: &[Datum]) {
         let args = &items[1..];
         let region = Span { start: items[0].span.end, end: d.span.end };
+        if forms::form(form).is_some_and(forms::Form::is_definition) {
+            self.error(d.span, forms::misplaced_definition(form));
+            // Still resolve its parts for the editor.
+            self.push_scope(d.span);
+            self.declare_internal(d);
+            match form {
+                "define" => self.walk_define(d, false),
+                "define-syntax" => self.walk_define_syntax(d, false),
+                _ => self.walk_record_type(d, false),
+            }
+            self.pop_scope();
+            return;
+        }
+        self.check_shape(d);
         match form {
-            "quote" => {
-                if args.len() != 1 {
-                    self.error(d.span, "`quote` takes exactly one datum");
-                }
-                args.iter().for_each(|a| collect_symbols(a, &mut self.res.quoted));
-            }
+            "quote" => args.iter().for_each(|a| collect_symbols(a, &mut self.res.quoted)),
             "quasiquote" => {
-                if args.len() != 1 {
-                    self.error(d.span, "`quasiquote` takes exactly one template");
-                } else {
-                    self.quasi(&args[0], 1);
+                if let [template] = args {
+                    self.quasi(template, 1);
                 }
             }
-            "unquote" | "unquote-splicing" => self.error(d.span, format!("`{form}` outside a quasiquote")),
-            "if" => {
-                if args.len() < 2 || args.len() > 3 {
-                    self.error(d.span, "`if` takes a test, a consequent and an optional alternative");
-                }
-                args.iter().for_each(|a| self.expr(a));
-            }
-            "define" | "define-syntax" | "define-record-type" => {
-                self.error(d.span, format!("`{form}` is only allowed at top level or at the start of a body"));
-                if form == "define" {
-                    // Still resolve its parts for the editor.
-                    self.push_scope(d.span);
-                    self.declare_internal(d);
-                    self.walk_define(d, false);
-                    self.pop_scope();
+            "unquote" | "unquote-splicing" | "syntax-rules" => {}
+            "if" => args.iter().for_each(|a| self.expr(a)),
+            "lambda" => {
+                if let Some(formals) = args.first() {
+                    self.lambda_like(d, formals, &args[1..], items[0].span);
                 }
             }
-            "lambda" => match args.first() {
-                None => self.error(d.span, "`lambda` needs parameters and a body"),
-                Some(formals) => self.lambda_like(d, formals, &args[1..], items[0].span),
-            },
             "let" | "let*" | "letrec" | "letrec*" => self.walk_let(form, d, args),
-            "set!" => {
-                if args.len() != 2 || args[0].as_symbol().is_none() {
-                    self.error(d.span, "`set!` takes a variable and a value: `(set! name value)`");
-                    args.iter().for_each(|a| self.expr(a));
-                } else {
-                    self.reference(&args[0], false);
-                    self.expr(&args[1]);
+            "set!" => match args {
+                [target, value] if target.as_symbol().is_some() => {
+                    let id = self.reference(target, false);
+                    if id.is_some_and(|id| self.is_keyword_binding(id)) {
+                        self.error(target.span, forms::assigned_keyword(target.as_symbol().unwrap().as_str()));
+                    }
+                    self.expr(value);
                 }
-            }
+                _ => args.iter().for_each(|a| self.expr(a)),
+            },
             "begin" => args.iter().for_each(|a| self.expr(a)),
-            "cond" => self.walk_cond(d, args, false),
+            "cond" => self.walk_cond(args),
             "case" => {
-                match args.first() {
-                    None => self.error(d.span, "`case` needs a key expression"),
-                    Some(k) => self.expr(k),
+                if let Some(k) = args.first() {
+                    self.expr(k);
                 }
-                for (i, clause) in args.iter().enumerate().skip(1) {
-                    match clause.as_list() {
-                        Some(cl) if !cl.is_empty() => {
-                            let is_else = cl[0].is_symbol("else");
-                            if is_else && i + 1 != args.len() {
-                                self.error(clause.span, "`else` must be the last `case` clause");
-                            }
-                            if !is_else && cl[0].as_list().is_none() {
-                                self.error(cl[0].span, "a `case` clause starts with a list of data");
-                            }
-                            self.clause_body(clause, &cl[1..]);
-                        }
-                        _ => self.error(clause.span, "a `case` clause is `((datum…) expr…)`"),
+                for clause in args.iter().skip(1) {
+                    if let Some([_, rest @ ..]) = clause.as_list() {
+                        self.clause_body(rest);
                     }
                 }
             }
-            "when" | "unless" => {
-                if args.is_empty() {
-                    self.error(d.span, format!("`{form}` needs a test"));
-                }
-                args.iter().for_each(|a| self.expr(a));
-            }
+            "when" | "unless" => args.iter().for_each(|a| self.expr(a)),
             "do" => self.walk_do(d, args),
             "and" | "or" | "amb" | "parallel" => args.iter().for_each(|a| self.expr(a)),
             "let-syntax" | "letrec-syntax" => {
-                let Some(bs) = args.first().and_then(Datum::as_list) else {
-                    self.error(d.span, format!("`{form}` needs bindings and a body"));
-                    return;
-                };
+                let Some(bs) = args.first().and_then(Datum::as_list) else { return };
                 self.push_scope(region);
                 for b in bs {
                     match b.as_list() {
@@ -884,34 +861,22 @@ impl Resolver {
                             self.bind(name, BindingKind::Macro, false);
                             self.transformer(t);
                         }
-                        _ => self.error(b.span, "a syntax binding is `(name transformer)`"),
+                        _ => {}
                     }
                 }
                 self.body(&args[1..], region);
                 self.pop_scope();
             }
-            "syntax-rules" => self.transformer(d),
-            "delay" | "delay-force" => {
-                if args.len() != 1 {
-                    self.error(d.span, format!("`{form}` takes one expression"));
-                }
-                args.iter().for_each(|a| self.expr(a));
-            }
-            "cons-stream" => {
-                if args.len() != 2 {
-                    self.error(d.span, "`cons-stream` takes a head and a tail expression");
-                }
-                args.iter().for_each(|a| self.expr(a));
-            }
+            "delay" | "delay-force" | "cons-stream" => args.iter().for_each(|a| self.expr(a)),
             "effect" => match args.first() {
                 Some(op) if op.as_symbol().is_some() => {
                     self.res.effects.push((op.as_symbol().unwrap(), op.span));
                     args[1..].iter().for_each(|a| self.expr(a));
                 }
-                _ => self.error(d.span, "`effect` needs an operation name: `(effect op.name arg…)`"),
+                _ => args.iter().for_each(|a| self.expr(a)),
             },
-            "handle" => self.walk_handle(d, args),
-            "match" => self.walk_match(d, args),
+            "handle" => self.walk_handle(args),
+            "match" => self.walk_match(args),
             "guard" => self.walk_guard(d, args),
             _ => args.iter().for_each(|a| self.expr(a)),
         }
@@ -952,42 +917,22 @@ impl Resolver {
     fn walk_let(&mut self, form: &'static str, d: &Datum, args: &[Datum]) {
         let named = args.first().and_then(Datum::as_symbol).is_some() && form == "let";
         let (name, rest) = if named { (Some(&args[0]), &args[1..]) } else { (None, args) };
-        let Some(bindings) = rest.first() else {
-            self.error(d.span, format!("`{form}` needs bindings and a body"));
-            return;
-        };
-        let Some(clauses) = bindings.as_list() else {
-            self.error(bindings.span, format!("`{form}` bindings are a list of `(name value)`"));
-            return;
-        };
+        let Some(bindings) = rest.first() else { return };
+        let Some(clauses) = bindings.as_list() else { return };
         let body = &rest[1..];
-        if body.is_empty() {
-            self.error(d.span, format!("`{form}` needs a body"));
-        }
         let mut valid: Vec<(&Datum, &Datum)> = Vec::new();
         for c in clauses {
-            match c.as_list() {
-                Some([n, init]) if n.as_symbol().is_some() => valid.push((n, init)),
-                Some([n]) if n.as_symbol().is_some() => self.error(
-                    c.span,
-                    format!(
-                        "binding of `{}` has no value: write `({} value)`",
-                        n.as_symbol().unwrap(),
-                        n.as_symbol().unwrap()
-                    ),
-                ),
-                _ => self.error(c.span, "a binding is `(name value)`"),
+            if let Some([n, init]) = c.as_list() {
+                if n.as_symbol().is_some() {
+                    valid.push((n, init));
+                }
             }
         }
         let body_start = body.first().map_or(d.span.end, |b| b.span.start);
         let end = d.span.end;
         match form {
             "let" => {
-                let mut seen = BTreeSet::new();
-                for (n, init) in &valid {
-                    if !seen.insert(n.as_symbol()) {
-                        self.error(n.span, format!("`{}` is bound twice", n.as_symbol().unwrap()));
-                    }
+                for (_, init) in &valid {
                     self.expr(init);
                 }
                 if let Some(name) = name {
@@ -1031,11 +976,9 @@ impl Resolver {
         }
     }
 
-    fn clause_body(&mut self, clause: &Datum, rest: &[Datum]) {
-        if rest.first().is_some_and(|d| d.is_symbol("=>")) {
-            if rest.len() != 2 {
-                self.error(clause.span, "`=>` is followed by one procedure expression");
-            }
+    /// The expressions of a clause after its test; `=>` is not one.
+    fn clause_body(&mut self, rest: &[Datum]) {
+        if rest.first().is_some_and(|d| self.is_aux(d, "=>")) {
             rest[1..].iter().for_each(|a| self.expr(a));
         } else {
             rest.iter().for_each(|a| self.expr(a));
@@ -1043,45 +986,24 @@ impl Resolver {
     }
 
     /// `cond` clauses; for `guard`, `guard_var` is already bound by the caller.
-    fn walk_cond(&mut self, d: &Datum, clauses: &[Datum], in_guard: bool) {
-        let _ = d;
-        for (i, clause) in clauses.iter().enumerate() {
-            match clause.as_list() {
-                Some(cl) if !cl.is_empty() => {
-                    let is_else = cl[0].is_symbol("else");
-                    if is_else && i + 1 != clauses.len() {
-                        self.error(clause.span, "`else` must be the last clause");
-                    }
-                    if !is_else {
-                        self.expr(&cl[0]);
-                    }
-                    self.clause_body(clause, &cl[1..]);
+    fn walk_cond(&mut self, clauses: &[Datum]) {
+        for clause in clauses {
+            if let Some([test, rest @ ..]) = clause.as_list() {
+                if !self.is_aux(test, "else") {
+                    self.expr(test);
                 }
-                _ => self.error(
-                    clause.span,
-                    if in_guard {
-                        "a `guard` clause is `(test expr…)`"
-                    } else {
-                        "a `cond` clause is `(test expr…)`"
-                    },
-                ),
+                self.clause_body(rest);
             }
         }
     }
 
     fn walk_do(&mut self, d: &Datum, args: &[Datum]) {
-        let (Some(specs), Some(test)) = (args.first().and_then(Datum::as_list), args.get(1)) else {
-            self.error(d.span, "`do` is `(do ((var init [step])…) (test expr…) command…)`");
-            return;
-        };
+        let (Some(specs), Some(test)) = (args.first().and_then(Datum::as_list), args.get(1)) else { return };
         let mut vars = Vec::new();
         for s in specs {
-            match s.as_list() {
-                Some(parts) if (2..=3).contains(&parts.len()) && parts[0].as_symbol().is_some() => {
-                    self.expr(&parts[1]);
-                    vars.push(parts);
-                }
-                _ => self.error(s.span, "a `do` variable is `(name init [step])`"),
+            if let Some(parts) = s.as_list().filter(|p| (2..=3).contains(&p.len()) && p[0].as_symbol().is_some()) {
+                self.expr(&parts[1]);
+                vars.push(parts);
             }
         }
         self.push_scope(Span { start: args[0].span.end, end: d.span.end });
@@ -1093,29 +1015,22 @@ impl Resolver {
                 self.expr(step);
             }
         }
-        match test.as_list() {
-            Some(t) if !t.is_empty() => t.iter().for_each(|e| self.expr(e)),
-            _ => self.error(test.span, "the `do` test clause is `(test expr…)`"),
+        if let Some(t) = test.as_list() {
+            t.iter().for_each(|e| self.expr(e));
         }
         args[2..].iter().for_each(|c| self.expr(c));
         self.pop_scope();
     }
 
-    fn walk_handle(&mut self, d: &Datum, args: &[Datum]) {
-        let Some(body) = args.first() else {
-            self.error(d.span, "`handle` needs an expression and clauses");
-            return;
-        };
+    fn walk_handle(&mut self, args: &[Datum]) {
+        let Some(body) = args.first() else { return };
         self.expr(body);
         for clause in &args[1..] {
             let cl = clause.as_list().unwrap_or(&[]);
             match cl.first().and_then(Datum::as_symbol).map(|s| s.as_str()) {
                 Some("on") => {
                     let op = cl.get(1).and_then(Datum::as_symbol);
-                    let (Some(op), Some(params)) = (op, cl.get(2)) else {
-                        self.error(clause.span, "an `on` clause is `(on op (arg… k) body…)` or `(on op args k body…)`");
-                        continue;
-                    };
+                    let (Some(op), Some(params)) = (op, cl.get(2)) else { continue };
                     self.res.handled_ops.insert(op);
                     self.push_scope(Span { start: params.span.start, end: clause.span.end });
                     let body_from = match &params.kind {
@@ -1128,10 +1043,7 @@ impl Resolver {
                             self.bind(&cl[3], BindingKind::Parameter, false);
                             4
                         }
-                        _ => {
-                            self.error(params.span, "`on` parameters are `(arg… k)` or `args k`");
-                            3
-                        }
+                        _ => 3,
                     };
                     self.body(cl.get(body_from..).unwrap_or(&[]), clause.span);
                     self.pop_scope();
@@ -1143,33 +1055,23 @@ impl Resolver {
                         self.body(&cl[2..], clause.span);
                         self.pop_scope();
                     }
-                    _ => self.error(clause.span, "a `return` clause is `(return (v) body…)`"),
+                    _ => {}
                 },
-                Some("finally") => self.body(&cl[1..], clause.span),
-                _ => self.error(clause.span, "a `handle` clause starts with `on` or `return`"),
+                _ => {}
             }
         }
     }
 
-    fn walk_match(&mut self, d: &Datum, args: &[Datum]) {
-        let Some(subject) = args.first() else {
-            self.error(d.span, "`match` needs an expression and clauses");
-            return;
-        };
+    fn walk_match(&mut self, args: &[Datum]) {
+        let Some(subject) = args.first() else { return };
         self.expr(subject);
         for clause in &args[1..] {
-            match clause.as_list() {
-                Some(cl) if !cl.is_empty() => {
-                    self.push_scope(clause.span);
-                    let mut seen = HashMap::new();
-                    self.pattern(&cl[0], &mut seen);
-                    if cl.len() < 2 {
-                        self.error(clause.span, "a `match` clause needs a body");
-                    }
-                    self.body(&cl[1..], clause.span);
-                    self.pop_scope();
-                }
-                _ => self.error(clause.span, "a `match` clause is `(pattern body…)`"),
+            if let Some(cl) = clause.as_list().filter(|cl| !cl.is_empty()) {
+                self.push_scope(clause.span);
+                let mut seen = HashMap::new();
+                self.pattern(&cl[0], &mut seen);
+                self.body(&cl[1..], clause.span);
+                self.pop_scope();
             }
         }
     }
@@ -1209,14 +1111,11 @@ impl Resolver {
 
     fn walk_guard(&mut self, d: &Datum, args: &[Datum]) {
         let spec = args.first().and_then(Datum::as_list);
-        let Some(spec) = spec.filter(|s| s.first().is_some_and(|v| v.as_symbol().is_some())) else {
-            self.error(d.span, "`guard` is `(guard (var clause…) body…)`");
-            return;
-        };
+        let Some(spec) = spec.filter(|s| s.first().is_some_and(|v| v.as_symbol().is_some())) else { return };
         self.body(&args[1..], d.span);
         self.push_scope(args[0].span);
         self.bind(&spec[0], BindingKind::Local, false);
-        self.walk_cond(d, &spec[1..], true);
+        self.walk_cond(&spec[1..]);
         self.pop_scope();
     }
 }

@@ -21,6 +21,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::rc::Rc;
 
 use crate::builtins;
+use crate::forms;
 use crate::symbol::Symbol;
 use crate::syntax::{Datum, DatumKind, Span};
 
@@ -538,7 +539,9 @@ impl<'a> Runner<'a> {
         Term::Var(self.fresh(), name)
     }
 
-    /// The special form a list is, unless its keyword is shadowed.
+    /// The special form a list is, unless its keyword is shadowed. Only forms that passed the
+    /// table's shape check get here (the resolver marks the others malformed), so the parts
+    /// are where the table puts them.
     fn form_of(&self, d: &Datum) -> Option<&'static str> {
         let DatumKind::List(items, _) = &d.kind else { return None };
         let head = items.first()?;
@@ -548,7 +551,7 @@ impl<'a> Runner<'a> {
         if b.kind != BindingKind::SpecialForm {
             return None;
         }
-        builtins::SPECIAL_FORMS.iter().copied().find(|s| *s == b.name.as_str())
+        forms::form(b.name.as_str()).map(|f| f.name)
     }
 
     // ----- top level -----
@@ -1135,7 +1138,8 @@ impl<'a> Runner<'a> {
                             }
                             2
                         }
-                        _ => 1,
+                        // The shape check admits no other clause.
+                        _ => continue,
                     };
                     out.join(self.body(cl.get(from..).unwrap_or(&[]), &c));
                 }

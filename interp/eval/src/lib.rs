@@ -10,7 +10,7 @@
 #![cfg_attr(test, allow(clippy::cloned_ref_to_slice_refs))]
 
 // The syntax layer, under the names the modules below use.
-use omega_syntax::{builtins, reader, symbol, syntax};
+use omega_syntax::{builtins, forms, reader, symbol, syntax};
 
 pub(crate) mod compile;
 pub(crate) mod equality;

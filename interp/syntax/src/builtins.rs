@@ -590,44 +590,6 @@ pub fn documentation(name: &str) -> Option<(&'static str, &'static str)> {
         .or_else(|| constant_doc(name).or_else(|| op_doc(name)).map(|d| (d.usage, d.doc)))
 }
 
-/// Keywords of the special forms (docs/language.md §4) that the evaluator implements.
-pub const SPECIAL_FORMS: &[&str] = &[
-    "quote",
-    "quasiquote",
-    "unquote",
-    "unquote-splicing",
-    "if",
-    "define",
-    "lambda",
-    "let",
-    "let*",
-    "letrec",
-    "letrec*",
-    "set!",
-    "begin",
-    "cond",
-    "case",
-    "when",
-    "unless",
-    "do",
-    "and",
-    "or",
-    "define-syntax",
-    "let-syntax",
-    "letrec-syntax",
-    "syntax-rules",
-    "delay",
-    "delay-force",
-    "cons-stream",
-    "effect",
-    "handle",
-    "amb",
-    "parallel",
-    "match",
-    "guard",
-    "define-record-type",
-];
-
 /// Effect operations with a built-in implementation (docs/language.md §7.2).
 pub const BUILTIN_OPS: &[&str] = &["infer.op", "int.op", "search.op", "amb.choose", "amb.fail"];
 

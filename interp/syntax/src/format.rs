@@ -18,34 +18,9 @@ use std::cell::Cell;
 
 use tree_sitter::{Node, TreeCursor};
 
+use crate::forms::{self, Indent};
 use crate::reader::{self, SyntaxError};
 use crate::syntax::Span;
-
-/// Heads whose remaining elements are a body, indented by [`BODY_INDENT`]. Any head
-/// starting with `define` counts too.
-const BODY_FORMS: &[&str] = &[
-    "lambda",
-    "oracle-lambda",
-    "let",
-    "let*",
-    "letrec",
-    "letrec*",
-    "let-syntax",
-    "letrec-syntax",
-    "syntax-rules",
-    "when",
-    "unless",
-    "handle",
-    "on",
-    "return",
-    "finally",
-    "parallel",
-    "begin",
-    "do",
-    "case",
-    "match",
-    "guard",
-];
 
 const BODY_INDENT: usize = 2;
 
@@ -312,8 +287,11 @@ impl<'t> Indenter<'t> {
     }
 }
 
+/// Whether the parts after `head` are a body, indented by [`BODY_INDENT`]: the table of
+/// forms says so for special forms and clause keywords, and any head starting with
+/// `define` counts too (user macros such as `define-tool`).
 fn is_body_form(head: &str) -> bool {
-    head.starts_with("define") || BODY_FORMS.contains(&head)
+    head.starts_with("define") || forms::indent_of(head) == Some(Indent::Body)
 }
 
 /// A datum inside a list, as opposed to its parentheses and comments.

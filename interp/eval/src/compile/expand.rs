@@ -11,6 +11,7 @@ use std::rc::Rc;
 use super::core::*;
 use super::macros::{parse_syntax_rules, Macro, Unalias};
 use crate::error::{Error, ErrorKind};
+use crate::forms;
 use crate::symbol::Symbol;
 use crate::syntax::{Datum, DatumKind, Span};
 use crate::value::{Object, RecordProcKind, RecordType, Value};
@@ -49,6 +50,7 @@ pub enum Special {
     Match,
     Guard,
     DefineRecordType,
+    SyntaxRules,
 }
 
 fn special(name: &str) -> Option<Special> {
@@ -86,6 +88,7 @@ fn special(name: &str) -> Option<Special> {
         "match" => Match,
         "guard" => Guard,
         "define-record-type" => DefineRecordType,
+        "syntax-rules" => SyntaxRules,
         _ => return None,
     })
 }
@@ -174,6 +177,26 @@ fn syntax_error(span: Span, message: impl Into<String>) -> Error {
     let mut e = Error::with_kind(ErrorKind::Syntax, message);
     e.loc = Some(crate::error::Loc { source: 0, span });
     e
+}
+
+/// The expander sees names through macro renaming, and a local binding hides an auxiliary
+/// keyword such as `else`.
+impl forms::Names for Expander<'_> {
+    fn original(&self, s: Symbol) -> Symbol {
+        self.env.strip(s)
+    }
+    fn is_keyword(&self, s: Symbol, keyword: &str) -> bool {
+        self.env.strip(s).as_str() == keyword && matches!(self.lookup(s), Meaning::Global(_))
+    }
+}
+
+/// The table's "KEYWORD: expected SIGNATURE" for a form named `keyword`: the fallback for a
+/// shape the check let through but expansion cannot use.
+fn malformed(keyword: Symbol, span: Span) -> Error {
+    match forms::form(keyword.as_str()) {
+        Some(f) => syntax_error(span, format!("{}: expected {}", f.name, f.signature)),
+        None => syntax_error(span, format!("{keyword}: malformed special form")),
+    }
 }
 
 /// An internal global bound to the built-in of the same name (`#%cons` → `cons`).
@@ -276,6 +299,9 @@ impl<'e> Expander<'e> {
         let d = self.expand_macros(d)?;
         let span = d.span;
         if let Some((head, items)) = self.special_form(&d) {
+            if matches!(head, Special::Define | Special::DefineSyntax | Special::DefineRecordType) {
+                self.check_shape(&d)?;
+            }
             match head {
                 Special::Begin => {
                     let body = items[1..].iter().map(|i| self.toplevel(i)).collect::<Res<Vec<_>>>()?;
@@ -318,6 +344,19 @@ impl<'e> Expander<'e> {
         self.expand(&d)
     }
 
+    /// Whether `d` is the auxiliary keyword `keyword` (`else`, `=>`) here.
+    fn is_aux(&self, d: &Datum, keyword: &str) -> bool {
+        d.as_symbol().is_some_and(|s| forms::Names::is_keyword(self, s, keyword))
+    }
+
+    /// The first mistake in the shape of the special form `d`, from the table of forms.
+    fn check_shape(&self, d: &Datum) -> Res<()> {
+        match forms::check(d, self).into_iter().next() {
+            Some(m) => Err(syntax_error(m.span, m.message)),
+            None => Ok(()),
+        }
+    }
+
     // ----- expressions -----
 
     fn expand(&mut self, d: &Datum) -> Res<Node> {
@@ -342,10 +381,7 @@ impl<'e> Expander<'e> {
                 Meaning::Var(id) => self.var_ref(id),
                 Meaning::Global(g) => Expr::Global(g),
                 Meaning::Macro(_) | Meaning::Special(_) => {
-                    return Err(syntax_error(
-                        span,
-                        format!("{}: bad syntax (a keyword used as a variable)", self.env.strip(*s)),
-                    ))
+                    return Err(syntax_error(span, forms::keyword_as_variable(self.env.strip(*s).as_str())))
                 }
             },
             DatumKind::List(items, tail) => {
@@ -353,8 +389,8 @@ impl<'e> Expander<'e> {
                     // `()` and `null` evaluate to the empty list (docs/language.md §2).
                     return Ok(Node::new(Expr::Const(Value::Null), span));
                 }
-                if tail.is_some() {
-                    return Err(syntax_error(span, "a call cannot be a dotted list"));
+                if let Some(tail) = tail {
+                    return Err(syntax_error(tail.span, forms::DOTTED_CALL));
                 }
                 if let Some(head) = items[0].as_symbol() {
                     match self.lookup(head) {
@@ -421,27 +457,32 @@ impl<'e> Expander<'e> {
 
     fn special(&mut self, s: Special, d: &Datum, items: &[Datum], name: Option<Symbol>) -> Res<Node> {
         let span = d.span;
+        if let Special::Define | Special::DefineSyntax | Special::DefineRecordType = s {
+            let kw = self.env.strip(items[0].as_symbol().unwrap());
+            return Err(syntax_error(span, forms::misplaced_definition(kw.as_str())));
+        }
+        self.check_shape(d)?;
         let kw = self.env.strip(items[0].as_symbol().unwrap());
-        let bad = |what: &str| syntax_error(span, format!("{kw}: {what}"));
+        let bad = || malformed(kw, span);
         let n = items.len();
         let expr = match s {
             Special::Quote => {
                 if n != 2 {
-                    return Err(bad("expected (quote datum)"));
+                    return Err(bad());
                 }
                 Expr::Const(datum_to_value(&self.env.strip_datum(&items[1])))
             }
             Special::Quasiquote => {
                 if n != 2 {
-                    return Err(bad("expected (quasiquote template)"));
+                    return Err(bad());
                 }
                 let built = self.quasi(&items[1], 1)?;
                 return self.expand(&built);
             }
-            Special::Unquote | Special::UnquoteSplicing => return Err(bad("not inside a quasiquote")),
+            Special::Unquote | Special::UnquoteSplicing => return Err(bad()),
             Special::If => {
                 if !(3..=4).contains(&n) {
-                    return Err(bad("expected (if test then [else])"));
+                    return Err(bad());
                 }
                 let t = self.expand(&items[1])?;
                 let c = self.expand(&items[2])?;
@@ -451,12 +492,12 @@ impl<'e> Expander<'e> {
                 };
                 Expr::If(Box::new(t), Box::new(c), Box::new(a))
             }
-            Special::Define | Special::DefineSyntax | Special::DefineRecordType => {
-                return Err(bad("a definition is not allowed here (only at top level or at the start of a body)"))
+            Special::Define | Special::DefineSyntax | Special::DefineRecordType | Special::SyntaxRules => {
+                return Err(bad())
             }
             Special::Lambda => {
                 if n < 3 {
-                    return Err(bad("expected (lambda formals body…)"));
+                    return Err(bad());
                 }
                 return self.lambda(&items[1], &items[2..], name, span);
             }
@@ -482,7 +523,7 @@ impl<'e> Expander<'e> {
                 self.push_rib();
                 let mut vars = Vec::new();
                 for b in &bindings {
-                    let (name, _) = binding_parts(b).ok_or_else(|| bad("malformed binding"))?;
+                    let (name, _) = binding_parts(b).ok_or_else(bad)?;
                     let v = self.new_var(name, true);
                     self.bind(name, Meaning::Var(v));
                     vars.push((v, name));
@@ -499,18 +540,23 @@ impl<'e> Expander<'e> {
             }
             Special::Set => {
                 if n != 3 {
-                    return Err(bad("expected (set! name value)"));
+                    return Err(bad());
                 }
-                let target = items[1].as_symbol().ok_or_else(|| bad("expected a variable name"))?;
+                let target = items[1].as_symbol().ok_or_else(bad)?;
+                let meaning = self.lookup(target);
+                if let Meaning::Macro(_) | Meaning::Special(_) = meaning {
+                    let name = self.env.strip(target);
+                    return Err(syntax_error(items[1].span, forms::assigned_keyword(name.as_str())));
+                }
                 let value = self.expand_named(&items[2], None)?;
-                match self.lookup(target) {
+                match meaning {
                     Meaning::Var(id) => {
                         self.vars[id].assigned = true;
                         self.var_ref(id);
                         Expr::SetLocal(id, Box::new(value))
                     }
                     Meaning::Global(g) => Expr::SetGlobal(g, Box::new(value)),
-                    _ => return Err(bad("cannot assign to a keyword")),
+                    Meaning::Macro(_) | Meaning::Special(_) => return Err(bad()),
                 }
             }
             Special::Begin => {
@@ -521,7 +567,7 @@ impl<'e> Expander<'e> {
             Special::Case => return self.case(items, span),
             Special::When | Special::Unless => {
                 if n < 2 {
-                    return Err(bad("expected a test"));
+                    return Err(bad());
                 }
                 let t = self.expand(&items[1])?;
                 let body = items[2..].iter().map(|i| self.expand(i)).collect::<Res<Vec<_>>>()?;
@@ -569,15 +615,15 @@ impl<'e> Expander<'e> {
             }
             Special::LetSyntax | Special::LetrecSyntax => {
                 if n < 3 {
-                    return Err(bad("expected (let-syntax ((name (syntax-rules …)) …) body…)"));
+                    return Err(bad());
                 }
-                let bindings = items[1].as_list().ok_or_else(|| bad("malformed bindings"))?;
+                let bindings = items[1].as_list().ok_or_else(bad)?;
                 // The templates of let-syntax macros see the scope around the form; those of
                 // letrec-syntax also see each other.
                 let depth = if s == Special::LetSyntax { self.ribs.len() } else { self.ribs.len() + 1 };
                 self.push_rib();
                 for b in bindings {
-                    let (name, spec) = binding_parts(b).ok_or_else(|| bad("malformed binding"))?;
+                    let (name, spec) = binding_parts(b).ok_or_else(bad)?;
                     let mac = parse_syntax_rules(name, spec, depth).map_err(|(sp, m)| syntax_error(sp, m))?;
                     self.bind(name, Meaning::Macro(mac));
                 }
@@ -587,14 +633,14 @@ impl<'e> Expander<'e> {
             }
             Special::Delay | Special::DelayForce => {
                 if n != 2 {
-                    return Err(bad("expected one expression"));
+                    return Err(bad());
                 }
                 let thunk = self.thunk(&items[1], span)?;
                 Expr::Delay { thunk: Box::new(thunk), force_result: s == Special::DelayForce }
             }
             Special::ConsStream => {
                 if n != 3 {
-                    return Err(bad("expected (cons-stream head tail)"));
+                    return Err(bad());
                 }
                 let head = self.expand(&items[1])?;
                 let thunk = self.thunk(&items[2], span)?;
@@ -603,10 +649,7 @@ impl<'e> Expander<'e> {
                 Expr::Call(Box::new(cons), vec![head, promise])
             }
             Special::Effect => {
-                let op = items
-                    .get(1)
-                    .and_then(Datum::as_symbol)
-                    .ok_or_else(|| bad("expected (effect op argument…) with a symbol op"))?;
+                let op = items.get(1).and_then(Datum::as_symbol).ok_or_else(bad)?;
                 let args = items[2..].iter().map(|a| self.expand(a)).collect::<Res<Vec<_>>>()?;
                 Expr::Effect(self.env.strip(op), args)
             }
@@ -643,8 +686,7 @@ impl<'e> Expander<'e> {
     }
 
     fn lambda(&mut self, formals: &Datum, body: &[Datum], name: Option<Symbol>, span: Span) -> Res<Node> {
-        let (params, rest) =
-            parse_formals(formals).ok_or_else(|| syntax_error(formals.span, "lambda: malformed parameter list"))?;
+        let (params, rest) = parse_formals(formals).ok_or_else(|| malformed(Symbol::intern("lambda"), span))?;
         let id = self.next_fn;
         self.next_fn += 1;
         self.fns.push(id);
@@ -687,6 +729,10 @@ impl<'e> Expander<'e> {
         let result = (|| {
             while let Some(d) = queue.pop_front() {
                 let d = self.expand_macros(&d)?;
+                let head = self.special_form(&d).map(|(s, _)| s);
+                if matches!(head, Some(Special::Define | Special::DefineSyntax | Special::DefineRecordType)) {
+                    self.check_shape(&d)?;
+                }
                 match self.special_form(&d) {
                     Some((Special::Begin, its)) => {
                         for i in its[1..].iter().rev() {
@@ -738,7 +784,7 @@ impl<'e> Expander<'e> {
     /// `(define name value)` or `(define (name . formals) body…)` (curried forms too).
     fn parse_define(&mut self, d: &Datum, items: &[Datum]) -> Res<(Symbol, Datum)> {
         let span = d.span;
-        let bad = || syntax_error(span, "define: expected (define name value) or (define (name . formals) body…)");
+        let bad = || malformed(Symbol::intern("define"), span);
         let target = items.get(1).ok_or_else(bad)?;
         match &target.kind {
             DatumKind::Symbol(s) => match items.len() {
@@ -775,28 +821,21 @@ impl<'e> Expander<'e> {
     fn parse_define_syntax(&mut self, items: &[Datum], span: Span) -> Res<(Symbol, Rc<Macro>)> {
         match items {
             [_, name, spec] => {
-                let name = name.as_symbol().ok_or_else(|| syntax_error(span, "define-syntax: expected a name"))?;
+                let name = name.as_symbol().ok_or_else(|| malformed(Symbol::intern("define-syntax"), span))?;
                 let mac = parse_syntax_rules(self.env.strip(name), spec, self.ribs.len())
                     .map_err(|(s, m)| syntax_error(s, m))?;
                 Ok((name, mac))
             }
-            _ => Err(syntax_error(span, "define-syntax: expected (define-syntax name (syntax-rules …))")),
+            _ => Err(malformed(Symbol::intern("define-syntax"), span)),
         }
     }
 
     fn let_parts<'d>(&self, items: &'d [Datum], span: Span) -> Res<(Vec<Datum>, &'d [Datum])> {
         let kw = self.env.strip(items[0].as_symbol().unwrap());
-        let bindings = items
-            .get(1)
-            .and_then(Datum::as_list)
-            .ok_or_else(|| syntax_error(span, format!("{kw}: expected ({kw} ((name value) …) body…)")))?;
-        for b in bindings {
-            if binding_parts(b).is_none() {
-                return Err(syntax_error(b.span, format!("{kw}: malformed binding, expected (name value)")));
-            }
-        }
-        if items.len() < 3 {
-            return Err(syntax_error(span, format!("{kw}: empty body")));
+        let bindings =
+            items.get(1).and_then(Datum::as_list).filter(|_| items.len() >= 3).ok_or_else(|| malformed(kw, span))?;
+        if !bindings.iter().all(|b| binding_parts(b).is_some()) {
+            return Err(malformed(kw, span));
         }
         Ok((bindings.to_vec(), &items[2..]))
     }
@@ -808,7 +847,7 @@ impl<'e> Expander<'e> {
         for b in bindings {
             let (name, _) = binding_parts(b).unwrap();
             if seen.contains(&name) {
-                return Err(syntax_error(b.span, format!("{kw}: duplicate binding of {}", self.env.strip(name))));
+                return Err(malformed(kw, b.span));
             }
             seen.push(name);
         }
@@ -844,12 +883,11 @@ impl<'e> Expander<'e> {
             .get(1)
             .and_then(Datum::as_list)
             .filter(|_| items.len() >= 3)
-            .ok_or_else(|| syntax_error(span, "let: expected (let name ((var init) …) body…)"))?;
+            .ok_or_else(|| malformed(Symbol::intern("let"), span))?;
         let mut params = Vec::new();
         let mut inits = Vec::new();
         for b in bindings {
-            let (v, init) = binding_parts(b)
-                .ok_or_else(|| syntax_error(b.span, "let: malformed binding, expected (name value)"))?;
+            let (v, init) = binding_parts(b).ok_or_else(|| malformed(Symbol::intern("let"), b.span))?;
             params.push(Datum::new(DatumKind::Symbol(v), b.span));
             inits.push(self.expand(init)?);
         }
@@ -870,25 +908,21 @@ impl<'e> Expander<'e> {
         let Some((first, rest)) = clauses.split_first() else {
             return Ok(Node::unspecified(span));
         };
-        let parts = first
-            .as_list()
-            .filter(|p| !p.is_empty())
-            .ok_or_else(|| syntax_error(first.span, "cond: each clause must be (test expression…)"))?;
-        let is_else = parts[0].as_symbol().is_some_and(|s| self.env.strip(s).as_str() == "else")
-            && matches!(self.lookup(parts[0].as_symbol().unwrap()), Meaning::Global(_));
-        if is_else {
+        let cond = Symbol::intern("cond");
+        let parts = first.as_list().filter(|p| !p.is_empty()).ok_or_else(|| malformed(cond, first.span))?;
+        if self.is_aux(&parts[0], "else") {
             if !rest.is_empty() {
-                return Err(syntax_error(first.span, "cond: else must be the last clause"));
+                return Err(malformed(cond, first.span));
             }
             let body = parts[1..].iter().map(|i| self.expand(i)).collect::<Res<Vec<_>>>()?;
             return Ok(seq(body, first.span));
         }
         let test = self.expand(&parts[0])?;
         let otherwise = self.cond(rest, span)?;
-        let arrow = parts.get(1).and_then(Datum::as_symbol).is_some_and(|s| self.env.strip(s).as_str() == "=>");
+        let arrow = parts.get(1).is_some_and(|p| self.is_aux(p, "=>"));
         if parts.len() == 1 || arrow {
             if arrow && parts.len() != 3 {
-                return Err(syntax_error(first.span, "cond: expected (test => procedure)"));
+                return Err(malformed(cond, first.span));
             }
             let t = self.new_var(Symbol::intern("cond"), false);
             let r = self.var_ref(t);
@@ -910,28 +944,25 @@ impl<'e> Expander<'e> {
     }
 
     fn case(&mut self, items: &[Datum], span: Span) -> Res<Node> {
+        let case = Symbol::intern("case");
         if items.len() < 2 {
-            return Err(syntax_error(span, "case: expected (case key clause…)"));
+            return Err(malformed(case, span));
         }
         let key = self.temp("key", span);
         let mut clauses = Vec::new();
         for c in &items[2..] {
-            let parts = c
-                .as_list()
-                .filter(|p| p.len() >= 2)
-                .ok_or_else(|| syntax_error(c.span, "case: each clause must be ((datum…) expression…)"))?;
-            let is_else = parts[0].is_symbol("else");
+            let parts = c.as_list().filter(|p| p.len() >= 2).ok_or_else(|| malformed(case, c.span))?;
+            let is_else = self.is_aux(&parts[0], "else");
             let test = if is_else {
                 self.core("else", c.span)
             } else {
-                let data =
-                    parts[0].as_list().ok_or_else(|| syntax_error(parts[0].span, "case: expected a list of data"))?;
+                let data = parts[0].as_list().ok_or_else(|| malformed(case, parts[0].span))?;
                 let quoted = list(vec![self.core("quote", c.span), list(data.to_vec(), parts[0].span)], c.span);
                 list(vec![builtin("memv", c.span), key.clone(), quoted], c.span)
             };
             let mut clause = vec![test];
-            if parts[1].is_symbol("=>") {
-                let f = parts.get(2).ok_or_else(|| syntax_error(c.span, "case: expected (data => procedure)"))?;
+            if self.is_aux(&parts[1], "=>") {
+                let f = parts.get(2).ok_or_else(|| malformed(case, c.span))?;
                 clause.push(list(vec![f.clone(), key.clone()], c.span));
             } else {
                 clause.extend(parts[1..].iter().cloned());
@@ -946,7 +977,7 @@ impl<'e> Expander<'e> {
     }
 
     fn do_loop(&mut self, items: &[Datum], span: Span) -> Res<Node> {
-        let bad = || syntax_error(span, "do: expected (do ((var init [step]) …) (test result…) command…)");
+        let bad = || malformed(Symbol::intern("do"), span);
         let specs = items.get(1).and_then(Datum::as_list).ok_or_else(bad)?;
         let exit = items.get(2).and_then(Datum::as_list).filter(|e| !e.is_empty()).ok_or_else(bad)?;
         let lp = self.temp("do-loop", span);
@@ -975,34 +1006,29 @@ impl<'e> Expander<'e> {
     }
 
     fn handle(&mut self, items: &[Datum], span: Span) -> Res<Node> {
-        let bad = |s: Span, m: &str| syntax_error(s, format!("handle: {m}"));
-        let body_expr = items.get(1).ok_or_else(|| bad(span, "expected (handle expression clause…)"))?;
+        let bad = |s: Span| malformed(Symbol::intern("handle"), s);
+        let body_expr = items.get(1).ok_or_else(|| bad(span))?;
         let body = self.thunk(body_expr, body_expr.span)?;
         let mut clauses: Vec<(Symbol, bool, Node)> = Vec::new();
         let mut ret = None;
         for c in &items[2..] {
-            let parts = c
-                .as_list()
-                .ok_or_else(|| bad(c.span, "each clause must be (on op (arg… k) body…) or (return (v) body…)"))?;
+            let parts = c.as_list().ok_or_else(|| bad(c.span))?;
             match parts.first().and_then(Datum::as_symbol).map(|s| self.env.strip(s)).as_ref().map(|s| s.as_str()) {
                 Some("on") => {
-                    let op = parts
-                        .get(1)
-                        .and_then(Datum::as_symbol)
-                        .ok_or_else(|| bad(c.span, "expected (on op (arg… k) body…)"))?;
+                    let op = parts.get(1).and_then(Datum::as_symbol).ok_or_else(|| bad(c.span))?;
                     let op = self.env.strip(op);
                     if parts.len() < 4 {
-                        return Err(bad(c.span, "expected (on op (arg… k) body…)"));
+                        return Err(bad(c.span));
                     }
                     if clauses.iter().any(|(o, _, _)| *o == op) {
-                        return Err(bad(c.span, &format!("more than one clause for {op}")));
+                        return Err(bad(c.span));
                     }
                     // (on op args k body…) binds the argument list to `args`.
                     let (formals, body) = match parts[2].as_symbol() {
                         Some(args) => {
-                            let k = parts[3].as_symbol().ok_or_else(|| bad(c.span, "expected (on op args k body…)"))?;
+                            let k = parts[3].as_symbol().ok_or_else(|| bad(c.span))?;
                             if parts.len() < 5 {
-                                return Err(bad(c.span, "empty clause body"));
+                                return Err(bad(c.span));
                             }
                             let formals = list(
                                 vec![
@@ -1018,10 +1044,7 @@ impl<'e> Expander<'e> {
                                 .as_list()
                                 .is_some_and(|f| !f.is_empty() && f.iter().all(|x| x.as_symbol().is_some()));
                             if !ok {
-                                return Err(bad(
-                                    parts[2].span,
-                                    "expected a parameter list ending with the continuation, e.g. (prompt k)",
-                                ));
+                                return Err(bad(parts[2].span));
                             }
                             (parts[2].clone(), &parts[3..])
                         }
@@ -1033,18 +1056,18 @@ impl<'e> Expander<'e> {
                 Some("return") => {
                     let ok = parts.len() >= 3 && parts[1].as_list().is_some_and(|f| f.len() == 1);
                     if !ok || ret.is_some() {
-                        return Err(bad(c.span, "expected one (return (v) body…) clause"));
+                        return Err(bad(c.span));
                     }
                     ret = Some(Box::new(self.lambda(&parts[1], &parts[2..], None, c.span)?));
                 }
-                _ => return Err(bad(c.span, "each clause must be (on op (arg… k) body…) or (return (v) body…)")),
+                _ => return Err(bad(c.span)),
             }
         }
         Ok(Node::new(Expr::Handle { body: Box::new(body), clauses, ret }, span))
     }
 
     fn guard(&mut self, items: &[Datum], span: Span) -> Res<Node> {
-        let bad = || syntax_error(span, "guard: expected (guard (var clause…) body…)");
+        let bad = || malformed(Symbol::intern("guard"), span);
         let spec = items.get(1).and_then(Datum::as_list).filter(|s| !s.is_empty()).ok_or_else(bad)?;
         if items.len() < 3 {
             return Err(bad());
@@ -1053,7 +1076,7 @@ impl<'e> Expander<'e> {
         var.as_symbol().ok_or_else(bad)?;
         let mut clauses = spec[1..].to_vec();
         let has_else =
-            clauses.last().and_then(Datum::as_list).and_then(|c| c.first()).is_some_and(|h| h.is_symbol("else"));
+            clauses.last().and_then(Datum::as_list).and_then(|c| c.first()).is_some_and(|h| self.is_aux(h, "else"));
         if !has_else {
             let reraise = list(vec![builtin("raise-again", span), var.clone()], span);
             clauses.push(list(vec![self.core("else", span), reraise], span));
@@ -1074,9 +1097,7 @@ impl<'e> Expander<'e> {
     /// (name, value) definitions. The descriptor lists the constructor's fields first, so
     /// the constructor fills a record from its arguments in order and pads the rest.
     fn record_type(&mut self, items: &[Datum], span: Span) -> Res<Vec<(Symbol, Value, Span)>> {
-        let bad = || {
-            syntax_error(span, "define-record-type: expected (define-record-type name (constructor field…) predicate (field accessor [modifier])…)")
-        };
+        let bad = || malformed(Symbol::intern("define-record-type"), span);
         if items.len() < 4 {
             return Err(bad());
         }
@@ -1094,18 +1115,15 @@ impl<'e> Expander<'e> {
         let declared: Vec<Symbol> = specs.iter().map(|(n, _)| n[0]).collect();
         for (i, (names, s)) in specs.iter().enumerate() {
             if declared[..i].contains(&names[0]) {
-                return Err(syntax_error(
-                    *s,
-                    format!("define-record-type: duplicate field {}", self.env.strip(names[0])),
-                ));
+                return Err(malformed(Symbol::intern("define-record-type"), *s));
             }
         }
         let (ctor, ctor_fields) = match &items[2].kind {
             DatumKind::List(c, None) if !c.is_empty() => {
                 let name = c[0].as_symbol().ok_or_else(bad)?;
                 let fields = c[1..].iter().map(Datum::as_symbol).collect::<Option<Vec<_>>>().ok_or_else(bad)?;
-                if let Some(f) = fields.iter().find(|f| !declared.contains(f)) {
-                    return Err(syntax_error(items[2].span, format!("define-record-type: {f} is not a field")));
+                if fields.iter().any(|f| !declared.contains(f)) {
+                    return Err(malformed(Symbol::intern("define-record-type"), items[2].span));
                 }
                 (Some(name), fields)
             }
@@ -1146,18 +1164,18 @@ impl<'e> Expander<'e> {
                     let arg = |this: &mut Self, d: usize| -> Res<Datum> {
                         match (items.len(), tail) {
                             (2, None) => this.quasi(&items[1], d),
-                            _ => Err(syntax_error(span, format!("{head}: expects one argument"))),
+                            _ => Err(malformed(head, span)),
                         }
                     };
                     match head.as_str() {
                         "unquote" if depth == 1 => {
                             return match (items.len(), tail) {
                                 (2, None) => Ok(items[1].clone()),
-                                _ => Err(syntax_error(span, "unquote: expects one argument")),
+                                _ => Err(malformed(head, span)),
                             }
                         }
                         "unquote-splicing" if depth == 1 => {
-                            return Err(syntax_error(span, "unquote-splicing: not inside a list or vector"));
+                            return Err(malformed(head, span));
                         }
                         "unquote" | "unquote-splicing" if depth > 1 => {
                             let inner = arg(self, depth - 1)?;
@@ -1214,7 +1232,7 @@ impl<'e> Expander<'e> {
 
     fn match_form(&mut self, items: &[Datum], span: Span) -> Res<Datum> {
         if items.len() < 2 {
-            return Err(syntax_error(span, "match: expected (match expression (pattern body…) …)"));
+            return Err(malformed(Symbol::intern("match"), span));
         }
         let v = self.temp("match-value", span);
         let mut result = list(vec![builtin("match-failed", span), v.clone()], span);
@@ -1222,7 +1240,7 @@ impl<'e> Expander<'e> {
             let parts = clause
                 .as_list()
                 .filter(|p| p.len() >= 2)
-                .ok_or_else(|| syntax_error(clause.span, "match: each clause must be (pattern body…)"))?;
+                .ok_or_else(|| malformed(Symbol::intern("match"), clause.span))?;
             let fail = self.temp("match-fail", clause.span);
             // A body, so it may start with definitions (P8).
             let mut body = vec![self.core("let", clause.span), list(vec![], clause.span)];
@@ -1230,7 +1248,7 @@ impl<'e> Expander<'e> {
             let success = list(body, clause.span);
             let fail_call = list(vec![fail.clone()], clause.span);
             let mut bound = Vec::new();
-            let test = if parts[0].is_symbol("else") {
+            let test = if self.is_aux(&parts[0], "else") {
                 success
             } else {
                 self.pattern(&parts[0], &v, success, &fail_call, &mut bound)?
@@ -1479,4 +1497,59 @@ fn value_to_datum_within(v: &Value, depth: usize) -> Option<Datum> {
         _ => return None,
     };
     Some(Datum::new(kind, span))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::special;
+    use crate::forms::FORMS;
+
+    #[test]
+    fn the_expander_implements_exactly_the_forms_of_the_table() {
+        for f in FORMS {
+            assert!(special(f.name).is_some(), "{} is in the table of forms but the expander does not know it", f.name);
+        }
+        // Every keyword the expander knows is in the table (the table is what the analysis,
+        // the formatter and the editors read).
+        let known = [
+            "quote",
+            "quasiquote",
+            "unquote",
+            "unquote-splicing",
+            "if",
+            "define",
+            "lambda",
+            "let",
+            "let*",
+            "letrec",
+            "letrec*",
+            "set!",
+            "begin",
+            "cond",
+            "case",
+            "when",
+            "unless",
+            "do",
+            "and",
+            "or",
+            "define-syntax",
+            "let-syntax",
+            "letrec-syntax",
+            "delay",
+            "delay-force",
+            "cons-stream",
+            "effect",
+            "handle",
+            "amb",
+            "parallel",
+            "match",
+            "guard",
+            "define-record-type",
+            "syntax-rules",
+        ];
+        for name in known {
+            assert!(FORMS.iter().any(|f| f.name == name), "{name}");
+        }
+        assert_eq!(known.len(), FORMS.len());
+    }
 }

@@ -308,6 +308,9 @@ fn template_symbols(t: &Datum) -> Vec<Symbol> {
 
 /// Parses `(syntax-rules [ellipsis] (literal…) (pattern template)…)`.
 pub fn parse_syntax_rules(name: Symbol, spec: &Datum, depth: usize) -> Result<Rc<Macro>, (Span, String)> {
+    if let Some(m) = crate::forms::check_transformer(name, spec, &crate::forms::PlainNames).into_iter().next() {
+        return Err((m.span, m.message));
+    }
     let bad = || (spec.span, format!("{name}: expected (syntax-rules (literal …) (pattern template) …)"));
     let items = spec.as_list().ok_or_else(bad)?;
     if items.len() < 2 || !items[0].is_symbol("syntax-rules") {
