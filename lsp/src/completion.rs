@@ -8,7 +8,7 @@ use tower_lsp_server::ls_types::*;
 use omega_analysis::BindingKind;
 use omega_syntax::builtins;
 
-use crate::features::{builtin_head, enclosing_form, procedure_head};
+use crate::features::{enclosing_form, procedure_head, table_doc, usage_head};
 use crate::state::Snapshot;
 
 /// The identifier prefix typed before `offset`.
@@ -23,7 +23,18 @@ fn prefix(text: &str, offset: usize) -> &str {
 }
 
 fn item(label: &str, kind: CompletionItemKind, detail: String) -> CompletionItem {
-    CompletionItem { label: label.to_string(), kind: Some(kind), detail: Some(detail), ..Default::default() }
+    let documentation = table_doc(label)
+        .filter(|_| {
+            matches!(kind, CompletionItemKind::FUNCTION | CompletionItemKind::KEYWORD | CompletionItemKind::EVENT)
+        })
+        .map(|(_, doc)| Documentation::MarkupContent(MarkupContent { kind: MarkupKind::Markdown, value: doc.into() }));
+    CompletionItem {
+        label: label.to_string(),
+        kind: Some(kind),
+        detail: Some(detail),
+        documentation,
+        ..Default::default()
+    }
 }
 
 pub fn complete(snap: &Snapshot, offset: usize) -> Vec<CompletionItem> {
@@ -64,14 +75,14 @@ pub fn complete(snap: &Snapshot, offset: usize) -> Vec<CompletionItem> {
             out.push(item(name, kind, detail));
         }
     }
-    for form in builtins::SPECIAL_FORMS {
-        if form.starts_with(typed) && seen.insert(form.to_string()) {
-            out.push(item(form, CompletionItemKind::KEYWORD, "special form".into()));
+    for form in omega_syntax::forms::FORMS {
+        if form.name.starts_with(typed) && seen.insert(form.name.to_string()) {
+            out.push(item(form.name, CompletionItemKind::KEYWORD, form.signature.into()));
         }
     }
     for sig in builtins::SIGNATURES {
         if sig.name.starts_with(typed) && seen.insert(sig.name.to_string()) {
-            out.push(item(sig.name, CompletionItemKind::FUNCTION, builtin_head(sig).0));
+            out.push(item(sig.name, CompletionItemKind::FUNCTION, sig.usage.into()));
         }
     }
     out
@@ -162,9 +173,9 @@ pub fn signature_help(snap: &Snapshot, offset: usize) -> Option<SignatureHelp> {
             (label, params, crate::features::doc_comment(&snap.text, form))
         }
         _ => {
-            let sig = builtins::signature(name)?;
-            let (label, params) = builtin_head(sig);
-            (label, params, Some(format!("built-in procedure (tier {})", sig.tier)))
+            let (usage, doc) = table_doc(name)?;
+            let (label, params) = usage_head(usage);
+            (label, params, Some(doc.to_string()))
         }
     };
     let rest_param = params.iter().position(|p| p.starts_with(". ") || p.ends_with('…'));

@@ -181,14 +181,54 @@ fn slice(src: &str, span: Span) -> String {
     src[span.start as usize..span.end as usize].to_string()
 }
 
-/// A built-in's call shape from its arity: `(substring arg1 arg2 [arg3])`, `(+ arg …)`.
-pub fn builtin_head(sig: &omega_syntax::builtins::Signature) -> (String, Vec<String>) {
-    let mut params: Vec<String> = (1..=sig.min).map(|i| format!("arg{i}")).collect();
-    match sig.max {
-        Some(max) => params.extend((sig.min + 1..=max).map(|i| format!("[arg{i}]"))),
-        None => params.push("arg …".into()),
+/// A call shape from the tables' usage line, `(substring s start [end])`: the line itself and
+/// its parameters (`s`, `start`, `[end]`; a repeated `x …` is one parameter).
+pub fn usage_head(usage: &str) -> (String, Vec<String>) {
+    let inner = usage.trim().strip_prefix('(').and_then(|u| u.strip_suffix(')')).unwrap_or(usage);
+    let mut params: Vec<String> = Vec::new();
+    let (mut depth, mut token) = (0i32, String::new());
+    for c in inner.chars() {
+        match c {
+            '(' | '[' => depth += 1,
+            ')' | ']' => depth -= 1,
+            _ => {}
+        }
+        if c.is_whitespace() && depth == 0 {
+            if !token.is_empty() {
+                params.push(std::mem::take(&mut token));
+            }
+        } else {
+            token.push(c);
+        }
     }
-    let label =
-        if params.is_empty() { format!("({})", sig.name) } else { format!("({} {})", sig.name, params.join(" ")) };
-    (label, params)
+    if !token.is_empty() {
+        params.push(token);
+    }
+    // The head is the name, not a parameter; `…` belongs to the parameter before it.
+    let mut out: Vec<String> = Vec::new();
+    for p in params.into_iter().skip(1) {
+        match out.last_mut() {
+            Some(last) if p == "…" => last.push_str(" …"),
+            _ => out.push(p),
+        }
+    }
+    (usage.to_string(), out)
+}
+
+/// The usage line and doc of a built-in, special form, clause keyword or effect op.
+pub fn table_doc(name: &str) -> Option<(&'static str, &'static str)> {
+    omega_syntax::builtins::documentation(name).or_else(|| omega_syntax::forms::documentation(name))
+}
+
+#[cfg(test)]
+mod usage_tests {
+    use super::usage_head;
+
+    #[test]
+    fn usage_lines_give_their_parameters() {
+        assert_eq!(usage_head("(substring s start [end])").1, ["s", "start", "[end]"]);
+        assert_eq!(usage_head("(+ z …)").1, ["z …"]);
+        assert_eq!(usage_head("(make-serializer)").1, Vec::<String>::new());
+        assert_eq!(usage_head("(let ((name value) …) body …)").1, ["((name value) …)", "body …"]);
+    }
 }

@@ -2,9 +2,8 @@
 //! lock-order notes, and the last inline result (an LLM answer in full, with its metadata).
 
 use omega_analysis::BindingKind;
-use omega_syntax::builtins;
 
-use crate::features::{builtin_head, doc_comment, enclosing_form, procedure_head, word_at};
+use crate::features::{doc_comment, enclosing_form, procedure_head, table_doc, word_at};
 use crate::results::InlineResult;
 use crate::state::Snapshot;
 
@@ -21,24 +20,13 @@ pub fn hover(
         if let Some(b) = a.resolution.definition_at(offset) {
             let name = b.name.as_str();
             match b.kind {
-                BindingKind::Builtin => match builtins::signature(name) {
-                    Some(sig) => {
-                        let (head, _) = builtin_head(sig);
-                        let takes = match (sig.min, sig.max) {
-                            (min, Some(max)) if min == max => {
-                                format!("{min} argument{}", if min == 1 { "" } else { "s" })
-                            }
-                            (min, Some(max)) => format!("{min} to {max} arguments"),
-                            (min, None) => format!("at least {min} argument{}", if min == 1 { "" } else { "s" }),
-                        };
-                        parts.push(format!(
-                            "```omega\n{head}\n```\nbuilt-in procedure (tier {}), takes {takes}",
-                            sig.tier
-                        ));
+                BindingKind::Builtin | BindingKind::SpecialForm => {
+                    let what = if b.kind == BindingKind::Builtin { "built-in" } else { "special form" };
+                    match table_doc(name) {
+                        Some((usage, doc)) => parts.push(format!("```omega\n{usage}\n```\n{doc}\n\n*{what}*")),
+                        None => parts.push(format!("`{name}`: {what}")),
                     }
-                    None => parts.push(format!("`{name}`: built-in")),
-                },
-                BindingKind::SpecialForm => parts.push(format!("`{name}`: special form")),
+                }
                 _ => {
                     let what = match b.kind {
                         BindingKind::TopLevel => "top-level definition",
@@ -65,6 +53,15 @@ pub fn hover(
                     }
                     parts.push(text);
                 }
+            }
+        }
+        // Effect operations are not bindings: `infer.op` in `(effect infer.op …)`.
+        if parts.is_empty() {
+            let text = &snap.text[word.start as usize..word.end as usize];
+            if let Some((usage, doc)) =
+                omega_syntax::builtins::BUILTIN_OPS.contains(&text).then(|| table_doc(text)).flatten()
+            {
+                parts.push(format!("```omega\n{usage}\n```\n{doc}\n\n*effect operation*"));
             }
         }
         if let Some(note) = a.lock_order_at(offset) {

@@ -336,9 +336,15 @@ fn hover_shows_signatures_docs_and_lock_order_notes() {
     let text = h["contents"]["value"].as_str().unwrap();
     assert!(text.contains("(inc x)") && text.contains("Adds one to its argument."), "{text}");
     assert_eq!(h["range"], range((4, 13), (4, 16)));
-    let h = c.request("textDocument/hover", at(uri, 1, 17));
-    let text = h["contents"]["value"].as_str().unwrap();
-    assert!(text.contains("built-in procedure") && text.contains("takes"), "{text}");
+    // Built-ins and special forms: the usage line and the doc of the language's tables.
+    for ((line, character), name) in [((1, 17), "+"), ((1, 1), "define"), ((3, 11), "make-serializer")] {
+        let h = c.request("textDocument/hover", at(uri, line, character));
+        let text = h["contents"]["value"].as_str().unwrap();
+        let (usage, doc) = omega_syntax::builtins::documentation(name)
+            .or_else(|| omega_syntax::forms::documentation(name))
+            .expect("a documented name");
+        assert!(text.contains(usage) && text.contains(doc), "hover on {name}: {text}");
+    }
 
     let mut c = LspClient::start(Options::default());
     let uri = "file:///work/deadlock.omega";
@@ -363,12 +369,16 @@ fn completion_and_signature_help() {
     let items = c.request("textDocument/completion", at(uri, 7, 8));
     let labels: Vec<&str> = items.as_array().unwrap().iter().map(|i| i["label"].as_str().unwrap()).collect();
     assert!(labels.contains(&"infer.op") && !labels.contains(&"inc"), "{labels:?}");
+    let infer = items.as_array().unwrap().iter().find(|i| i["label"] == "infer.op").unwrap();
+    let doc = infer["documentation"]["value"].as_str().unwrap_or_default();
+    assert!(doc.contains("Asks the configured LLM"), "the op's doc in its completion item: {infer}");
 
     let help = c.request("textDocument/signatureHelp", at(uri, 4, 17));
     assert_eq!(help["signatures"][0]["label"], "(inc x)");
     assert_eq!(help["activeParameter"], 0);
     let help = c.request("textDocument/signatureHelp", at(uri, 1, 21));
-    assert_eq!(help["signatures"][0]["label"], "(+ arg …)");
+    assert_eq!(help["signatures"][0]["label"], omega_syntax::builtins::documentation("+").unwrap().0);
+    assert_eq!(help["signatures"][0]["parameters"][0]["label"], "z …");
 }
 
 #[test]
