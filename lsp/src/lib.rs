@@ -41,6 +41,7 @@
 //!   pass through this crate's messages.
 
 pub mod actions;
+mod analyze;
 pub mod completion;
 pub mod diagnostics;
 pub mod document;
@@ -49,6 +50,7 @@ pub mod features;
 pub mod hover;
 pub mod navigation;
 pub mod results;
+mod runs;
 pub mod semantic;
 pub mod server;
 pub mod settings;
