@@ -49,6 +49,7 @@ impl Backend {
             d.last_job = job_id;
             d.edit_log.clear();
             let whole_file = matches!(target, Target::File);
+            d.job_versions.insert(job_id, d.doc.version);
             d.run = Some(Run {
                 job: job_id,
                 whole_file,
@@ -106,7 +107,7 @@ impl Backend {
                 if !current {
                     return;
                 }
-                self.status(uri, "running", 0, Duration::ZERO).await;
+                self.status(uri, job, "running", 0, Duration::ZERO).await;
                 self.begin_progress(uri, job).await;
                 self.publish(uri).await;
                 self.refresh_lenses().await;
@@ -220,7 +221,7 @@ impl Backend {
                 let Some((current, calls, progress)) = done else {
                     return;
                 };
-                self.status(uri, state.as_str(), calls, elapsed).await;
+                self.status(uri, job, state.as_str(), calls, elapsed).await;
                 if !current {
                     return;
                 }
@@ -246,7 +247,7 @@ impl Backend {
                         _ => None,
                     }
                 };
-                self.status(uri, "failed", 0, Duration::ZERO).await;
+                self.status(uri, job, "failed", 0, Duration::ZERO).await;
                 if let Some(token) = progress {
                     self.end_progress(token, RunState::Failed).await;
                 }
@@ -262,8 +263,15 @@ impl Backend {
         (d.last_job == job).then(|| f(d))
     }
 
-    pub(crate) async fn status(&self, uri: &Uri, state: &str, llm_calls: u64, elapsed: Duration) {
-        let version = lock(&self.state.docs).get(uri).map(|d| d.doc.version);
+    /// `omega/evalStatus` of the run of `job`, with the document version it evaluates.
+    pub(crate) async fn status(&self, uri: &Uri, job: u64, state: &str, llm_calls: u64, elapsed: Duration) {
+        let version = lock(&self.state.docs).get_mut(uri).and_then(|d| {
+            let v = d.job_versions.get(&job).copied();
+            if state != "running" {
+                d.job_versions.remove(&job);
+            }
+            v
+        });
         let params = json!({
             "uri": uri.as_str(),
             "version": version,

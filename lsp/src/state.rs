@@ -51,6 +51,8 @@ pub struct DocState {
     pub run: Option<Run>,
     /// The last job submitted for this file (runs of older jobs are superseded).
     pub last_job: u64,
+    /// The document version each unfinished job evaluates.
+    pub job_versions: HashMap<u64, i32>,
     pub too_big_reported: bool,
 }
 
@@ -64,6 +66,7 @@ impl DocState {
             edit_log: Vec::new(),
             run: None,
             last_job: 0,
+            job_versions: HashMap::new(),
             too_big_reported: false,
         }
     }

@@ -203,8 +203,11 @@ fn a_new_save_cancels_the_old_run() {
     let uri = s.open("resave.omega", "(effect infer.op \"forever\")\n");
     s.client.save(&uri);
     assert!(s.llm.wait_until(Duration::from_secs(20), |l| l.in_flight() == 1));
+    // An edit, then a save: the status of each run names the version it evaluated.
+    s.client.change(&uri, 2, (1, 0), (1, 0), "(+ 1 2)\n");
     s.client.save(&uri);
-    s.client.eval_status(&uri, "cancelled");
+    assert_eq!(s.client.eval_status(&uri, "cancelled")["version"], 1);
+    s.client.wait("omega/evalStatus", |p| p["uri"] == uri.as_str() && p["state"] == "running" && p["version"] == 2);
     // The second run sends its own request once the first one's is dropped.
     assert!(s.llm.wait_until(Duration::from_secs(10), |l| l.requests() + l.in_flight() >= 2 && l.disconnects() >= 1));
     assert!(s.llm.wait_until(Duration::from_secs(10), |l| l.in_flight() == 1), "only the new run's call is in flight");
