@@ -17,12 +17,13 @@ use omega::error::ErrorKind;
 use omega::value::Value;
 use omega::vm::Limits;
 
+/// mimalloc, counting each thread's live bytes for the memory budget of a run.
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: omega::memory::CountingAlloc<mimalloc::MiMalloc> = omega::memory::CountingAlloc(mimalloc::MiMalloc);
 
 const USAGE: &str = "usage: omega run FILE | eval 'EXPR…' | repl | check [--format human|json] FILE… | fmt [--check] FILE…
 flags: --adapter NAME --model NAME --no-cache --offline --max-llm-calls N --max-in-flight N
-       --timeout SECS --max-steps N --schedule SEED";
+       --timeout SECS --max-steps N --max-memory MB (default 512; 0: no limit) --schedule SEED";
 
 /// Exit code 2 with a message: bad usage or an unreadable file.
 struct Usage(String);
@@ -32,6 +33,8 @@ struct Flags {
     llm: LlmOverrides,
     timeout: Option<f64>,
     max_steps: Option<u64>,
+    /// `--max-memory MB`: `Some(0)` lifts the limit.
+    max_memory_mb: Option<u64>,
     schedule: Option<u64>,
     format_json: bool,
     check_only: bool,
@@ -102,7 +105,12 @@ fn parse_flags(args: &[String]) -> Result<(Flags, Vec<String>), Usage> {
             "--offline" => f.llm.offline = true,
             "--max-llm-calls" => f.llm.max_llm_calls = Some(num(a, value(a)?)?),
             "--max-in-flight" => f.llm.max_in_flight = Some(num(a, value(a)?)?),
-            "--timeout" => f.timeout = Some(num(a, value(a)?)?),
+            "--timeout" => {
+                let secs = num(a, value(a)?)?;
+                omega::vm::check_timeout(secs).map_err(|e| Usage(format!("--timeout: {e}")))?;
+                f.timeout = Some(secs);
+            }
+            "--max-memory" => f.max_memory_mb = Some(num(a, value(a)?)?),
             "--max-steps" => f.max_steps = Some(num(a, value(a)?)?),
             "--schedule" => f.schedule = Some(num(a, value(a)?)?),
             "--format" => match value(a)?.as_str() {
@@ -162,7 +170,11 @@ fn session(start: Option<&Path>, flags: &Flags, out: Box<dyn Output>) -> Result<
     let service = LlmService::new(&config).map_err(|e| Usage(e.message))?;
     let port = ServicePort::new(service.session());
     let mut s = Session::new(out, Box::new(port));
-    s.set_limits(Limits { max_steps: flags.max_steps, timeout_secs: flags.timeout, ..Limits::default() });
+    let mut limits = Limits { max_steps: flags.max_steps, timeout_secs: flags.timeout, ..Limits::default() };
+    if let Some(mb) = flags.max_memory_mb {
+        limits.memory = (mb > 0).then(|| mb.saturating_mul(1 << 20));
+    }
+    s.set_limits(limits);
     if let Some(seed) = flags.schedule {
         s.set_schedule(seed);
     }
@@ -351,10 +363,19 @@ fn check(files: &[String], flags: &Flags) -> Result<ExitCode, Usage> {
         return Err(Usage("usage: omega check [--format human|json] FILE…".into()));
     }
     let mut any_error = false;
+    let mut unreadable = false;
     let mut json = Vec::new();
     let mut human = String::new();
     for f in files {
-        let text = read_file(Path::new(f))?;
+        // A file that cannot be read is reported, and the others are still checked.
+        let text = match read_file(Path::new(f)) {
+            Ok(text) => text,
+            Err(Usage(msg)) => {
+                eprintln!("omega: {msg}");
+                unreadable = true;
+                continue;
+            }
+        };
         let diags = omega::analysis::check(&text);
         any_error |= diags.iter().any(|d| d.severity == omega::diagnostic::Severity::Error);
         let src = omega::syntax::SourceFile::new(f, &text);
@@ -372,7 +393,16 @@ fn check(files: &[String], flags: &Flags) -> Result<ExitCode, Usage> {
     } else {
         print!("{human}");
     }
-    Ok(if any_error { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(worst_exit(unreadable, any_error))
+}
+
+/// Exit code 2 if some file could not be read, else 1 if some file has errors, else 0.
+fn worst_exit(unreadable: bool, failed: bool) -> ExitCode {
+    match (unreadable, failed) {
+        (true, _) => ExitCode::from(2),
+        (false, true) => ExitCode::from(1),
+        (false, false) => ExitCode::SUCCESS,
+    }
 }
 
 fn file_uri(path: &Path) -> String {
@@ -386,8 +416,16 @@ fn fmt(files: &[String], flags: &Flags) -> Result<ExitCode, Usage> {
     }
     let mut changed = false;
     let mut failed = false;
+    let mut unreadable = false;
     for f in files {
-        let text = read_file(Path::new(f))?;
+        let text = match read_file(Path::new(f)) {
+            Ok(text) => text,
+            Err(Usage(msg)) => {
+                eprintln!("omega: {msg}");
+                unreadable = true;
+                continue;
+            }
+        };
         match omega::format::format(&text) {
             Ok(formatted) if formatted != text => {
                 changed = true;
@@ -405,5 +443,5 @@ fn fmt(files: &[String], flags: &Flags) -> Result<ExitCode, Usage> {
             }
         }
     }
-    Ok(if failed || (flags.check_only && changed) { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(worst_exit(unreadable, failed || (flags.check_only && changed)))
 }

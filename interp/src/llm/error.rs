@@ -77,6 +77,8 @@ pub(crate) enum Failure {
     Refused,
     Connect(String),
     Malformed(String),
+    /// The response body is larger than this many bytes.
+    TooLarge(usize),
     Empty,
     NotConfigured(String),
 }
@@ -166,6 +168,13 @@ pub(crate) fn describe(
         Failure::Malformed(why) => (
             LlmErrorKind::Malformed,
             format!("{op}: malformed response from {from}: {why}"),
+        ),
+        Failure::TooLarge(limit) => (
+            LlmErrorKind::Malformed,
+            format!(
+                "{op}: the response from {from} is larger than {} MiB, more than any answer; check the base URL",
+                limit >> 20
+            ),
         ),
         Failure::Empty => (
             LlmErrorKind::Empty,

@@ -107,6 +107,7 @@ impl Machine {
                     return Err(self.arity_error(&self.stack[callee].clone(), argc));
                 }
                 let r = (p.f)(&mut self.ctx, &self.stack[callee + 1..])?;
+                self.collect_work()?;
                 self.stack.truncate(fp - 1);
                 self.frames.pop();
                 return self.deliver(r);
@@ -164,6 +165,7 @@ impl Machine {
                     return self.machine_primitive(p.name, callee);
                 }
                 let r = (p.f)(&mut self.ctx, &self.stack[callee + 1..])?;
+                self.collect_work()?;
                 self.stack.truncate(callee);
                 self.deliver(r)
             }
@@ -435,7 +437,7 @@ impl Machine {
                     return Err(Error::wrong_type("parallel-map", "procedure", &f));
                 }
                 let starts = items.into_iter().map(|x| (f.clone(), vec![x])).collect();
-                Ok(Flow::Suspend(self.spawn(starts, "parallel-map", false)))
+                Ok(Flow::Suspend(self.spawn(starts, "parallel-map", false)?))
             }
             "mutex-acquire" => {
                 let lock = mutex_of(&args[0], "mutex-acquire")?;

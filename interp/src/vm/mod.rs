@@ -103,11 +103,26 @@ pub struct Limits {
     /// Seconds, for the message.
     pub timeout_secs: Option<f64>,
     pub max_depth: usize,
+    /// Bytes a run may hold (`--max-memory`); `None` for no limit.
+    pub memory: Option<u64>,
 }
 
 impl Default for Limits {
     fn default() -> Limits {
-        Limits { max_steps: None, deadline: None, timeout_secs: None, max_depth: 10_000_000 }
+        Limits { max_steps: None, deadline: None, timeout_secs: None, max_depth: 10_000_000, memory: Some(crate::memory::DEFAULT_MEMORY_LIMIT) }
+    }
+}
+
+/// The longest timeout accepted (about 115 days): beyond it a deadline is no limit at all,
+/// and durations that large overflow the clock.
+pub const MAX_TIMEOUT_SECS: f64 = 1e7;
+
+/// Checks a timeout in seconds: a positive, finite number up to [`MAX_TIMEOUT_SECS`].
+pub fn check_timeout(secs: f64) -> Result<std::time::Duration, String> {
+    if secs.is_finite() && secs > 0.0 && secs <= MAX_TIMEOUT_SECS {
+        Ok(std::time::Duration::from_secs_f64(secs))
+    } else {
+        Err(format!("a timeout must be a positive number of seconds, at most {MAX_TIMEOUT_SECS}; got {secs}"))
     }
 }
 
@@ -182,10 +197,11 @@ impl Machine {
     /// Starts a new evaluation: step count and deadline start again from its limits.
     pub fn start_budget(&mut self) {
         self.steps = 0;
+        self.ctx.budget.start(self.limits.memory);
         self.next_check = CHECK_EVERY;
-        if let Some(secs) = self.limits.timeout_secs {
-            self.limits.deadline = Some(Instant::now() + std::time::Duration::from_secs_f64(secs));
-        }
+        // A timeout out of range (checked by hosts, see `check_timeout`) sets no deadline.
+        self.limits.deadline =
+            self.limits.timeout_secs.and_then(|secs| Instant::now().checked_add(check_timeout(secs).ok()?));
     }
 
     /// Switches to the seeded scheduler (language.md §5.4).
@@ -242,6 +258,18 @@ impl Machine {
         Ok(())
     }
 
+    /// Adds the work the last primitive did (`iota`, `append` …) to the step count.
+    #[inline]
+    fn collect_work(&mut self) -> Result<(), Error> {
+        if self.ctx.budget.work > 0 {
+            self.steps = self.steps.saturating_add(std::mem::take(&mut self.ctx.budget.work));
+            if self.steps >= self.next_check {
+                self.check_limits()?;
+            }
+        }
+        Ok(())
+    }
+
     #[cold]
     fn check_limits(&mut self) -> Result<(), Error> {
         self.next_check = self.steps + CHECK_EVERY;
@@ -251,6 +279,7 @@ impl Machine {
             }
             self.next_check = self.next_check.min(max + 1);
         }
+        self.ctx.budget.reserve(0)?;
         self.check_clock()
     }
 
