@@ -137,3 +137,24 @@ fn memory_stays_flat_over_many_runs_of_the_whole_chapter_example() {
         assert!(growth < 64, "{mode} sessions: memory grows by {growth} bytes per run");
     }
 }
+
+/// A server parses a buffer once and answers requests about it from other threads.
+#[test]
+fn a_parsed_snapshot_and_its_diagnostics_can_be_shared_between_threads() {
+    fn shareable<T: Send + Sync>(_: &T) {}
+    let text = "(define s (make-serializer))\n(display \"héllo\")\n(car)\n";
+    let parsed = omega::reader::read(text);
+    let source = omega::syntax::SourceFile::new("buffer.omega", text);
+    let diagnostics = omega::analysis::check(text);
+    shareable(&parsed);
+    shareable(&source);
+    shareable(&diagnostics);
+    let (parsed, source) = (&parsed, &source);
+    let seen: Vec<String> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..2)
+            .map(|_| scope.spawn(move || format!("{} forms, {}", parsed.data.len(), source.location(text.len() - 1))))
+            .collect();
+        workers.into_iter().map(|w| w.join().unwrap()).collect()
+    });
+    assert_eq!(seen, vec!["3 forms, buffer.omega:3:6".to_string(); 2]);
+}
