@@ -37,6 +37,7 @@ unsafe impl GlobalAlloc for ProcessCounting {
 mod cli;
 mod concurrency;
 mod conformance;
+mod error_places;
 mod fuzz;
 mod limits;
 mod llm;

@@ -388,12 +388,20 @@ fn check(files: &[String], flags: &Flags) -> Result<ExitCode, Usage> {
             human.push_str(&omega::diagnostic::render_human(&src, &diags));
         }
     }
-    if flags.format_json {
-        println!("{}", serde_json::Value::Array(json));
-    } else {
-        print!("{human}");
+    let report = if flags.format_json { format!("{}\n", serde_json::Value::Array(json)) } else { human };
+    if let Err(e) = write_stdout(&report) {
+        eprintln!("omega: cannot write the report: {e}");
+        return Ok(ExitCode::from(1));
     }
     Ok(worst_exit(unreadable, any_error))
+}
+
+/// Writes `text` to stdout; a closed or full stdout (`omega check … | head`) is an error to
+/// report, not a panic.
+fn write_stdout(text: &str) -> io::Result<()> {
+    let mut out = io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()
 }
 
 /// Exit code 2 if some file could not be read, else 1 if some file has errors, else 0.

@@ -474,7 +474,8 @@ impl Machine {
     /// `(eval expr)`: compiles the datum and runs it in the global environment.
     fn eval_value(&mut self, expr: &Value) -> Result<Flow, Error> {
         let datum = crate::compile::value_to_datum(expr).ok_or_else(|| Error::wrong_type("eval", "expression", expr))?;
-        let proto = crate::compile::compile_toplevel(&datum, &mut self.expand_env, &mut self.global_names, u32::MAX, false)?;
+        self.eval_site = self.current_loc();
+        let proto = crate::compile::compile_toplevel(&datum, &mut self.expand_env, &mut self.global_names, super::EVAL_SOURCE, false)?;
         self.sync_globals();
         self.call_value(Value::Closure(Rc::new(Closure { proto, captures: Box::new([]) })), vec![])
     }

@@ -161,6 +161,9 @@ pub struct Machine {
     sched: sched::Scheduler,
     /// Where a call in tail position was made, while its frame is already gone.
     tail_site: Option<Loc>,
+    /// Where the last `eval` was called: the place of errors in code it compiled when no
+    /// frame of program code is left to name one (an `eval` in tail position).
+    eval_site: Option<Loc>,
     /// The original built-ins behind `Op::Builtin`, by `Fast` number.
     fast: [Option<&'static crate::value::Primitive>; 16],
 }
@@ -190,6 +193,7 @@ impl Machine {
             frames: Vec::new(),
             sched: sched::Scheduler::default(),
             tail_site: None,
+            eval_site: None,
             fast: code::Fast::ALL.map(|op| crate::primitives::all().find(|p| p.name == op.name())),
         }
     }
@@ -234,6 +238,7 @@ impl Machine {
     pub fn run_toplevel(&mut self, proto: Rc<Proto>, llm: &mut dyn LlmPort) -> Result<Value, Error> {
         self.sync_globals();
         let closure = Rc::new(Closure { proto, captures: Box::new([]) });
+        self.eval_site = None;
         let result = self.run_main(closure, llm);
         self.sched.reset();
         self.stack.clear();
@@ -279,7 +284,13 @@ impl Machine {
             }
             self.next_check = self.next_check.min(max + 1);
         }
-        self.ctx.budget.reserve(0)?;
+        self.ctx.budget.reserve(0).map_err(|mut e| {
+            // Runaway recursion usually meets the memory limit before the depth limit.
+            if self.frames.len() > 100_000 {
+                e.message.push_str(&format!("; the recursion is {} frames deep", self.frames.len()));
+            }
+            e
+        })?;
         self.check_clock()
     }
 
@@ -298,17 +309,21 @@ impl Machine {
 
     /// Fills in where an error happened and the Omega call stack, from the running frames.
     fn locate(&mut self, e: &mut Error) {
-        if let Some(site) = self.tail_site.take() {
+        if let Some(site) = self.tail_site.take().filter(|site| site.source != EVAL_SOURCE) {
             e.loc.get_or_insert(site);
         }
         if !e.stack.is_empty() {
             return;
         }
         let (loc, stack) = call_stack(&self.frames);
-        e.loc = e.loc.or(loc);
+        e.loc = e.loc.or(loc).or(self.eval_site);
         e.stack = stack;
     }
 }
+
+/// The source id of code compiled by `eval`: it has no text of its own, so errors in it are
+/// placed at the `eval` call that ran it.
+pub(crate) const EVAL_SOURCE: u32 = u32::MAX;
 
 /// Where a task is (its innermost frame of program code) and its Omega call stack,
 /// innermost first. Prelude frames are left out; a runaway recursion with millions of frames
@@ -335,12 +350,14 @@ pub(super) fn call_stack(frames: &[Frame]) -> (Option<Loc>, Vec<StackFrame>) {
             continue;
         }
         let at = (*pc as usize).saturating_sub(1).min(proto.spans.len().saturating_sub(1));
-        let loc = proto.spans.get(at).map(|&span| Loc { source: proto.source, span });
-        if index == 1 {
+        let from_eval = proto.source == EVAL_SOURCE;
+        let loc = proto.spans.get(at).map(|&span| Loc { source: proto.source, span }).filter(|_| !from_eval);
+        if here.is_none() {
             here = loc;
         }
         let name = match proto.name {
             Some(n) => n.as_str().to_string(),
+            None if from_eval => "<eval>".to_string(),
             None if depth == 0 => "<top level>".to_string(),
             None => "<lambda>".to_string(),
         };

@@ -1,0 +1,50 @@
+//! Errors say where and never panic: code run by `eval` is placed at the `eval` call; a
+//! closed stdout is an error with exit code 1.
+
+use std::time::Duration;
+
+use omega_tests::cli::omega_in;
+use omega_tests::TempDir;
+
+#[test]
+fn an_error_inside_eval_is_placed_at_the_eval_call() {
+    let dir = TempDir::new("error-places");
+    // In tail position (no frame of f is left) and not.
+    for (body, at) in [("(eval '(car 1))", "e.omega:2:13"), ("(+ 1 (eval '(car 1)))", "e.omega:2:18")] {
+        let program = format!("(display 1)\n(define (f) {body})\n(f)\n");
+        std::fs::write(dir.join("e.omega"), program).unwrap();
+        let ran = omega_in(dir.path(), &["run", "e.omega"], "", Duration::from_secs(120));
+        ran.expect_code(1);
+        let lines: Vec<&str> = ran.stderr.lines().collect();
+        assert_eq!(lines[0], format!("{at}: error: car: expected pair, got 1"), "{}", ran.stderr);
+        assert_eq!(lines[1], "  at <eval>", "{}", ran.stderr);
+        assert!(lines.iter().all(|l| !l.contains("<eval>:") && !l.contains("(<eval>)")), "{}", ran.stderr);
+    }
+}
+
+#[test]
+fn a_closed_stdout_is_an_error_not_a_panic() {
+    use std::io::{BufRead, BufReader, Read};
+    use std::process::{Command, Stdio};
+
+    let dir = TempDir::new("error-places");
+    let program: String = (0..3000).map(|i| format!("(display undefined-{i})\n")).collect();
+    std::fs::write(dir.join("many.omega"), program).unwrap();
+    let mut child = Command::new(omega_tests::cli::omega_bin())
+        .args(["check", "many.omega"])
+        .current_dir(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Read one line, then close the pipe as `| head -1` does.
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    assert!(first.starts_with("many.omega:1:10: error"), "{first}");
+    let status = child.wait().unwrap();
+    let mut stderr = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(stderr.starts_with("omega: cannot write the report:"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
