@@ -186,7 +186,8 @@ impl Session {
             }
             self.push_stack(&mut out, "    ", &r.stack);
         }
-        out
+        // A NUL byte (from a string in the program) would cut the message short in a terminal.
+        out.replace('\0', "\\0")
     }
 
     fn push_stack(&self, out: &mut String, indent: &str, stack: &[crate::error::StackFrame]) {

@@ -48,3 +48,37 @@ fn a_closed_stdout_is_an_error_not_a_panic() {
     assert!(stderr.starts_with("omega: cannot write the report:"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+#[test]
+fn invalid_utf8_is_reported_with_its_line_and_column() {
+    let dir = TempDir::new("error-places");
+    std::fs::write(dir.join("bad.omega"), b"(display 1)\n(display \"a\xffb\")\n").unwrap();
+    for command in ["run", "check", "fmt"] {
+        let ran = omega_in(dir.path(), &[command, "bad.omega"], "", Duration::from_secs(120));
+        ran.expect_code(2);
+        assert_eq!(ran.stderr.trim_end(), "omega: bad.omega:2:12: invalid UTF-8 (byte 0xff); save the file as UTF-8");
+    }
+    // The REPL reports the line and goes on.
+    let mut child = std::process::Command::new(omega_tests::cli::omega_bin())
+        .arg("repl")
+        .current_dir(dir.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), b"(+ 1 2)\n\"\xff\"\n(+ 3 4)\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("=> 3") && stdout.contains("=> 7"), "{stdout}");
+    assert_eq!(stderr.trim_end(), "error: invalid UTF-8 at column 2 (byte 0xff); the line is skipped");
+}
+
+#[test]
+fn a_nul_byte_in_an_error_message_is_escaped() {
+    let dir = TempDir::new("error-places");
+    let ran = omega_in(dir.path(), &["eval", "(error \"a\\x0;b\")"], "", Duration::from_secs(120));
+    ran.expect_code(1);
+    assert_eq!(ran.first_error_line(), "<eval>:1:1: error: a\\0b");
+    assert!(!ran.stderr.contains('\0'), "{:?}", ran.stderr);
+}

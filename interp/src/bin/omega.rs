@@ -182,7 +182,19 @@ fn session(start: Option<&Path>, flags: &Flags, out: Box<dyn Output>) -> Result<
 }
 
 fn read_file(path: &Path) -> Result<String, Usage> {
-    std::fs::read_to_string(path).map_err(|e| Usage(format!("cannot read {}: {e}", path.display())))
+    let bytes = std::fs::read(path).map_err(|e| Usage(format!("cannot read {}: {e}", path.display())))?;
+    String::from_utf8(bytes).map_err(|e| {
+        let (line, col, byte) = invalid_utf8_at(e.as_bytes(), e.utf8_error().valid_up_to());
+        Usage(format!("{}:{line}:{col}: invalid UTF-8 (byte 0x{byte:02x}); save the file as UTF-8", path.display()))
+    })
+}
+
+/// The 1-based line and column (in characters) of the first invalid byte, and the byte.
+fn invalid_utf8_at(bytes: &[u8], valid_up_to: usize) -> (usize, usize, u8) {
+    let valid = std::str::from_utf8(&bytes[..valid_up_to]).unwrap_or_default();
+    let line = valid.matches('\n').count() + 1;
+    let col = valid.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, col, bytes[valid_up_to])
 }
 
 fn run_file(path: &Path, flags: &Flags) -> Result<ExitCode, Usage> {
@@ -317,7 +329,7 @@ fn repl(flags: &Flags) -> Result<ExitCode, Usage> {
 /// REPL input: an editor with history on a terminal, plain lines otherwise.
 enum ReplInput {
     Editor(Box<rustyline::DefaultEditor>, Option<PathBuf>),
-    Plain(io::Lines<io::StdinLock<'static>>),
+    Plain(io::StdinLock<'static>),
 }
 
 impl ReplInput {
@@ -331,17 +343,31 @@ impl ReplInput {
                 return ReplInput::Editor(Box::new(editor), history);
             }
         }
-        ReplInput::Plain(io::stdin().lock().lines())
+        ReplInput::Plain(io::stdin().lock())
     }
 
     fn read(&mut self, prompt: &str) -> Option<String> {
         match self {
             ReplInput::Editor(editor, _) => editor.readline(prompt).ok(),
-            ReplInput::Plain(lines) => {
+            ReplInput::Plain(input) => loop {
                 print!("{prompt}");
                 flush_stdout();
-                lines.next()?.ok()
-            }
+                let mut line = Vec::new();
+                if input.read_until(b'\n', &mut line).ok()? == 0 {
+                    return None;
+                }
+                while line.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+                    line.pop();
+                }
+                match String::from_utf8(line) {
+                    Ok(text) => return Some(text),
+                    // Reported, and the session goes on with the next line.
+                    Err(e) => {
+                        let (_, col, byte) = invalid_utf8_at(e.as_bytes(), e.utf8_error().valid_up_to());
+                        eprintln!("error: invalid UTF-8 at column {col} (byte 0x{byte:02x}); the line is skipped");
+                    }
+                }
+            },
         }
     }
 
