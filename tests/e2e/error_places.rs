@@ -82,3 +82,29 @@ fn a_nul_byte_in_an_error_message_is_escaped() {
     assert_eq!(ran.first_error_line(), "<eval>:1:1: error: a\\0b");
     assert!(!ran.stderr.contains('\0'), "{:?}", ran.stderr);
 }
+
+#[test]
+fn a_timeout_while_waiting_for_an_llm_answer_names_the_waiting_call() {
+    let dir = TempDir::new("error-places");
+    let script = "response = [ { contains = \"slow\", answer = \"late\", delay_ms = 60000 } ]\n";
+    std::fs::write(dir.join("script.toml"), script).unwrap();
+    std::fs::write(dir.join("omega.toml"), "[llm]\nadapter = \"scripted\"\nscript = \"script.toml\"\n").unwrap();
+    let program = "(define (ask)\n  (string-append \"> \" (effect infer.op \"slow\")))\n(display (ask))\n";
+    std::fs::write(dir.join("wait.omega"), program).unwrap();
+    let ran = omega_in(dir.path(), &["run", "--timeout", "0.5", "wait.omega"], "", Duration::from_secs(120));
+    ran.expect_code(1);
+    let lines: Vec<&str> = ran.stderr.lines().collect();
+    assert_eq!(lines[0], "wait.omega:2:23: error: timeout after 0.5 s", "{}", ran.stderr);
+    assert_eq!(lines[1], "  at ask (wait.omega:2:23)", "{}", ran.stderr);
+    // In a parallel task, the message names the task.
+    let program = "(parallel (lambda () 1) (lambda () (effect infer.op \"slow\")))\n";
+    std::fs::write(dir.join("wait.omega"), program).unwrap();
+    let ran = omega_in(dir.path(), &["run", "--timeout", "0.5", "wait.omega"], "", Duration::from_secs(120));
+    ran.expect_code(1);
+    assert_eq!(
+        ran.first_error_line(),
+        "wait.omega:1:36: error: timeout after 0.5 s (while task 2 waited for an LLM answer)",
+        "{}",
+        ran.stderr
+    );
+}

@@ -200,7 +200,7 @@ impl Machine {
             }
             if let Err(e) = self.check_clock() {
                 self.cancel_all(llm);
-                return Err(e);
+                return Err(self.at_a_waiting_call(e));
             }
             if !self.sched.requests.is_empty() {
                 let timeout = self.limits.deadline.map(|d| d.saturating_duration_since(Instant::now())).map_or(Duration::from_millis(100), |d| d.min(Duration::from_millis(100)));
@@ -209,7 +209,7 @@ impl Machine {
                 }
                 if let Err(e) = self.check_clock() {
                     self.cancel_all(llm);
-                    return Err(e);
+                    return Err(self.at_a_waiting_call(e));
                 }
                 continue;
             }
@@ -223,6 +223,21 @@ impl Machine {
                 None => return Err(Error::new("internal: no task can run")),
             }
         }
+    }
+
+    /// Places a timeout that stopped the run while every task waited at the LLM call the
+    /// first waiting task made, with that task's call stack.
+    fn at_a_waiting_call(&self, mut e: Error) -> Error {
+        let waiting = self.sched.tasks.iter().find(|t| matches!(t.state, State::WaitLlm { .. }));
+        if let Some(task) = waiting.filter(|_| e.loc.is_none() && e.kind == ErrorKind::Budget) {
+            let (loc, stack) = super::call_stack(&task.frames);
+            e.loc = loc;
+            e.stack = stack;
+            if task.parent.is_some() {
+                e.message = format!("{} (while {} waited for an LLM answer)", e.message, task.label);
+            }
+        }
+        e
     }
 
     /// The first task of the ready queue that still can run (cancelled ones are skipped
