@@ -14,6 +14,7 @@ pub mod format;
 pub mod llm;
 pub mod llm_port;
 pub mod lock;
+pub mod memory;
 pub mod numbers;
 pub mod primitives;
 pub mod printer;
