@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc::UnboundedSender;
 
 use omega_eval::error::{Error, ErrorKind, Loc, StackFrame};
+use omega_eval::memory::MEMORY_FLAG_HINT;
 use omega_eval::printer::write_string;
 use omega_eval::value::Value;
 use omega_eval::Output;
@@ -250,6 +251,7 @@ fn new_session(job: &Job, events: &UnboundedSender<RunEvent>) -> Result<Session,
     session.set_limits(Limits {
         max_steps: Some(job.settings.steps),
         timeout_secs: Some(job.settings.timeout_secs),
+        memory: Some(job.settings.memory_mb.saturating_mul(1 << 20)),
         ..Limits::default()
     });
     Ok(session)
@@ -352,10 +354,14 @@ fn failure(source: u32, form: Span, e: &Error) -> Failure {
         stack(&mut related, &r.stack, "that task: ");
     }
     let message = match e.kind {
-        ErrorKind::Budget => format!(
-            "{} (the run's budget; raise `omega.limits.steps` or `omega.limits.timeoutSecs` to allow more)",
-            e.message
-        ),
+        ErrorKind::Budget => {
+            // The core names the command line's flag; in the editor the knob is a setting.
+            let (message, setting) = match e.message.strip_suffix(MEMORY_FLAG_HINT) {
+                Some(m) => (m, "`omega.limits.memoryMb`"),
+                None => (e.message.as_str(), "`omega.limits.steps` or `omega.limits.timeoutSecs`"),
+            };
+            format!("{message} (the run's budget; raise {setting} to allow more)")
+        }
         _ => e.message.clone(),
     };
     Failure { span, message, llm: e.kind == ErrorKind::Llm, related }

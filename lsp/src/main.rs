@@ -1,5 +1,11 @@
 //! `omega-lsp`: the OmegaLLM language server, speaking LSP over stdin/stdout.
 
+/// mimalloc, counting each thread's live bytes: each run's memory budget is its evaluation
+/// thread's growth.
+#[global_allocator]
+static ALLOCATOR: omega_eval::memory::CountingAlloc<mimalloc::MiMalloc> =
+    omega_eval::memory::CountingAlloc(mimalloc::MiMalloc);
+
 fn main() {
     if std::env::args().nth(1).is_some_and(|a| a == "--version") {
         println!("omega-lsp {}", env!("CARGO_PKG_VERSION"));

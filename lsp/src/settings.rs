@@ -16,6 +16,8 @@ use omega_llm::config::LlmOverrides;
 pub const DEFAULT_STEPS: u64 = 200_000_000;
 pub const DEFAULT_TIMEOUT_SECS: f64 = 60.0;
 pub const DEFAULT_MAX_LLM_CALLS: u64 = 200;
+/// The same default as `omega run`: far from what takes a developer's machine down.
+pub const DEFAULT_MEMORY_MB: u64 = omega_eval::memory::DEFAULT_MEMORY_LIMIT >> 20;
 
 /// Files larger than this are not analysed as you type (the server says so once per file).
 pub const MAX_ANALYSIS_BYTES: usize = 2 << 20;
@@ -34,8 +36,8 @@ pub struct Settings {
     pub steps: u64,
     pub timeout_secs: f64,
     pub max_llm_calls: u64,
-    /// Accepted and reported; the evaluator has no memory budget yet.
-    pub memory_mb: Option<u64>,
+    /// Memory a run may hold, in MB.
+    pub memory_mb: u64,
 }
 
 impl Default for Settings {
@@ -52,7 +54,7 @@ impl Default for Settings {
             steps: DEFAULT_STEPS,
             timeout_secs: DEFAULT_TIMEOUT_SECS,
             max_llm_calls: DEFAULT_MAX_LLM_CALLS,
-            memory_mb: None,
+            memory_mb: DEFAULT_MEMORY_MB,
         }
     }
 }
@@ -86,7 +88,7 @@ impl Settings {
             s.max_llm_calls = n;
         }
         if let Some(n) = get("limits.memoryMb").and_then(Json::as_u64).filter(|n| *n > 0) {
-            s.memory_mb = Some(n);
+            s.memory_mb = n;
         }
         s
     }

@@ -617,6 +617,30 @@ fn an_endless_loop_ends_at_its_budget_while_hover_answers() {
 }
 
 #[test]
+fn a_memory_bomb_ends_at_its_budget_and_the_server_lives_on() {
+    let mut s = Setup::with(true, json!({"memoryMb": 64}), Vec::new());
+    // Each step doubles a string: without the budget, the allocator would abort the server.
+    let uri = s.open("bomb.omega", "(define (grow s) (grow (string-append s s)))\n(grow \"x\")\n");
+    s.client.save(&uri);
+    s.client.eval_status(&uri, "failed");
+    let p = s.client.wait("textDocument/publishDiagnostics", |p| {
+        p["diagnostics"].as_array().is_some_and(|d| d.iter().any(|d| code(d) == "omega::eval-error"))
+    });
+    let message = p["diagnostics"][0]["message"].as_str().unwrap().to_string();
+    assert!(
+        message.starts_with("memory limit exceeded: the run needs more than 64 MB")
+            && message.contains("`omega.limits.memoryMb`")
+            && !message.contains("--max-memory"),
+        "{message}"
+    );
+    // The server goes on answering, and runs the next save.
+    let h = s.client.request("textDocument/hover", at(&uri, 0, 10));
+    assert!(h["contents"]["value"].as_str().unwrap().contains("(grow s)"));
+    s.client.save(&uri);
+    s.client.eval_status(&uri, "running");
+}
+
+#[test]
 fn exit_ends_the_process_with_a_run_and_calls_in_flight() {
     let mut s = Setup::new(true);
     s.llm.on("forever", Reply::answer("late").after(Duration::from_secs(60)));

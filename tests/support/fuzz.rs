@@ -18,6 +18,7 @@ pub fn fuzz_limits() -> Limits {
         deadline: Some(Instant::now() + Duration::from_secs(10)),
         timeout_secs: Some(10.0),
         max_depth: 100_000,
+        memory: Some(64 << 20),
     }
 }
 

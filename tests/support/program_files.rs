@@ -35,12 +35,20 @@ pub struct Options {
     pub adapter_none: bool,
     pub max_steps: Option<u64>,
     pub max_depth: Option<usize>,
+    /// `;!max-memory MB`: the run's memory budget (default: the library's).
+    pub max_memory_mb: Option<u64>,
     pub timeout: Duration,
 }
 
 impl Default for Options {
     fn default() -> Options {
-        Options { adapter_none: false, max_steps: None, max_depth: None, timeout: Duration::from_secs(60) }
+        Options {
+            adapter_none: false,
+            max_steps: None,
+            max_depth: None,
+            max_memory_mb: None,
+            timeout: Duration::from_secs(60),
+        }
     }
 }
 
@@ -102,6 +110,7 @@ fn check(text: &str) -> Checked {
         deadline: Some(Instant::now() + options.timeout),
         timeout_secs: Some(options.timeout.as_secs_f64()),
         max_depth: options.max_depth.unwrap_or(Limits::default().max_depth),
+        memory: options.max_memory_mb.map_or(Limits::default().memory, |mb| Some(mb << 20)),
     });
 
     // (span end of the form, what it printed)
@@ -241,6 +250,9 @@ fn parse_options(text: &str) -> Result<Options, String> {
             (Some("adapter"), Some("scripted")) => o.adapter_none = false,
             (Some("max-steps"), Some(n)) => o.max_steps = Some(n.parse().map_err(|_| format!("bad option: {line}"))?),
             (Some("max-depth"), Some(n)) => o.max_depth = Some(n.parse().map_err(|_| format!("bad option: {line}"))?),
+            (Some("max-memory"), Some(n)) => {
+                o.max_memory_mb = Some(n.parse().map_err(|_| format!("bad option: {line}"))?)
+            }
             (Some("timeout"), Some(n)) => {
                 o.timeout = Duration::from_secs_f64(n.parse().map_err(|_| format!("bad option: {line}"))?)
             }

@@ -16,7 +16,7 @@ use super::resolve::BindingId;
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Lit {
     Int(i64),
-    Str(Rc<str>),
+    Str(std::sync::Arc<str>),
     Sym(Symbol),
     Char(char),
     Bool(bool),

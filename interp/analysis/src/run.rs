@@ -1657,7 +1657,9 @@ impl<'a> Runner<'a> {
             // Same name, same order (symbols compare by name): the key term carries over.
             "symbol->string" | "string->symbol" => {
                 let term = arg(0).term.map(|t| match t {
-                    Term::Lit(Lit::Sym(s)) if n == "symbol->string" => Term::Lit(Lit::Str(Rc::from(s.as_str()))),
+                    Term::Lit(Lit::Sym(s)) if n == "symbol->string" => {
+                        Term::Lit(Lit::Str(std::sync::Arc::from(s.as_str())))
+                    }
                     Term::Lit(Lit::Str(s)) if n == "string->symbol" => Term::Lit(Lit::Sym(Symbol::intern(&s))),
                     other => other,
                 });

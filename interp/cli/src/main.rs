@@ -20,13 +20,16 @@ use omega_eval::Session;
 use omega_llm::config::{LlmConfig, LlmOverrides};
 use omega_llm::Runtime;
 
+/// mimalloc, counting each thread's live bytes for the memory budget of a run.
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: omega_eval::memory::CountingAlloc<mimalloc::MiMalloc> =
+    omega_eval::memory::CountingAlloc(mimalloc::MiMalloc);
 
 const USAGE: &str =
     "usage: omega run FILE | eval 'EXPR…' | repl | check [--format human|json] FILE… | fmt [--check] FILE…
 flags: --adapter NAME --model NAME --no-cache --offline --max-llm-calls N --max-in-flight N
-       --timeout SECS --max-steps N --schedule SEED --stats[=json] --quiet";
+       --timeout SECS --max-steps N --max-memory MB (default 512; 0: no limit) --schedule SEED
+       --stats[=json] --quiet";
 
 /// Exit code 2 with a message: bad usage or an unreadable file.
 struct Usage(String);
@@ -36,6 +39,8 @@ struct Flags {
     llm: LlmOverrides,
     timeout: Option<f64>,
     max_steps: Option<u64>,
+    /// `--max-memory MB`: `Some(0)` lifts the limit.
+    max_memory_mb: Option<u64>,
     schedule: Option<u64>,
     format_json: bool,
     check_only: bool,
@@ -116,7 +121,12 @@ fn parse_flags(args: &[String]) -> Result<(Flags, Vec<String>), Usage> {
             "--offline" => f.llm.offline = true,
             "--max-llm-calls" => f.llm.max_llm_calls = Some(num(a, value(a)?)?),
             "--max-in-flight" => f.llm.max_in_flight = Some(num(a, value(a)?)?),
-            "--timeout" => f.timeout = Some(num(a, value(a)?)?),
+            "--timeout" => {
+                let secs = num(a, value(a)?)?;
+                omega_eval::check_timeout(secs).map_err(|e| Usage(format!("--timeout: {e}")))?;
+                f.timeout = Some(secs);
+            }
+            "--max-memory" => f.max_memory_mb = Some(num(a, value(a)?)?),
             "--max-steps" => f.max_steps = Some(num(a, value(a)?)?),
             "--schedule" => f.schedule = Some(num(a, value(a)?)?),
             "--format" => match value(a)?.as_str() {
@@ -195,7 +205,11 @@ fn session(start: Option<&Path>, flags: &Flags, interactive: bool) -> Result<Run
     let monitor = Rc::new(RefCell::new(Monitor::new(status)));
     let watcher = monitor.clone();
     let mut s = runtime.observed_session(out, move |event| watcher.borrow_mut().record(&event));
-    s.set_limits(Limits { max_steps: flags.max_steps, timeout_secs: flags.timeout, ..Limits::default() });
+    let mut limits = Limits { max_steps: flags.max_steps, timeout_secs: flags.timeout, ..Limits::default() };
+    if let Some(mb) = flags.max_memory_mb {
+        limits.memory = (mb > 0).then(|| mb.saturating_mul(1 << 20));
+    }
+    s.set_limits(limits);
     if let Some(seed) = flags.schedule {
         s.set_schedule(seed);
     }
@@ -222,7 +236,19 @@ impl Running {
 }
 
 fn read_file(path: &Path) -> Result<String, Usage> {
-    std::fs::read_to_string(path).map_err(|e| Usage(format!("cannot read {}: {e}", path.display())))
+    let bytes = std::fs::read(path).map_err(|e| Usage(format!("cannot read {}: {e}", path.display())))?;
+    String::from_utf8(bytes).map_err(|e| {
+        let (line, col, byte) = invalid_utf8_at(e.as_bytes(), e.utf8_error().valid_up_to());
+        Usage(format!("{}:{line}:{col}: invalid UTF-8 (byte 0x{byte:02x}); save the file as UTF-8", path.display()))
+    })
+}
+
+/// The 1-based line and column (in characters) of the first invalid byte, and the byte.
+fn invalid_utf8_at(bytes: &[u8], valid_up_to: usize) -> (usize, usize, u8) {
+    let valid = std::str::from_utf8(&bytes[..valid_up_to]).unwrap_or_default();
+    let line = valid.matches('\n').count() + 1;
+    let col = valid.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, col, bytes[valid_up_to])
 }
 
 fn run_file(path: &Path, flags: &Flags) -> Result<ExitCode, Usage> {
@@ -400,7 +426,7 @@ impl Interrupt {
 /// REPL input: an editor with history on a terminal, plain lines otherwise.
 enum ReplInput {
     Editor(Box<rustyline::DefaultEditor>, Option<PathBuf>),
-    Plain(io::Lines<io::StdinLock<'static>>),
+    Plain(io::StdinLock<'static>),
 }
 
 impl ReplInput {
@@ -414,7 +440,7 @@ impl ReplInput {
                 return ReplInput::Editor(Box::new(editor), history);
             }
         }
-        ReplInput::Plain(io::stdin().lock().lines())
+        ReplInput::Plain(io::stdin().lock())
     }
 
     /// The next line; `Some(None)` when Ctrl-C abandoned the line being typed; `None` at the end.
@@ -425,11 +451,25 @@ impl ReplInput {
                 Err(rustyline::error::ReadlineError::Interrupted) => Some(None),
                 Err(_) => None,
             },
-            ReplInput::Plain(lines) => {
+            ReplInput::Plain(input) => loop {
                 print!("{prompt}");
                 flush_stdout();
-                lines.next()?.ok().map(Some)
-            }
+                let mut line = Vec::new();
+                if input.read_until(b'\n', &mut line).ok()? == 0 {
+                    return None;
+                }
+                while line.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+                    line.pop();
+                }
+                match String::from_utf8(line) {
+                    Ok(text) => return Some(Some(text)),
+                    // Reported, and the session goes on with the next line.
+                    Err(e) => {
+                        let (_, col, byte) = invalid_utf8_at(e.as_bytes(), e.utf8_error().valid_up_to());
+                        eprintln!("error: invalid UTF-8 at column {col} (byte 0x{byte:02x}); the line is skipped");
+                    }
+                }
+            },
         }
     }
 
@@ -451,10 +491,19 @@ fn check(files: &[String], flags: &Flags) -> Result<ExitCode, Usage> {
         return Err(Usage("usage: omega check [--format human|json] FILE…".into()));
     }
     let mut any_error = false;
+    let mut unreadable = false;
     let mut json = Vec::new();
     let mut human = String::new();
     for f in files {
-        let text = read_file(Path::new(f))?;
+        // A file that cannot be read is reported, and the others are still checked.
+        let text = match read_file(Path::new(f)) {
+            Ok(text) => text,
+            Err(Usage(msg)) => {
+                eprintln!("omega: {msg}");
+                unreadable = true;
+                continue;
+            }
+        };
         let diags = omega_analysis::check(&text);
         any_error |= diags.iter().any(|d| d.severity == omega_syntax::diagnostic::Severity::Error);
         let src = omega_syntax::syntax::SourceFile::new(f, &text);
@@ -467,12 +516,29 @@ fn check(files: &[String], flags: &Flags) -> Result<ExitCode, Usage> {
             human.push_str(&omega_syntax::diagnostic::render_human(&src, &diags));
         }
     }
-    if flags.format_json {
-        println!("{}", serde_json::Value::Array(json));
-    } else {
-        print!("{human}");
+    let report = if flags.format_json { format!("{}\n", serde_json::Value::Array(json)) } else { human };
+    if let Err(e) = write_stdout(&report) {
+        eprintln!("omega: cannot write the report: {e}");
+        return Ok(ExitCode::from(1));
     }
-    Ok(if any_error { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(worst_exit(unreadable, any_error))
+}
+
+/// Writes `text` to stdout; a closed or full stdout (`omega check … | head`) is an error to
+/// report, not a panic.
+fn write_stdout(text: &str) -> io::Result<()> {
+    let mut out = io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()
+}
+
+/// Exit code 2 if some file could not be read, else 1 if some file has errors, else 0.
+fn worst_exit(unreadable: bool, failed: bool) -> ExitCode {
+    match (unreadable, failed) {
+        (true, _) => ExitCode::from(2),
+        (false, true) => ExitCode::from(1),
+        (false, false) => ExitCode::SUCCESS,
+    }
 }
 
 fn file_uri(path: &Path) -> String {
@@ -486,8 +552,16 @@ fn fmt(files: &[String], flags: &Flags) -> Result<ExitCode, Usage> {
     }
     let mut changed = false;
     let mut failed = false;
+    let mut unreadable = false;
     for f in files {
-        let text = read_file(Path::new(f))?;
+        let text = match read_file(Path::new(f)) {
+            Ok(text) => text,
+            Err(Usage(msg)) => {
+                eprintln!("omega: {msg}");
+                unreadable = true;
+                continue;
+            }
+        };
         match omega_syntax::format::format(&text) {
             Ok(formatted) if formatted != text => {
                 changed = true;
@@ -505,5 +579,5 @@ fn fmt(files: &[String], flags: &Flags) -> Result<ExitCode, Usage> {
             }
         }
     }
-    Ok(if failed || (flags.check_only && changed) { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(worst_exit(unreadable, failed || (flags.check_only && changed)))
 }

@@ -83,7 +83,12 @@ impl Session {
         }
     }
 
+    /// The id of source `name` with `text`; running the same text again reuses its entry,
+    /// so a kept session re-running a buffer does not grow.
     pub fn add_source(&mut self, name: &str, text: &str) -> u32 {
+        if let Some(id) = self.sources.iter().rposition(|s| &*s.name == name && &*s.text == text) {
+            return id as u32;
+        }
         self.sources.push(SourceFile::new(name, text));
         self.sources.len() as u32 - 1
     }
@@ -143,8 +148,11 @@ impl Session {
         if !parsed.errors.is_empty() {
             return Err(parsed.errors);
         }
-        // Each run (a file, a REPL input, a buffer) has the whole step and time budget.
+        // Each run (a file, a REPL input, a buffer) has the whole step, time, memory and LLM
+        // call budget, and is cancelled only by a cancel made while it runs.
+        self.machine.cancel.reset();
         self.machine.start_budget();
+        self.llm.start_run();
         for form in &parsed.data {
             let result = self.eval_form(id, form);
             if each(self, FormResult { source: id, span: form.span, result }).is_break() {
@@ -179,7 +187,8 @@ impl Session {
             }
             self.push_stack(&mut out, "    ", &r.stack);
         }
-        out
+        // A NUL byte (from a string in the program) would cut the message short in a terminal.
+        out.replace('\0', "\\0")
     }
 
     fn push_stack(&self, out: &mut String, indent: &str, stack: &[crate::error::StackFrame]) {

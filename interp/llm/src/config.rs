@@ -307,8 +307,12 @@ impl LlmConfig {
             Some(f) => format!("{}: ", f.path.display()),
             None => String::new(),
         };
-        if !(self.request_timeout_secs.is_finite() && self.request_timeout_secs > 0.0) {
-            return Err(ConfigError::new(format!("{}request timeout must be a positive number of seconds", at())));
+        if omega_eval::check_timeout(self.request_timeout_secs).is_err() {
+            return Err(ConfigError::new(format!(
+                "{}request timeout must be a positive number of seconds, at most {}",
+                at(),
+                omega_eval::MAX_TIMEOUT_SECS
+            )));
         }
         if let Some(t) = self.temperature {
             if !(0.0..=2.0).contains(&t) {

@@ -62,11 +62,17 @@ impl std::error::Error for LlmError {}
 /// Why one HTTP attempt failed, before it is put into words.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum Failure {
-    Http { status: u16, detail: Option<String>, retry_after: Option<Duration> },
+    Http {
+        status: u16,
+        detail: Option<String>,
+        retry_after: Option<Duration>,
+    },
     Timeout(Duration),
     Refused,
     Connect(String),
     Malformed(String),
+    /// The response body is larger than this many bytes.
+    TooLarge(usize),
     Empty,
     NotConfigured(String),
 }
@@ -141,6 +147,13 @@ pub(crate) fn describe(op: &str, provider: &Provider<'_>, failure: &Failure, end
         }
         Failure::Connect(why) => (LlmErrorKind::Connect, format!("{op}: connection to {from} failed: {why}")),
         Failure::Malformed(why) => (LlmErrorKind::Malformed, format!("{op}: malformed response from {from}: {why}")),
+        Failure::TooLarge(limit) => (
+            LlmErrorKind::Malformed,
+            format!(
+                "{op}: the response from {from} is larger than {} MiB, more than any answer; check the base URL",
+                limit >> 20
+            ),
+        ),
         Failure::Empty => (LlmErrorKind::Empty, format!("{op}: empty answer from {from}")),
         Failure::NotConfigured(how) => (LlmErrorKind::NotConfigured, format!("{op}: {how}")),
     };

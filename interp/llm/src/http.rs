@@ -75,6 +75,10 @@ pub(crate) fn unconfigured(missing_key: &Option<String>, req: &LlmRequest) -> Op
     Some(Local::now(Err(LlmError::new(LlmErrorKind::NotConfigured, format!("{}: {how}", req.op)))))
 }
 
+/// The largest response body read: far above any model's answer, far below what would
+/// strain the process (or the disk cache) holding it.
+pub(crate) const MAX_BODY_BYTES: usize = 16 << 20;
+
 /// POSTs a JSON body and reads the whole answer within `timeout`.
 pub(crate) async fn post_json(
     client: &reqwest::Client,
@@ -88,8 +92,19 @@ pub(crate) async fn post_json(
         client.post(url).headers(headers).timeout(timeout).body(body).send().await.map_err(|e| classify(e, timeout))?;
     let status = response.status().as_u16();
     let retry_after = retry_after(response.headers());
-    let body = response.bytes().await.map_err(|e| classify(e, timeout))?;
-    Ok(HttpReply { status, retry_after, body: body.to_vec() })
+    if response.content_length().is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        return Err(Failure::TooLarge(MAX_BODY_BYTES));
+    }
+    // Read by chunks, so a server that sends without end costs at most the limit.
+    let mut response = response;
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| classify(e, timeout))? {
+        if body.len() + chunk.len() > MAX_BODY_BYTES {
+            return Err(Failure::TooLarge(MAX_BODY_BYTES));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(HttpReply { status, retry_after, body })
 }
 
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
@@ -98,7 +113,7 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
         headers.get("retry-after-ms").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<f64>().ok())
     {
         if ms.is_finite() && ms >= 0.0 {
-            return Some(Duration::from_secs_f64(ms / 1000.0));
+            return Some(Duration::from_secs_f64((ms / 1000.0).min(1e9)));
         }
     }
     let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;

@@ -537,6 +537,12 @@ impl LlmSession {
         self.calls
     }
 
+    /// A new evaluation run starts with the whole call budget: a kept session (a REPL, an
+    /// editor's buffer) pays per run, not for its whole life.
+    pub fn start_run(&mut self) {
+        self.calls = 0;
+    }
+
     /// Replaces the budget from the configuration (`None`: unlimited).
     pub fn set_budget(&mut self, max_llm_calls: Option<u64>) {
         self.budget = max_llm_calls;

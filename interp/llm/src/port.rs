@@ -71,6 +71,10 @@ impl ServicePort {
 }
 
 impl LlmPort for ServicePort {
+    fn start_run(&mut self) {
+        self.session.start_run();
+    }
+
     fn submit(&mut self, id: u64, work: &LlmWork) {
         if let Some(obs) = &mut self.observer {
             obs(PortEvent::Sent(work));

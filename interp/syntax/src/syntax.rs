@@ -4,7 +4,7 @@
 //! the evaluator's compiler and the static analysis all start from here.
 
 use std::fmt;
-use std::rc::Rc;
+use std::sync::Arc;
 
 use crate::symbol::Symbol;
 
@@ -45,7 +45,7 @@ pub struct Datum {
 pub enum DatumKind {
     Int(i64),
     Float(f64),
-    Str(Rc<str>),
+    Str(Arc<str>),
     Char(char),
     Bool(bool),
     Symbol(Symbol),
@@ -167,14 +167,14 @@ impl LineIndex {
 /// A source file: its name as shown in messages, its text and line index.
 #[derive(Clone, Debug)]
 pub struct SourceFile {
-    pub name: Rc<str>,
-    pub text: Rc<str>,
-    pub lines: Rc<LineIndex>,
+    pub name: Arc<str>,
+    pub text: Arc<str>,
+    pub lines: Arc<LineIndex>,
 }
 
 impl SourceFile {
     pub fn new(name: &str, text: &str) -> SourceFile {
-        SourceFile { name: name.into(), text: text.into(), lines: Rc::new(LineIndex::new(text)) }
+        SourceFile { name: name.into(), text: text.into(), lines: Arc::new(LineIndex::new(text)) }
     }
 
     /// `NAME:LINE:COL` with 1-based line and column (characters).

@@ -1442,7 +1442,7 @@ pub fn datum_to_value(d: &Datum) -> Value {
     match &d.kind {
         DatumKind::Int(i) => Value::Int(*i),
         DatumKind::Float(f) => Value::Float(*f),
-        DatumKind::Str(s) => Value::Str(s.clone()),
+        DatumKind::Str(s) => Value::Str(std::rc::Rc::from(&**s)),
         DatumKind::Char(c) => Value::Char(*c),
         DatumKind::Bool(b) => Value::Bool(*b),
         DatumKind::Symbol(s) => Value::Symbol(*s),
@@ -1469,7 +1469,7 @@ fn value_to_datum_within(v: &Value, depth: usize) -> Option<Datum> {
     let kind = match v {
         Value::Int(i) => DatumKind::Int(*i),
         Value::Float(f) => DatumKind::Float(*f),
-        Value::Str(s) => DatumKind::Str(s.clone()),
+        Value::Str(s) => DatumKind::Str(std::sync::Arc::from(&**s)),
         Value::Char(c) => DatumKind::Char(*c),
         Value::Bool(b) => DatumKind::Bool(*b),
         Value::Symbol(s) => DatumKind::Symbol(*s),

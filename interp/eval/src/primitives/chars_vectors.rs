@@ -4,7 +4,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use super::{boolean, index_arg, int_arg, length_arg, list_arg, prim, unspecified, Ctx};
+use super::{boolean, index_arg, int_arg, length_arg, list_arg, prim, reserve_list, reserve_vector, unspecified, Ctx};
 use crate::error::Error;
 use crate::value::{Primitive, Value};
 
@@ -109,8 +109,9 @@ fn vector(_: &mut Ctx, args: &[Value]) -> R {
 }
 
 /// `(make-vector k [fill 0])`.
-fn make_vector(_: &mut Ctx, args: &[Value]) -> R {
+fn make_vector(ctx: &mut Ctx, args: &[Value]) -> R {
     let k = length_arg("make-vector", "length", &args[0])?;
+    reserve_vector(ctx, k)?;
     let fill = args.get(1).cloned().unwrap_or(Value::Int(0));
     new_vector(vec![fill; k])
 }
@@ -132,12 +133,16 @@ fn vector_set(_: &mut Ctx, args: &[Value]) -> R {
     unspecified()
 }
 
-fn vector_to_list(_: &mut Ctx, args: &[Value]) -> R {
-    Ok(Value::list(vector_arg("vector->list", &args[0])?.borrow().clone()))
+fn vector_to_list(ctx: &mut Ctx, args: &[Value]) -> R {
+    let items = vector_arg("vector->list", &args[0])?;
+    reserve_list(ctx, items.borrow().len())?;
+    Ok(Value::list(items.borrow().clone()))
 }
 
-fn list_to_vector(_: &mut Ctx, args: &[Value]) -> R {
-    new_vector(list_arg("list->vector", &args[0])?)
+fn list_to_vector(ctx: &mut Ctx, args: &[Value]) -> R {
+    let items = list_arg("list->vector", &args[0])?;
+    reserve_vector(ctx, items.len())?;
+    new_vector(items)
 }
 
 fn vector_fill(_: &mut Ctx, args: &[Value]) -> R {

@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 use std::rc::Rc;
 
-use super::{index_error, int_arg, length_arg, list_arg, prim, unspecified, Ctx};
+use super::{index_error, int_arg, length_arg, list_arg, prim, reserve_list, unspecified, Ctx};
 use crate::equality::{equal, eqv};
 use crate::error::Error;
 use crate::numbers::{self, Num};
@@ -159,17 +159,20 @@ fn length(_: &mut Ctx, args: &[Value]) -> R {
     Ok(Value::Int(n as i64))
 }
 
-fn append(_: &mut Ctx, args: &[Value]) -> R {
+fn append(ctx: &mut Ctx, args: &[Value]) -> R {
     let Some((last, init)) = args.split_last() else { return Ok(Value::Null) };
     let mut items = Vec::new();
     for a in init {
-        items.extend(list_arg("append", a)?);
+        let more = list_arg("append", a)?;
+        reserve_list(ctx, items.len() + more.len())?;
+        items.extend(more);
     }
     Ok(Value::list_with_tail(items, last.clone()))
 }
 
-fn reverse(_: &mut Ctx, args: &[Value]) -> R {
+fn reverse(ctx: &mut Ctx, args: &[Value]) -> R {
     let items = list_arg("reverse", &args[0])?;
+    reserve_list(ctx, items.len())?;
     Ok(items.into_iter().fold(Value::Null, |acc, v| Value::cons(v, acc)))
 }
 
@@ -220,12 +223,13 @@ fn last(_: &mut Ctx, args: &[Value]) -> R {
     Ok(final_pair("last", &args[0])?.car())
 }
 
-fn list_copy(_: &mut Ctx, args: &[Value]) -> R {
+fn list_copy(ctx: &mut Ctx, args: &[Value]) -> R {
     let mut w = walk(&args[0]);
     let items: Vec<Value> = w.by_ref().map(|p| p.car()).collect();
     if w.cyclic {
         return Err(Error::wrong_type("list-copy", "list", &args[0]));
     }
+    reserve_list(ctx, items.len())?;
     Ok(Value::list_with_tail(items, w.cur))
 }
 
@@ -298,8 +302,9 @@ fn set_cdr(_: &mut Ctx, args: &[Value]) -> R {
 }
 
 /// `(iota count [start 0] [step 1])`.
-fn iota(_: &mut Ctx, args: &[Value]) -> R {
+fn iota(ctx: &mut Ctx, args: &[Value]) -> R {
     let count = length_arg("iota", "count", &args[0])? as i64;
+    reserve_list(ctx, count as usize)?;
     let start = args.get(1).map_or(Ok(Num::Int(0)), |v| Num::of("iota", v))?;
     let step = args.get(2).map_or(Ok(Num::Int(1)), |v| Num::of("iota", v))?;
     let mut items = Vec::with_capacity(count as usize);
@@ -309,15 +314,17 @@ fn iota(_: &mut Ctx, args: &[Value]) -> R {
     Ok(Value::list(items))
 }
 
-fn delete(_: &mut Ctx, args: &[Value]) -> R {
+fn delete(ctx: &mut Ctx, args: &[Value]) -> R {
     let items = list_arg("delete", &args[1])?;
+    reserve_list(ctx, items.len())?;
     Ok(Value::list(items.into_iter().filter(|v| !equal(&args[0], v)).collect::<Vec<_>>()))
 }
 
 // The set lives only for this call, while no program code can mutate the values it holds.
 #[allow(clippy::mutable_key_type)]
-fn delete_duplicates(_: &mut Ctx, args: &[Value]) -> R {
+fn delete_duplicates(ctx: &mut Ctx, args: &[Value]) -> R {
     let items = list_arg("delete-duplicates", &args[0])?;
+    reserve_list(ctx, items.len())?;
     let mut seen = HashSet::new();
     let kept: Vec<Value> = items.into_iter().filter(|v| seen.insert(Key { value: v.clone(), eqv: false })).collect();
     Ok(Value::list(kept))

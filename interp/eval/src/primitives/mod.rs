@@ -48,11 +48,20 @@ pub struct Ctx {
     pub gensym_counter: u64,
     /// The one operation table of `put`/`get` (SICP 2.4.3), made on first use.
     pub op_table: Option<Value>,
+    /// The running evaluation's memory budget and the work primitives did for it.
+    pub budget: crate::memory::RunBudget,
 }
 
 impl Ctx {
     pub fn new(out: Box<dyn Output>) -> Ctx {
-        Ctx { out, rng: 0x9E37_79B9_7F4A_7C15, next_id: 1, gensym_counter: 0, op_table: None }
+        Ctx {
+            out,
+            rng: 0x9E37_79B9_7F4A_7C15,
+            next_id: 1,
+            gensym_counter: 0,
+            op_table: None,
+            budget: Default::default(),
+        }
     }
 
     pub fn fresh_id(&mut self) -> u64 {
@@ -121,6 +130,26 @@ fn length_arg(name: &str, what: &str, v: &Value) -> Result<usize, Error> {
         return Err(Error::new(format!("{name}: {what} {n} is too large (at most {MAX_LENGTH})")));
     }
     Ok(n as usize)
+}
+
+/// Bytes a list of `n` elements takes: the pairs (with their reference counts) and the
+/// vector of elements it is usually built from.
+const LIST_ITEM_BYTES: usize = std::mem::size_of::<crate::value::Pair>() + 16 + std::mem::size_of::<Value>();
+
+/// Asks the run's budget for a new list of `n` elements (memory, and `n` steps of work).
+fn reserve_list(ctx: &mut Ctx, n: usize) -> Result<(), Error> {
+    ctx.budget.reserve_items(n as u64, LIST_ITEM_BYTES)
+}
+
+/// Asks the run's budget for a new vector of `n` elements.
+fn reserve_vector(ctx: &mut Ctx, n: usize) -> Result<(), Error> {
+    ctx.budget.reserve_items(n as u64, std::mem::size_of::<Value>())
+}
+
+/// Asks the run's budget for a new string of `bytes` bytes.
+fn reserve_text(ctx: &mut Ctx, bytes: usize) -> Result<(), Error> {
+    ctx.budget.reserve_items(bytes as u64 / 64, 64)?;
+    ctx.budget.reserve(bytes as u64)
 }
 
 /// An exact integer argument.

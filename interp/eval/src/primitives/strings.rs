@@ -3,7 +3,7 @@
 
 use std::rc::Rc;
 
-use super::{boolean, index_arg, index_error, list_arg, prim, str_arg, unspecified, Ctx};
+use super::{boolean, index_arg, index_error, list_arg, prim, reserve_list, reserve_text, str_arg, unspecified, Ctx};
 use crate::error::Error;
 use crate::printer::{display_string, write_string};
 use crate::symbol::Symbol;
@@ -68,8 +68,14 @@ fn string_length(_: &mut Ctx, args: &[Value]) -> R {
     Ok(Value::Int(char_count(str_arg("string-length", &args[0])?) as i64))
 }
 
-fn string_append(_: &mut Ctx, args: &[Value]) -> R {
-    let mut out = String::new();
+fn string_append(ctx: &mut Ctx, args: &[Value]) -> R {
+    let mut total = 0usize;
+    for a in args {
+        total = total.saturating_add(str_arg("string-append", a)?.len());
+    }
+    // The text is built, then copied into the string value: twice its size for a moment.
+    reserve_text(ctx, total.saturating_mul(2))?;
+    let mut out = String::with_capacity(total);
     for a in args {
         out.push_str(str_arg("string-append", a)?);
     }
@@ -160,9 +166,12 @@ fn string_suffix(_: &mut Ctx, args: &[Value]) -> R {
 }
 
 /// Splits at every occurrence of `delim`, keeping empty fields; `""` splits into characters.
-fn string_split(_: &mut Ctx, args: &[Value]) -> R {
+fn string_split(ctx: &mut Ctx, args: &[Value]) -> R {
     let s = str_arg("string-split", &args[0])?;
     let delim = str_arg("string-split", &args[1])?;
+    let fields = if delim.is_empty() { s.len() } else { s.matches(&**delim).count() + 1 };
+    reserve_list(ctx, fields)?;
+    reserve_text(ctx, s.len() + fields * 16)?;
     let fields: Vec<Value> = if delim.is_empty() {
         s.chars().map(|c| Value::str(c.encode_utf8(&mut [0; 4]))).collect()
     } else {
@@ -171,12 +180,17 @@ fn string_split(_: &mut Ctx, args: &[Value]) -> R {
     Ok(Value::list(fields))
 }
 
-fn string_join(_: &mut Ctx, args: &[Value]) -> R {
+fn string_join(ctx: &mut Ctx, args: &[Value]) -> R {
     let items = list_arg("string-join", &args[0])?;
     let delim = match args.get(1) {
         Some(d) => str_arg("string-join", d)?.clone(),
         None => Rc::from(" "),
     };
+    let mut total = delim.len().saturating_mul(items.len());
+    for item in &items {
+        total = total.saturating_add(str_arg("string-join", item)?.len());
+    }
+    reserve_text(ctx, total)?;
     let mut out = String::new();
     for (i, item) in items.iter().enumerate() {
         if i > 0 {
@@ -187,13 +201,15 @@ fn string_join(_: &mut Ctx, args: &[Value]) -> R {
     text(out)
 }
 
-fn string_replace_all(_: &mut Ctx, args: &[Value]) -> R {
+fn string_replace_all(ctx: &mut Ctx, args: &[Value]) -> R {
     let s = str_arg("string-replace-all", &args[0])?;
     let old = str_arg("string-replace-all", &args[1])?;
     let new = str_arg("string-replace-all", &args[2])?;
     if old.is_empty() {
         return Err(Error::wrong_type("string-replace-all", "non-empty search string", &args[1]));
     }
+    let hits = s.matches(&**old).count();
+    reserve_text(ctx, s.len().saturating_add(hits.saturating_mul(new.len())))?;
     text(s.replace(&**old, new))
 }
 
@@ -218,8 +234,10 @@ fn string_ref(_: &mut Ctx, args: &[Value]) -> R {
     Ok(Value::Char(s.chars().nth(i).expect("index checked")))
 }
 
-fn string_to_list(_: &mut Ctx, args: &[Value]) -> R {
-    Ok(Value::list(str_arg("string->list", &args[0])?.chars().map(Value::Char).collect::<Vec<_>>()))
+fn string_to_list(ctx: &mut Ctx, args: &[Value]) -> R {
+    let s = str_arg("string->list", &args[0])?;
+    reserve_list(ctx, s.len())?;
+    Ok(Value::list(s.chars().map(Value::Char).collect::<Vec<_>>()))
 }
 
 fn chars_to_string(name: &str, items: &[Value]) -> R {

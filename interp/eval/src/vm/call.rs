@@ -132,6 +132,7 @@ impl Machine {
                     return Err(self.arity_error(&self.stack[callee].clone(), argc));
                 }
                 let r = (p.f)(&mut self.ctx, &self.stack[callee + 1..])?;
+                self.collect_work()?;
                 self.stack.truncate(fp - 1);
                 self.frames.pop();
                 return self.deliver(r);
@@ -189,6 +190,7 @@ impl Machine {
                     return self.machine_primitive(p.name, callee);
                 }
                 let r = (p.f)(&mut self.ctx, &self.stack[callee + 1..])?;
+                self.collect_work()?;
                 self.stack.truncate(callee);
                 self.deliver(r)
             }
@@ -467,7 +469,7 @@ impl Machine {
                     return Err(Error::wrong_type("parallel-map", "procedure", &f));
                 }
                 let starts = items.into_iter().map(|x| (f.clone(), vec![x])).collect();
-                Ok(Flow::Suspend(self.spawn(starts, "parallel-map", false)))
+                Ok(Flow::Suspend(self.spawn(starts, "parallel-map", false)?))
             }
             "mutex-acquire" => {
                 let lock = mutex_of(&args[0], "mutex-acquire")?;
@@ -508,8 +510,14 @@ impl Machine {
     fn eval_value(&mut self, expr: &Value) -> Result<Flow, Error> {
         let datum =
             crate::compile::value_to_datum(expr).ok_or_else(|| Error::wrong_type("eval", "expression", expr))?;
-        let proto =
-            crate::compile::compile_toplevel(&datum, &mut self.expand_env, &mut self.global_names, u32::MAX, false)?;
+        self.eval_site = self.current_loc();
+        let proto = crate::compile::compile_toplevel(
+            &datum,
+            &mut self.expand_env,
+            &mut self.global_names,
+            super::EVAL_SOURCE,
+            false,
+        )?;
         self.sync_globals();
         self.call_value(Value::Closure(Rc::new(Closure { proto, captures: Box::new([]) })), vec![])
     }

@@ -187,6 +187,9 @@ impl Machine {
             _ => return Err(Error::new(format!("{op_name}: expected 1 argument, got {}", args.len()))),
         };
         let prompt = prompt_text(&payload);
+        // Each sample is a request with its own copy of the prompt: ask before allocating.
+        let sample_bytes = std::mem::size_of::<LlmWork>() + 64 + prompt.len();
+        self.ctx.budget.reserve_items(n as u64, sample_bytes)?;
         let loc = self.current_loc();
         let work = (0..n).map(|sample| LlmWork { op: op_name, prompt: prompt.clone(), sample, loc }).collect();
         Ok(Flow::Suspend(Wait::Llm(work)))

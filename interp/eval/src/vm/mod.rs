@@ -103,11 +103,32 @@ pub struct Limits {
     /// Seconds, for the message.
     pub timeout_secs: Option<f64>,
     pub max_depth: usize,
+    /// Bytes a run may hold (`--max-memory`); `None` for no limit.
+    pub memory: Option<u64>,
 }
 
 impl Default for Limits {
     fn default() -> Limits {
-        Limits { max_steps: None, deadline: None, timeout_secs: None, max_depth: 10_000_000 }
+        Limits {
+            max_steps: None,
+            deadline: None,
+            timeout_secs: None,
+            max_depth: 10_000_000,
+            memory: Some(crate::memory::DEFAULT_MEMORY_LIMIT),
+        }
+    }
+}
+
+/// The longest timeout accepted (about 115 days): beyond it a deadline is no limit at all,
+/// and durations that large overflow the clock.
+pub const MAX_TIMEOUT_SECS: f64 = 1e7;
+
+/// Checks a timeout in seconds: a positive, finite number up to [`MAX_TIMEOUT_SECS`].
+pub fn check_timeout(secs: f64) -> Result<std::time::Duration, String> {
+    if secs.is_finite() && secs > 0.0 && secs <= MAX_TIMEOUT_SECS {
+        Ok(std::time::Duration::from_secs_f64(secs))
+    } else {
+        Err(format!("a timeout must be a positive number of seconds, at most {MAX_TIMEOUT_SECS}; got {secs}"))
     }
 }
 
@@ -146,6 +167,9 @@ pub struct Machine {
     sched: sched::Scheduler,
     /// Where a call in tail position was made, while its frame is already gone.
     tail_site: Option<Loc>,
+    /// Where the last `eval` was called: the place of errors in code it compiled when no
+    /// frame of program code is left to name one (an `eval` in tail position).
+    eval_site: Option<Loc>,
     /// The original built-ins behind `Op::Builtin`, by `Fast` number.
     fast: [Option<&'static crate::value::Primitive>; 16],
 }
@@ -175,6 +199,7 @@ impl Machine {
             frames: Vec::new(),
             sched: sched::Scheduler::default(),
             tail_site: None,
+            eval_site: None,
             fast: code::Fast::ALL.map(|op| crate::primitives::all().find(|p| p.name == op.name())),
         }
     }
@@ -182,10 +207,11 @@ impl Machine {
     /// Starts a new evaluation: step count and deadline start again from its limits.
     pub fn start_budget(&mut self) {
         self.steps = 0;
+        self.ctx.budget.start(self.limits.memory);
         self.next_check = CHECK_EVERY;
-        if let Some(secs) = self.limits.timeout_secs {
-            self.limits.deadline = Some(Instant::now() + std::time::Duration::from_secs_f64(secs));
-        }
+        // A timeout out of range (checked by hosts, see `check_timeout`) sets no deadline.
+        self.limits.deadline =
+            self.limits.timeout_secs.and_then(|secs| Instant::now().checked_add(check_timeout(secs).ok()?));
     }
 
     /// Switches to the seeded scheduler (docs/language.md §8.5).
@@ -218,6 +244,7 @@ impl Machine {
     pub fn run_toplevel(&mut self, proto: Rc<Proto>, llm: &mut dyn LlmPort) -> Result<Value, Error> {
         self.sync_globals();
         let closure = Rc::new(Closure { proto, captures: Box::new([]) });
+        self.eval_site = None;
         let result = self.run_main(closure, llm);
         self.sched.reset();
         self.stack.clear();
@@ -242,6 +269,18 @@ impl Machine {
         Ok(())
     }
 
+    /// Adds the work the last primitive did (`iota`, `append` …) to the step count.
+    #[inline]
+    fn collect_work(&mut self) -> Result<(), Error> {
+        if self.ctx.budget.work > 0 {
+            self.steps = self.steps.saturating_add(std::mem::take(&mut self.ctx.budget.work));
+            if self.steps >= self.next_check {
+                self.check_limits()?;
+            }
+        }
+        Ok(())
+    }
+
     #[cold]
     fn check_limits(&mut self) -> Result<(), Error> {
         self.next_check = self.steps + CHECK_EVERY;
@@ -251,6 +290,13 @@ impl Machine {
             }
             self.next_check = self.next_check.min(max + 1);
         }
+        self.ctx.budget.reserve(0).map_err(|mut e| {
+            // Runaway recursion usually meets the memory limit before the depth limit.
+            if self.frames.len() > 100_000 {
+                e.message.push_str(&format!("; the recursion is {} frames deep", self.frames.len()));
+            }
+            e
+        })?;
         self.check_clock()
     }
 
@@ -269,17 +315,21 @@ impl Machine {
 
     /// Fills in where an error happened and the Omega call stack, from the running frames.
     fn locate(&mut self, e: &mut Error) {
-        if let Some(site) = self.tail_site.take() {
+        if let Some(site) = self.tail_site.take().filter(|site| site.source != EVAL_SOURCE) {
             e.loc.get_or_insert(site);
         }
         if !e.stack.is_empty() {
             return;
         }
         let (loc, stack) = call_stack(&self.frames, self.sched.current == 0);
-        e.loc = e.loc.or(loc);
+        e.loc = e.loc.or(loc).or(self.eval_site);
         e.stack = stack;
     }
 }
+
+/// The source id of code compiled by `eval`: it has no text of its own, so errors in it are
+/// placed at the `eval` call that ran it.
+pub(crate) const EVAL_SOURCE: u32 = u32::MAX;
 
 /// Where a task is (its innermost frame of program code) and its Omega call stack,
 /// innermost first. Prelude frames are left out; a runaway recursion with millions of frames
@@ -307,12 +357,14 @@ pub(super) fn call_stack(frames: &[Frame], main: bool) -> (Option<Loc>, Vec<Stac
             continue;
         }
         let at = (*pc as usize).saturating_sub(1).min(proto.spans.len().saturating_sub(1));
-        let loc = proto.spans.get(at).map(|&span| Loc { source: proto.source, span });
-        if index == 1 {
+        let from_eval = proto.source == EVAL_SOURCE;
+        let loc = proto.spans.get(at).map(|&span| Loc { source: proto.source, span }).filter(|_| !from_eval);
+        if here.is_none() {
             here = loc;
         }
         let name = match proto.name {
             Some(n) => n.as_str().to_string(),
+            None if from_eval => "<eval>".to_string(),
             None if depth == 0 && main => "<top level>".to_string(),
             None => "<lambda>".to_string(),
         };

@@ -296,6 +296,10 @@ impl Machine {
                                 let r = (p.f)(&mut self.ctx, &self.stack[callee + 1..])?;
                                 self.stack.truncate(callee);
                                 self.stack.push(r);
+                                if self.ctx.budget.work > 0 {
+                                    save_pc!();
+                                    self.collect_work()?;
+                                }
                             } else {
                                 return Err(self.arity_error(&self.stack[callee].clone(), argc as usize));
                             }

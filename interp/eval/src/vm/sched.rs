@@ -51,6 +51,8 @@ pub trait LlmPort {
     fn cancel(&mut self, id: u64);
     /// The next finished request, waiting at most `timeout` (`None`: until one finishes).
     fn next(&mut self, timeout: Option<Duration>) -> Option<LlmEvent>;
+    /// A new run (a file, a REPL input, a buffer) starts: per-run budgets start again.
+    fn start_run(&mut self) {}
 }
 
 /// Why a task stopped running.
@@ -98,9 +100,23 @@ enum Resume {
 enum State {
     Ready,
     Running,
-    WaitLlm { ids: Vec<u64>, replies: Vec<Option<LlmReply>>, op: &'static str },
-    Blocked { lock: Rc<Lock>, call: Option<(usize, usize)>, loc: Option<Loc> },
-    Joining { children: Vec<TaskId>, results: Vec<Option<Value>>, what: &'static str },
+    WaitLlm {
+        ids: Vec<u64>,
+        replies: Vec<Option<LlmReply>>,
+        op: &'static str,
+    },
+    Blocked {
+        lock: Rc<Lock>,
+        call: Option<(usize, usize)>,
+        loc: Option<Loc>,
+    },
+    /// `remaining` counts the children still running, so a join of n tasks costs O(n).
+    Joining {
+        children: Vec<TaskId>,
+        results: Vec<Option<Value>>,
+        remaining: usize,
+        what: &'static str,
+    },
     Finished,
 }
 
@@ -119,9 +135,20 @@ struct Task {
     children_made: usize,
 }
 
+/// The most tasks of one run alive at once, and the deepest nesting of `parallel` inside
+/// `parallel`: a program past them is almost surely runaway recursion, and each task costs
+/// memory and scheduling work.
+pub const MAX_LIVE_TASKS: usize = 250_000;
+pub const MAX_TASK_NESTING: usize = 1_000;
+
+/// Memory one task takes besides its stacks, for the budget check before spawning.
+const TASK_BYTES: usize = std::mem::size_of::<Task>() + 64;
+
 #[derive(Default)]
 pub(super) struct Scheduler {
     tasks: Vec<Task>,
+    /// Tasks started and not yet finished or cancelled (main included).
+    live: usize,
     ready: VecDeque<TaskId>,
     pub current: TaskId,
     pub choices: Vec<ChoicePoint>,
@@ -180,13 +207,14 @@ impl Machine {
         });
         self.sched.ready.push_back(0);
         self.sched.current = 0;
+        self.sched.live = 1;
         loop {
             while let Some(ev) = llm.next(Some(Duration::ZERO)) {
                 self.llm_done(ev, llm);
             }
             let next = match self.sched.seed {
                 Some(_) => self.seeded_pick(llm),
-                None => self.sched.ready.pop_front(),
+                None => self.next_ready(),
             };
             if let Some(t) = next {
                 if let Some(result) = self.run_task(t, llm) {
@@ -196,7 +224,7 @@ impl Machine {
             }
             if let Err(e) = self.check_clock() {
                 self.cancel_all(llm);
-                return Err(e);
+                return Err(self.at_a_waiting_call(e));
             }
             if !self.sched.requests.is_empty() {
                 let timeout = self
@@ -209,7 +237,7 @@ impl Machine {
                 }
                 if let Err(e) = self.check_clock() {
                     self.cancel_all(llm);
-                    return Err(e);
+                    return Err(self.at_a_waiting_call(e));
                 }
                 continue;
             }
@@ -224,6 +252,32 @@ impl Machine {
                 None => return Err(Error::new("internal: no task can run")),
             }
         }
+    }
+
+    /// Places a timeout that stopped the run while every task waited at the LLM call the
+    /// first waiting task made, with that task's call stack.
+    fn at_a_waiting_call(&self, mut e: Error) -> Error {
+        let waiting = self.sched.tasks.iter().find(|t| matches!(t.state, State::WaitLlm { .. }));
+        if let Some(task) = waiting.filter(|_| e.loc.is_none() && e.kind == ErrorKind::Budget) {
+            let (loc, stack) = super::call_stack(&task.frames, task.parent.is_none());
+            e.loc = loc;
+            e.stack = stack;
+            if task.parent.is_some() {
+                e.message = format!("{} (while {} waited for an LLM answer)", e.message, task.label);
+            }
+        }
+        e
+    }
+
+    /// The first task of the ready queue that still can run (cancelled ones are skipped
+    /// here rather than searched for when cancelling, which would be quadratic).
+    fn next_ready(&mut self) -> Option<TaskId> {
+        while let Some(t) = self.sched.ready.pop_front() {
+            if matches!(self.sched.tasks[t as usize].state, State::Ready) {
+                return Some(t);
+            }
+        }
+        None
     }
 
     /// The seeded scheduler's choice among the tasks that can run or wait only for an LLM
@@ -288,6 +342,7 @@ impl Machine {
         self.switch_out();
         let result = outcome?;
         self.sched.tasks[t as usize].state = State::Finished;
+        self.sched.live = self.sched.live.saturating_sub(1);
         if t == 0 {
             if result.is_err() {
                 self.cancel_all(llm);
@@ -378,12 +433,34 @@ impl Machine {
     }
 
     /// Starts one child task per `(procedure, arguments)` and makes the running task join them.
-    pub(super) fn spawn(&mut self, starts: Vec<(Value, Vec<Value>)>, what: &'static str, call_thunks: bool) -> Wait {
+    pub(super) fn spawn(
+        &mut self,
+        starts: Vec<(Value, Vec<Value>)>,
+        what: &'static str,
+        call_thunks: bool,
+    ) -> Result<Wait, Error> {
         let parent = self.sched.current;
         if starts.is_empty() {
             self.wake(parent, Resume::Deliver(Value::Null));
-            return Wait::Join;
+            return Ok(Wait::Join);
         }
+        let n = starts.len();
+        if self.sched.tasks[parent as usize].path.len() >= MAX_TASK_NESTING {
+            let why = "a `parallel` that starts itself without end?";
+            return Err(Error::with_kind(
+                ErrorKind::Budget,
+                format!("{what}: tasks nested more than {MAX_TASK_NESTING} deep ({why})"),
+            ));
+        }
+        if self.sched.live + n > MAX_LIVE_TASKS {
+            return Err(Error::with_kind(
+                ErrorKind::Budget,
+                format!("{what}: more than {MAX_LIVE_TASKS} tasks at once (start fewer, or wait for some to finish)"),
+            ));
+        }
+        self.ctx.budget.reserve_items(n as u64, TASK_BYTES)?;
+        self.collect_work()?;
+        self.sched.live += n;
         let mut children = Vec::new();
         for (proc, args) in starts {
             let id = self.sched.tasks.len() as TaskId;
@@ -409,33 +486,39 @@ impl Machine {
             self.sched.ready.push_back(id);
             children.push(id);
         }
-        let n = children.len();
-        self.sched.tasks[parent as usize].state = State::Joining { children, results: vec![None; n], what };
-        Wait::Join
+        self.sched.tasks[parent as usize].state =
+            State::Joining { children, results: vec![None; n], remaining: n, what };
+        Ok(Wait::Join)
     }
 
     /// `(parallel …)`: `n` thunks on the stack.
     pub(super) fn parallel(&mut self, n: usize) -> Result<Flow, Error> {
         let thunks: Vec<Value> = self.stack.drain(self.stack.len() - n..).collect();
         let starts = thunks.into_iter().map(|t| (t, vec![])).collect();
-        Ok(Flow::Suspend(self.spawn(starts, "parallel", true)))
+        Ok(Flow::Suspend(self.spawn(starts, "parallel", true)?))
     }
 
     fn child_finished(&mut self, t: TaskId, result: Result<Value, Error>, llm: &mut dyn LlmPort) {
         let task = &self.sched.tasks[t as usize];
         let (parent, index) = (task.parent.unwrap(), task.index);
-        let State::Joining { children, results, what } = &mut self.sched.tasks[parent as usize].state else { return };
+        let State::Joining { children, results, remaining, what } = &mut self.sched.tasks[parent as usize].state else {
+            return;
+        };
         match result {
             Ok(v) => {
                 results[index - 1] = Some(v);
-                if results.iter().all(Option::is_some) {
+                *remaining -= 1;
+                if *remaining == 0 {
                     let list = Value::list(results.drain(..).map(Option::unwrap).collect::<Vec<_>>());
                     self.wake(parent, Resume::Deliver(list));
                 }
             }
             Err(mut e) => {
                 let siblings = children.clone();
-                e.message = format!("{what}: task {index} failed: {}", e.message);
+                // A budget error is about the whole run: the tasks it passed through add nothing.
+                if e.kind != ErrorKind::Budget {
+                    e.message = format!("{what}: task {index} failed: {}", e.message);
+                }
                 for s in siblings {
                     if s != t {
                         self.cancel_task(s, llm);
@@ -449,7 +532,9 @@ impl Machine {
     /// Stops task `t` and its descendants: drops their requests, releases their locks.
     fn cancel_task(&mut self, t: TaskId, llm: &mut dyn LlmPort) {
         let state = std::mem::replace(&mut self.sched.tasks[t as usize].state, State::Finished);
-        self.sched.ready.retain(|&r| r != t);
+        if !matches!(state, State::Finished) {
+            self.sched.live = self.sched.live.saturating_sub(1);
+        }
         match state {
             State::Finished => return,
             State::WaitLlm { ids, .. } => {
