@@ -28,4 +28,5 @@ pub use error::{Error, ErrorKind};
 pub use primitives::Output;
 pub use session::{FormResult, Session};
 pub use value::Value;
-pub use vm::{CancelToken, Limits, LlmEvent, LlmPort, LlmReply, LlmWork};
+pub use vm::pct::{pct_seed, PCT_FLAG};
+pub use vm::{CancelToken, Limits, LlmEvent, LlmPort, LlmReply, LlmWork, RaceAccess, RaceReport};
