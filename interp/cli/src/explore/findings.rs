@@ -94,7 +94,10 @@ impl Report {
         if let Some(f) = &run.failure {
             if f.deadlock {
                 let locks = cycle_locks(&f.message);
-                let kind = if locks.len() == 1 { "self-deadlock" } else { "deadlock" };
+                // One lock edge on the cycle: a task waits for itself, or for a task it joins.
+                let edges =
+                    f.message.matches("waits for serializer ").count() + f.message.matches("waits for mutex ").count();
+                let kind = if edges == 1 { "self-deadlock" } else { "deadlock" };
                 self.push(Finding {
                     kind,
                     seed: run.seed,
@@ -142,7 +145,7 @@ impl Report {
         let (seeds, stand_ins) = ((base.seed, run.seed), run.stand_ins > 0);
         for (name, value) in &run.finals {
             let Some(before) = base.finals.get(name) else { continue };
-            if before != value {
+            if !same_parts(before, value) {
                 let message = format!(
                     "schedule-dependent outcome: {name} ends as {before} under seed {} but as {value} under seed {}",
                     seeds.0, seeds.1
@@ -161,9 +164,9 @@ impl Report {
                 });
             }
         }
-        if base.output != run.output {
-            let task =
-                run.output.keys().chain(base.output.keys()).find(|k| base.output.get(*k) != run.output.get(*k))?;
+        let differs =
+            |k: &&String| !same_parts(base.output.get(*k).map_or("", |s| s), run.output.get(*k).map_or("", |s| s));
+        if let Some(task) = run.output.keys().chain(base.output.keys()).find(differs) {
             let message = format!(
                 "schedule-dependent outcome: {task} prints {:?} under seed {} but {:?} under seed {}",
                 base.output.get(task).map_or("", |s| s),
@@ -206,10 +209,13 @@ impl Report {
             f.related.iter().filter_map(|r| r.1).map(|s| format!("{}-{}", s.start, s.end)).collect();
         places.extend(f.span.map(|s| format!("{}-{}", s.start, s.end)));
         places.sort();
+        // One finding per problem, not per symptom: a lock cycle is the same whichever task
+        // closes it, a racy location the same whichever pair of accesses shows it, and a lost
+        // update shows under many seeds with many values.
         let key = match f.kind {
-            // A lost update shows under many seeds with many values: once per variable.
-            "divergent-outcome" => format!("{}|{:?}", f.kind, f.state),
-            _ => format!("{}|{}|{}|{:?}", f.kind, places.join(","), f.locks.join(","), f.state),
+            "deadlock" | "self-deadlock" => format!("{}|{}", f.kind, f.locks.join(",")),
+            "race" | "divergent-outcome" => format!("{}|{:?}", f.kind, f.state),
+            _ => format!("{}|{}|{:?}", f.kind, places.join(","), f.state),
         };
         if self.keys.insert(key) {
             self.findings.push(f);
@@ -301,12 +307,26 @@ impl Report {
                     "range": f.span.map(|s| lsp_range(&self.file, s)),
                     "related": related,
                     "confirms": f.confirms.as_ref().map(|c| &c.0),
+                    "detail": f.detail,
                     "replay": self.replay(f),
                 })
             })
             .collect();
         json!({"file": &*self.file.name, "schedules": self.schedules, "findings": findings})
     }
+}
+
+/// Whether two printed outcomes have the same parts, perhaps in another order. Tasks that
+/// append to a list or print under a lock in whatever order they run are the nondeterminism
+/// `parallel` promises; a lost update or a missing entry changes the parts themselves.
+fn same_parts(a: &str, b: &str) -> bool {
+    fn parts(s: &str) -> Vec<&str> {
+        let mut p: Vec<&str> =
+            s.split(|c: char| c.is_whitespace() || "()\"".contains(c)).filter(|t| !t.is_empty()).collect();
+        p.sort_unstable();
+        p
+    }
+    a == b || parts(a) == parts(b)
 }
 
 /// The locks named on a deadlock cycle (`… waits for serializer NAME held by …`), sorted.
