@@ -8,6 +8,7 @@ mod cli_progress;
 mod cli_reports;
 mod concurrency;
 mod conformance;
+mod explore;
 mod fuzz;
 mod llm;
 mod llm_providers;

@@ -120,6 +120,12 @@ impl Session {
         self.machine.take_races()
     }
 
+    /// The deadlocks detected since the last call (with [`Session::observe_races`]), also
+    /// those the program caught: a retry loop can hide one.
+    pub fn take_deadlocks(&mut self) -> Vec<crate::error::Error> {
+        self.machine.take_deadlocks()
+    }
+
     /// Scheduling decisions the seeded scheduler has made so far (PCT's `k` is sized from it).
     pub fn schedule_decisions(&self) -> u64 {
         self.machine.schedule_decisions()

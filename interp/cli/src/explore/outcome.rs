@@ -89,6 +89,18 @@ impl Outcome {
             }
         });
         let source = source.unwrap_or(u32::MAX);
+        if failure.as_ref().is_none_or(|f| !f.deadlock) {
+            // A deadlock the program caught (a retry loop): still a deadlock.
+            if let Some(e) = session.take_deadlocks().into_iter().next() {
+                failure = Some(Failure {
+                    deadlock: true,
+                    message: e.message.clone(),
+                    text: format!("{} (caught by the program)", session.format_error(&e)),
+                    span: span_in(e.loc, source),
+                    related: e.related.iter().map(|x| (x.message.clone(), span_in(x.loc, source))).collect(),
+                });
+            }
+        }
         let races = session
             .take_races()
             .into_iter()

@@ -69,6 +69,8 @@ pub(super) struct RaceLog {
     /// Task labels of the running evaluation.
     labels: Vec<String>,
     pub found: Vec<RaceReport>,
+    /// Deadlocks detected, also those the program caught and recovered from.
+    pub deadlocks: Vec<crate::error::Error>,
 }
 
 impl RaceLog {
@@ -221,6 +223,11 @@ impl super::Machine {
     /// The races found since the last call, each once.
     pub fn take_races(&mut self) -> Vec<RaceReport> {
         self.races.as_mut().map(|r| std::mem::take(&mut r.found)).unwrap_or_default()
+    }
+
+    /// The deadlocks detected since the last call, caught by the program or not.
+    pub fn take_deadlocks(&mut self) -> Vec<crate::error::Error> {
+        self.races.as_mut().map(|r| std::mem::take(&mut r.deadlocks)).unwrap_or_default()
     }
 
     /// Records an access by the running task to `place`; `cell` is the object for a `Cell`

@@ -564,6 +564,12 @@ impl Machine {
                     }
                     let mut e = Error::with_kind(ErrorKind::Deadlock, text);
                     e.related = related;
+                    if let Some(races) = &mut self.races {
+                        let mut seen = Error::with_kind(ErrorKind::Deadlock, e.message.clone());
+                        seen.loc = loc;
+                        seen.related = e.related.clone();
+                        races.deadlocks.push(seen);
+                    }
                     return Err(e);
                 }
                 lock.waiters.borrow_mut().push_back(me);
