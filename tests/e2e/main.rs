@@ -43,6 +43,7 @@ mod concurrency;
 mod conformance;
 mod docs;
 mod error_places;
+mod explore;
 mod forms;
 mod fuzz;
 mod limits;

@@ -27,9 +27,10 @@ static ALLOCATOR: omega_eval::memory::CountingAlloc<mimalloc::MiMalloc> =
 
 const USAGE: &str =
     "usage: omega run FILE | eval 'EXPR…' | repl | check [--format human|json] FILE… | fmt [--check] FILE…
+       | explore [--schedules N] [--seed S] [--live] [--format human|json] FILE
 flags: --adapter NAME --model NAME --no-cache --offline --max-llm-calls N --max-in-flight N
        --timeout SECS --max-steps N --max-memory MB (default 512; 0: no limit) --schedule SEED
-       --stats[=json] --quiet";
+       --stand-ins --stats[=json] --quiet";
 
 /// Exit code 2 with a message: bad usage or an unreadable file.
 struct Usage(String);
@@ -48,6 +49,14 @@ struct Flags {
     stats: Option<StatsFormat>,
     /// `--quiet`: no live status line.
     quiet: bool,
+    /// `--stand-ins`: LLM answers from the cache or a script, else stand-ins (as `omega explore`).
+    stand_ins: bool,
+    /// `omega explore --schedules N`.
+    schedules: Option<u64>,
+    /// `omega explore --seed S`.
+    seed: Option<u64>,
+    /// `omega explore --live`: real LLM calls.
+    live: bool,
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -97,6 +106,12 @@ fn dispatch(args: Vec<String>) -> Result<ExitCode, Usage> {
         "repl" => repl(&flags),
         "check" => check(&operands, &flags),
         "fmt" => fmt(&operands, &flags),
+        "explore" => match operands.as_slice() {
+            [file] => explore(Path::new(file), &flags),
+            _ => {
+                Err(Usage("usage: omega explore [--schedules N] [--seed S] [--live] [--format human|json] FILE".into()))
+            }
+        },
         "-h" | "--help" | "help" => {
             println!("{USAGE}");
             Ok(ExitCode::SUCCESS)
@@ -138,6 +153,10 @@ fn parse_flags(args: &[String]) -> Result<(Flags, Vec<String>), Usage> {
             "--stats" | "--stats=human" => f.stats = Some(StatsFormat::Human),
             "--stats=json" => f.stats = Some(StatsFormat::Json),
             "--quiet" => f.quiet = true,
+            "--stand-ins" => f.stand_ins = true,
+            "--live" => f.live = true,
+            "--schedules" => f.schedules = Some(num(a, value(a)?)?),
+            "--seed" => f.seed = Some(num(a, value(a)?)?),
             s if s.starts_with("--") => return Err(Usage(format!("unknown flag {s}\n{USAGE}"))),
             _ => operands.push(a.clone()),
         }
@@ -204,7 +223,11 @@ fn session(start: Option<&Path>, flags: &Flags, interactive: bool) -> Result<Run
     let (out, at_line_start) = stdout(interactive, status.clone());
     let monitor = Rc::new(RefCell::new(Monitor::new(status)));
     let watcher = monitor.clone();
-    let mut s = runtime.observed_session(out, move |event| watcher.borrow_mut().record(&event));
+    let mut s = if flags.stand_ins {
+        runtime.stand_in_session(out, flags.schedule.unwrap_or(0)).0
+    } else {
+        runtime.observed_session(out, move |event| watcher.borrow_mut().record(&event))
+    };
     let mut limits = Limits { max_steps: flags.max_steps, timeout_secs: flags.timeout, ..Limits::default() };
     if let Some(mb) = flags.max_memory_mb {
         limits.memory = (mb > 0).then(|| mb.saturating_mul(1 << 20));
@@ -580,4 +603,28 @@ fn fmt(files: &[String], flags: &Flags) -> Result<ExitCode, Usage> {
         }
     }
     Ok(worst_exit(unreadable, failed || (flags.check_only && changed)))
+}
+
+fn explore(path: &Path, flags: &Flags) -> Result<ExitCode, Usage> {
+    let text = read_file(path)?;
+    let config = LlmConfig::resolve(Some(path), &flags.llm).map_err(|e| Usage(e.to_string()))?;
+    let runtime = Runtime::new(&config).map_err(|e| Usage(e.message))?;
+    let defaults = omega::explore::ExploreOptions::default();
+    let options = omega::explore::ExploreOptions {
+        schedules: flags.schedules.unwrap_or(defaults.schedules),
+        seed: flags.seed.unwrap_or(defaults.seed),
+        live: flags.live,
+        max_steps: flags.max_steps.or(defaults.max_steps),
+        timeout_secs: flags.timeout.or(defaults.timeout_secs),
+    };
+    if options.schedules == 0 {
+        return Err(Usage("--schedules: needs at least 1".into()));
+    }
+    let report = omega::explore::explore(path, &text, &runtime, &options);
+    if flags.format_json {
+        println!("{}", report.json(&file_uri(path)));
+    } else {
+        print!("{}", report.human());
+    }
+    Ok(if report.findings.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }

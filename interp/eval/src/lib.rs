@@ -29,4 +29,7 @@ pub use error::{Error, ErrorKind};
 pub use primitives::Output;
 pub use session::{FormResult, Session};
 pub use value::Value;
-pub use vm::{check_timeout, CancelToken, Limits, LlmEvent, LlmPort, LlmReply, LlmWork, MAX_TIMEOUT_SECS};
+pub use vm::pct::{pct_seed, PCT_FLAG};
+pub use vm::{
+    check_timeout, CancelToken, Limits, LlmEvent, LlmPort, LlmReply, LlmWork, RaceAccess, RaceReport, MAX_TIMEOUT_SECS,
+};

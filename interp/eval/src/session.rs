@@ -115,6 +115,27 @@ impl Session {
         self.machine.set_schedule(seed);
     }
 
+    /// Records accesses to shared state and reports data races ([`Session::take_races`]).
+    pub fn observe_races(&mut self) {
+        self.machine.observe_races();
+    }
+
+    /// The data races observed since the last call, each once.
+    pub fn take_races(&mut self) -> Vec<crate::vm::RaceReport> {
+        self.machine.take_races()
+    }
+
+    /// The deadlocks detected since the last call (with [`Session::observe_races`]), also
+    /// those the program caught: a retry loop can hide one.
+    pub fn take_deadlocks(&mut self) -> Vec<crate::error::Error> {
+        self.machine.take_deadlocks()
+    }
+
+    /// Scheduling decisions the seeded scheduler has made so far (PCT's `k` is sized from it).
+    pub fn schedule_decisions(&self) -> u64 {
+        self.machine.schedule_decisions()
+    }
+
     /// Writes to the program's output (the REPL prints results there).
     pub fn write_output(&mut self, text: &str) {
         self.machine.ctx.out.write_str(text);

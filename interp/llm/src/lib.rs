@@ -29,6 +29,7 @@
 pub mod config;
 pub mod port;
 mod runtime;
+pub mod standin;
 
 mod adapter;
 mod anthropic;
@@ -210,6 +211,21 @@ impl LlmService {
             budget: self.inner.max_llm_calls,
             calls: 0,
         }
+    }
+
+    /// An answer that costs nothing and needs no network: a cached one, or a scripted one.
+    pub fn free_answer(&self, req: &LlmRequest) -> Option<LlmAnswer> {
+        let inner = &self.inner;
+        if let Some(cache) = &inner.cache {
+            if let Some(entry) = cache.get(&inner.cache_key(req).digest()) {
+                return Some(inner.cached_answer(entry, Duration::ZERO));
+            }
+        }
+        if !inner.info().scripted {
+            return None;
+        }
+        let local = inner.adapter.local(req)?;
+        local.result.ok().map(|reply| inner.answer(reply, Duration::ZERO))
     }
 
     /// Removes every cached answer.

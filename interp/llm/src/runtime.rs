@@ -6,6 +6,7 @@ use omega_eval::Session;
 
 use crate::config::LlmConfig;
 use crate::port::{PortEvent, ServicePort};
+use crate::standin::{AnswerCounts, StandInPort};
 use crate::{LlmError, LlmService};
 
 /// The configured providers (HTTP client, cache, in-flight cap), made once and shared by every
@@ -35,5 +36,13 @@ impl Runtime {
         let mut port = ServicePort::new(self.service.session());
         port.observe(observer);
         Session::new(out, Box::new(port))
+    }
+
+    /// A session that never spends money: cached or scripted answers, else stand-ins, in an
+    /// order decided by `seed` (`omega explore`, and `omega run --stand-ins` to replay it).
+    pub fn stand_in_session(&self, out: Box<dyn Output>, seed: u64) -> (Session, AnswerCounts) {
+        let counts = AnswerCounts::default();
+        let port = StandInPort::new(self.service.clone(), seed, counts.clone());
+        (Session::new(out, Box::new(port)), counts)
     }
 }

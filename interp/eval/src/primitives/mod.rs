@@ -36,6 +36,9 @@ pub const PRELUDE: &str = include_str!("../prelude.scm");
 /// Where `display`, `write` and `newline` send text.
 pub trait Output {
     fn write_str(&mut self, text: &str);
+    /// The task labelled `task` (`main`, `task 1`, `1.2`…) runs from now on; output that
+    /// follows is its own.
+    fn task_switched(&mut self, _task: &str) {}
 }
 
 /// The state primitives may touch besides their arguments.

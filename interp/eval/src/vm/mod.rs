@@ -9,6 +9,8 @@
 mod call;
 pub mod code;
 mod effects;
+pub mod pct;
+mod races;
 mod run;
 mod sched;
 
@@ -20,6 +22,7 @@ use std::time::Instant;
 
 pub use call::{arity_text, MACHINE_PRIMITIVES};
 pub use effects::prompt_text;
+pub use races::{RaceAccess, RaceReport};
 pub use sched::{LlmEvent, LlmPort, LlmReply, LlmWork};
 
 use crate::compile::{ExpandEnv, GlobalNames};
@@ -172,6 +175,8 @@ pub struct Machine {
     eval_site: Option<Loc>,
     /// The original built-ins behind `Op::Builtin`, by `Fast` number.
     fast: [Option<&'static crate::value::Primitive>; 16],
+    /// Accesses to shared state and the data races among them, when observed (`omega explore`).
+    races: Option<Box<races::RaceLog>>,
 }
 
 /// What the instruction loop stopped for.
@@ -201,6 +206,7 @@ impl Machine {
             tail_site: None,
             eval_site: None,
             fast: code::Fast::ALL.map(|op| crate::primitives::all().find(|p| p.name == op.name())),
+            races: None,
         }
     }
 
@@ -217,6 +223,7 @@ impl Machine {
     /// Switches to the seeded scheduler (docs/language.md §8.5).
     pub fn set_schedule(&mut self, seed: u64) {
         self.sched.seed = Some(seed);
+        self.sched.pct = pct::Pct::from_seed(seed);
         self.ctx.rng = seed;
     }
 
@@ -225,6 +232,11 @@ impl Machine {
         let id = self.global_names.id(name) as usize;
         self.sync_globals();
         self.globals[id] = value;
+    }
+
+    /// Scheduling decisions the seeded scheduler has made in this session.
+    pub fn schedule_decisions(&self) -> u64 {
+        self.sched.decisions
     }
 
     pub fn global(&self, name: Symbol) -> Option<&Value> {

@@ -201,8 +201,18 @@ impl Machine {
                 }
                 Op::NewBox(i) => self.stack[fp + i as usize] = Value::Boxed(Rc::new(RefCell::new(Value::Undefined))),
                 Op::Capture(i) => self.stack.push(clo!().captures[i as usize].clone()),
-                Op::CaptureBox(i) => self.stack.push(unbox(&clo!().captures[i as usize])),
+                Op::CaptureBox(i) => {
+                    if self.races.is_some() {
+                        save_pc!();
+                        self.note_capture(clo!(), i, false);
+                    }
+                    self.stack.push(unbox(&clo!().captures[i as usize]))
+                }
                 Op::CaptureBoxChecked(i) => {
+                    if self.races.is_some() {
+                        save_pc!();
+                        self.note_capture(clo!(), i, false);
+                    }
                     let v = unbox(&clo!().captures[i as usize]);
                     if matches!(v, Value::Undefined) {
                         save_pc!();
@@ -212,10 +222,18 @@ impl Machine {
                 }
                 Op::SetCaptureBox(i) => {
                     interleave!();
+                    if self.races.is_some() {
+                        save_pc!();
+                        self.note_capture(clo!(), i, true);
+                    }
                     let v = self.stack.pop().unwrap();
                     set_box(&clo!().captures[i as usize], v);
                 }
                 Op::Global(g) => {
+                    if self.races.is_some() {
+                        save_pc!();
+                        self.note_access(super::races::Place::Global(g), false, None, None);
+                    }
                     let v = &self.globals[g as usize];
                     if matches!(v, Value::Undefined) {
                         save_pc!();
@@ -225,6 +243,10 @@ impl Machine {
                 }
                 Op::SetGlobal(g) => {
                     interleave!();
+                    if self.races.is_some() {
+                        save_pc!();
+                        self.note_access(super::races::Place::Global(g), true, None, None);
+                    }
                     if matches!(self.globals[g as usize], Value::Undefined) {
                         save_pc!();
                         let name = self.global_names.names[g as usize];
@@ -276,6 +298,10 @@ impl Machine {
                     let callee = self.stack.len() - argc as usize - 1;
                     if self.touches_shared_state(&self.stack[callee]) {
                         interleave!();
+                        if let (Some(_), Value::Primitive(p)) = (&self.races, &self.stack[callee]) {
+                            save_pc!();
+                            self.note_shared_call(p.name, callee + 1..self.stack.len());
+                        }
                     }
                     save_pc!();
                     self.tick()?;
@@ -308,8 +334,13 @@ impl Machine {
                     }
                 }
                 Op::TailCall(argc) => {
-                    if self.touches_shared_state(&self.stack[self.stack.len() - argc as usize - 1]) {
+                    let callee = self.stack.len() - argc as usize - 1;
+                    if self.touches_shared_state(&self.stack[callee]) {
                         interleave!();
+                        if let (Some(_), Value::Primitive(p)) = (&self.races, &self.stack[callee]) {
+                            save_pc!();
+                            self.note_shared_call(p.name, callee + 1..self.stack.len());
+                        }
                     }
                     save_pc!();
                     self.tick()?;

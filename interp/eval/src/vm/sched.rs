@@ -159,11 +159,25 @@ pub(super) struct Scheduler {
     pub seed: Option<u64>,
     /// The running task resumed to run the instruction it stopped before.
     pub retrying: bool,
+    /// PCT instead of uniform choice, when the seed says so.
+    pub pct: Option<super::pct::Pct>,
+    /// Scheduling decisions made by the seeded scheduler, over the whole session.
+    pub decisions: u64,
 }
 
 impl Scheduler {
     pub fn reset(&mut self) {
-        *self = Scheduler { next_request: self.next_request, seed: self.seed, ..Scheduler::default() };
+        let mut pct = self.pct.take();
+        if let Some(p) = &mut pct {
+            p.restart();
+        }
+        *self = Scheduler {
+            next_request: self.next_request,
+            seed: self.seed,
+            pct,
+            decisions: self.decisions,
+            ..Scheduler::default()
+        };
     }
 
     fn label(&self, t: TaskId) -> &str {
@@ -193,6 +207,9 @@ impl Machine {
     /// Runs `closure` as the main task, and every task it starts, to the end.
     pub(super) fn run_main(&mut self, closure: Rc<super::Closure>, llm: &mut dyn LlmPort) -> Result<Value, Error> {
         self.sched.reset();
+        if let Some(races) = &mut self.races {
+            races.restart();
+        }
         self.sched.tasks.push(Task {
             label: "main".into(),
             path: Vec::new(),
@@ -290,8 +307,14 @@ impl Machine {
             return None;
         }
         candidates.sort_by(|a, b| self.sched.tasks[*a as usize].path.cmp(&self.sched.tasks[*b as usize].path));
-        let seed = self.sched.seed.as_mut().unwrap();
-        let pick = candidates[(splitmix64(seed) % candidates.len() as u64) as usize];
+        self.sched.decisions += 1;
+        let pick = match &mut self.sched.pct {
+            Some(pct) => pct.pick(&candidates),
+            None => {
+                let seed = self.sched.seed.as_mut().unwrap();
+                candidates[(splitmix64(seed) % candidates.len() as u64) as usize]
+            }
+        };
         while matches!(self.sched.tasks[pick as usize].state, State::WaitLlm { .. }) {
             if let Some(ev) = llm.next(Some(Duration::from_millis(100))) {
                 self.llm_done(ev, llm);
@@ -356,6 +379,7 @@ impl Machine {
     fn switch_to(&mut self, t: TaskId) {
         self.sched.current = t;
         let task = &mut self.sched.tasks[t as usize];
+        self.ctx.out.task_switched(&task.label);
         task.state = State::Running;
         std::mem::swap(&mut self.stack, &mut task.stack);
         std::mem::swap(&mut self.frames, &mut task.frames);
@@ -486,6 +510,11 @@ impl Machine {
             self.sched.ready.push_back(id);
             children.push(id);
         }
+        if let Some(races) = &mut self.races {
+            let labelled: Vec<(TaskId, String)> =
+                children.iter().map(|&c| (c, self.sched.tasks[c as usize].label.clone())).collect();
+            races.spawned(parent, &labelled);
+        }
         self.sched.tasks[parent as usize].state =
             State::Joining { children, results: vec![None; n], remaining: n, what };
         Ok(Wait::Join)
@@ -577,6 +606,9 @@ impl Machine {
     /// Takes `lock` for the running task, or makes it wait in line (detecting deadlocks).
     pub(super) fn acquire(&mut self, lock: Rc<Lock>, call: Option<(usize, usize)>) -> Result<Flow, Error> {
         let me = self.sched.current;
+        if let Some(races) = &mut self.races {
+            races.saw_lock(&lock);
+        }
         match lock.holder.get() {
             None => {
                 lock.holder.set(Some(me));
@@ -617,6 +649,12 @@ impl Machine {
                     }
                     let mut e = Error::with_kind(ErrorKind::Deadlock, text);
                     e.related = related;
+                    if let Some(races) = &mut self.races {
+                        let mut seen = Error::with_kind(ErrorKind::Deadlock, e.message.clone());
+                        seen.loc = loc;
+                        seen.related = e.related.clone();
+                        races.deadlocks.push(seen);
+                    }
                     return Err(e);
                 }
                 lock.waiters.borrow_mut().push_back(me);
@@ -760,7 +798,7 @@ fn llm_value(op: &str, mut replies: Vec<LlmReply>) -> Value {
 }
 
 /// The SplitMix64 generator: advances `state` and returns the next number.
-fn splitmix64(state: &mut u64) -> u64 {
+pub(super) fn splitmix64(state: &mut u64) -> u64 {
     *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
     let mut z = *state;
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
