@@ -120,21 +120,23 @@ fn memory_stays_flat_over_many_runs_in_fresh_sessions() {
     assert!(growth < 64, "fresh sessions: memory grows by {growth} bytes per run");
 }
 
+/// FIXME: should be flat (under 64 bytes a run, as with fresh sessions). Today the expander keeps
+/// the alias table entries of every form it expanded, about 220 bytes per run of the chapter in
+/// a kept session; this bound catches it getting worse.
 #[test]
-#[ignore = "the expander keeps the alias table entries of every form it expanded: about 220 \
-            bytes per run of the chapter in a kept session"]
-fn memory_stays_flat_over_many_runs_in_a_kept_session() {
+fn memory_growth_in_a_kept_session_stays_under_todays_bound() {
     let growth = growth_per_run("kept", true);
-    assert!(growth < 64, "kept session: memory grows by {growth} bytes per run");
+    assert!(growth < 400, "kept session: memory grows by {growth} bytes per run");
 }
 
+/// FIXME: should be flat. Today a local recursive procedure (named let, internal define, the
+/// prelude's loops) captures the box that holds it, a reference cycle: about 1,900 bytes per run
+/// of the whole chapter in fresh sessions. This bound catches it getting worse.
 #[test]
-#[ignore = "a local recursive procedure (named let, internal define, the prelude's loops) \
-            captures the box that holds it: a reference cycle, about 700 bytes kept per call"]
-fn memory_stays_flat_over_many_runs_of_the_whole_chapter_example() {
+fn memory_growth_of_the_whole_chapter_example_stays_under_todays_bound() {
     for mode in ["fresh", "kept"] {
         let growth = growth_per_run(mode, false);
-        assert!(growth < 64, "{mode} sessions: memory grows by {growth} bytes per run");
+        assert!(growth < 4096, "{mode} sessions: memory grows by {growth} bytes per run");
     }
 }
 
