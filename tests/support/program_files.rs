@@ -253,6 +253,8 @@ fn parse_options(text: &str) -> Result<Options, String> {
             (Some("max-memory"), Some(n)) => {
                 o.max_memory_mb = Some(n.parse().map_err(|_| format!("bad option: {line}"))?)
             }
+            // What `omega run` reports under its default budgets, when that differs (tests/e2e/limits.rs).
+            (Some("default-budget-error"), Some(_)) => {}
             (Some("timeout"), Some(n)) => {
                 o.timeout = Duration::from_secs_f64(n.parse().map_err(|_| format!("bad option: {line}"))?)
             }
