@@ -377,7 +377,8 @@ impl Node {
     }
 }
 
-struct Frame {
+/// A node on the depth-first walk's stack, and the index of its next child to visit.
+struct Visit {
     node: Node,
     /// Whether the node is in `marks` (it may be reached more than once).
     tracked: bool,
@@ -400,7 +401,7 @@ fn cycle_targets(root: &Value, budget: Option<usize>) -> Option<HashSet<usize>> 
     }
     let mut marks: HashMap<usize, Mark> = HashMap::new();
     let mut targets = HashSet::new();
-    let mut stack: Vec<Frame> = Vec::new();
+    let mut stack: Vec<Visit> = Vec::new();
     let mut visited = 0usize;
 
     // `discover` returns the frame to push for a newly reached node.
@@ -419,13 +420,13 @@ fn cycle_targets(root: &Value, budget: Option<usize>) -> Option<HashSet<usize>> 
                 }
             }
         }
-        Some(Frame { node, tracked: shared, next: 0 })
+        Some(Visit { node, tracked: shared, next: 0 })
     };
 
     // The root is always tracked: the caller's reference is not an edge of the graph.
     if let Some((node, _)) = Node::of(root, 0) {
         marks.insert(node.addr(), Mark::Active);
-        stack.push(Frame { node, tracked: true, next: 0 });
+        stack.push(Visit { node, tracked: true, next: 0 });
     }
     while let Some(top) = stack.last_mut() {
         visited += 1;
