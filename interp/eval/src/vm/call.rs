@@ -58,6 +58,11 @@ const SHARED_STATE: &[&str] = &[
     "set-cdr!",
 ];
 
+#[cold]
+fn too_deep() -> Error {
+    Error::with_kind(ErrorKind::Limit, "recursion depth limit exceeded")
+}
+
 const fn machine(name: &'static str, min: usize, max: Option<usize>) -> Primitive {
     Primitive { name, min, max, f: |_, _| Err(Error::new("internal: machine primitive called directly")) }
 }
@@ -71,14 +76,14 @@ impl Machine {
     }
 
     /// Pushes a frame for `closure` whose arguments (exactly its parameters) start at `fp`.
-    #[inline]
+    #[inline(always)]
     pub(super) fn enter(&mut self, closure: Rc<Closure>, fp: usize) -> Result<(), Error> {
         if self.frames.len() >= self.limits.max_depth {
-            return Err(Error::with_kind(ErrorKind::Limit, "recursion depth limit exceeded"));
+            return Err(too_deep());
         }
         let extra = (closure.proto.locals - closure.proto.params) as usize;
-        for _ in 0..extra {
-            self.stack.push(Value::Unspecified);
+        if extra > 0 {
+            self.stack.resize(self.stack.len() + extra, Value::Unspecified);
         }
         self.frames.push(Frame::Call { closure, pc: 0, fp: fp as u32 });
         Ok(())
