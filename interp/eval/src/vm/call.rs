@@ -89,6 +89,40 @@ impl Machine {
         Ok(())
     }
 
+    /// A tail call of a closure that takes exactly the `argc` arguments on top of the stack:
+    /// the callee and its arguments move down over the running frame at `fp`, and the callee
+    /// takes that frame over, starting at its first instruction.
+    #[inline(always)]
+    pub(super) fn replace_frame(&mut self, fp: usize, argc: usize) {
+        let base = fp - 1;
+        let from = self.stack.len() - argc - 1;
+        for k in 0..=argc {
+            self.stack.swap(base + k, from + k);
+        }
+        self.stack.truncate(base + argc + 1);
+        let Value::Closure(c) = std::mem::take(&mut self.stack[base]) else {
+            unreachable!("replace_frame: the callee is a closure")
+        };
+        let extra = (c.proto.locals - c.proto.params) as usize;
+        if extra > 0 {
+            self.stack.resize(self.stack.len() + extra, Value::Unspecified);
+        }
+        if let Some(Frame::Call { closure, pc, .. }) = self.frames.last_mut() {
+            *closure = c;
+            *pc = 0;
+        }
+    }
+
+    /// Pops the running frame, a call frame: only its closure needs dropping, which spares
+    /// the generic drop of every kind of frame.
+    #[inline(always)]
+    pub(super) fn pop_call_frame(&mut self) {
+        let Some(Frame::Call { closure, .. }) = self.frames.pop() else {
+            unreachable!("pop_call_frame: the running frame is a call frame")
+        };
+        drop(closure);
+    }
+
     pub(super) fn arity_error(&self, f: &Value, got: usize) -> Error {
         let expected = match f {
             Value::Closure(c) => c.proto.arity_text(),

@@ -100,7 +100,7 @@ impl Machine {
             ($v:expr) => {{
                 let v = $v;
                 self.stack.truncate(fp - 1);
-                self.frames.pop();
+                self.pop_call_frame();
                 if let Some(Frame::Call { closure, pc: p, fp: f }) = self.frames.last() {
                     clo = Rc::as_ptr(closure);
                     code = closure.proto.code.as_slice();
@@ -310,6 +310,14 @@ impl Machine {
                     }
                     save_pc!();
                     self.tick()?;
+                    if let Value::Closure(c) = &self.stack[self.stack.len() - argc as usize - 1] {
+                        let into_prelude = c.proto.hidden && !clo!().proto.hidden;
+                        if !c.proto.rest && c.proto.params == argc && !into_prelude {
+                            self.replace_frame(fp, argc as usize);
+                            reload!();
+                            continue;
+                        }
+                    }
                     if !clo!().proto.hidden {
                         match &self.stack[self.stack.len() - argc as usize - 1] {
                             Value::Closure(c) if c.proto.hidden => {
