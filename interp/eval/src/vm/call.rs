@@ -113,6 +113,19 @@ impl Machine {
         }
     }
 
+    /// After a tail call from a program procedure into the prelude replaced the caller's frame
+    /// by the callee's: remembers the caller (`closure` at `pc`) under the callee, in place of
+    /// such a marker left by an earlier call from the same place in the stack.
+    pub(super) fn mark_tail_from(&mut self, closure: Rc<Closure>, pc: u32) {
+        let Some(callee) = self.frames.pop() else { return };
+        let mark = Frame::TailFrom { closure, pc };
+        match self.frames.last_mut() {
+            Some(f @ Frame::TailFrom { .. }) => *f = mark,
+            _ => self.frames.push(mark),
+        }
+        self.frames.push(callee);
+    }
+
     /// Pops the running frame, a call frame: only its closure needs dropping, which spares
     /// the generic drop of every kind of frame.
     #[inline(always)]
@@ -379,6 +392,7 @@ impl Machine {
                     return self.call_value(after, vec![]);
                 }
                 Frame::ReturnValue { value } => v = value,
+                Frame::TailFrom { .. } => {}
                 Frame::Reraise { error } => {
                     return Err(error.take().unwrap_or_else(|| Error::new("error lost while unwinding")))
                 }

@@ -321,10 +321,18 @@ impl Machine {
                     if !clo!().proto.hidden {
                         match &self.stack[self.stack.len() - argc as usize - 1] {
                             Value::Closure(c) if c.proto.hidden => {
-                                // Into the prelude: keep this frame, so an error in there
-                                // points at this call (the next instruction returns).
-                                match self.apply(self.stack.len() - argc as usize - 1, argc as usize) {
-                                    Ok(Flow::Continue) => reload!(),
+                                // Into the prelude: the callee replaces this frame, and a
+                                // marker under it keeps this call as the place of errors in
+                                // there.
+                                let Some(Frame::Call { closure: caller, .. }) = self.frames.last() else {
+                                    unreachable!("the running frame is a call frame")
+                                };
+                                let caller = caller.clone();
+                                match self.tail_call(fp, argc as usize) {
+                                    Ok(Flow::Continue) => {
+                                        self.mark_tail_from(caller, pc as u32);
+                                        reload!()
+                                    }
                                     other => return other,
                                 }
                                 continue;
