@@ -2,7 +2,8 @@
 //!
 //! `cargo bench -p omega-tests --bench eval_speed` (builds the release `omega` first). Guile
 //! compiles a script on its first run and caches it, so a warm-up run precedes the timed ones.
-//! Reports the median of several runs, the ratios to Guile with its JIT (the default) and to
+//! `OMEGA_BIN=/path/to/omega` measures that build instead of the fresh one. Reports the median
+//! of several runs, the ratios to Guile with its JIT (the default) and to
 //! Guile's bytecode interpreter alone (`GUILE_JIT_THRESHOLD=-1`), and peak memory (via
 //! /usr/bin/time).
 
@@ -11,7 +12,9 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 const RUNS: usize = 7;
-const PROGRAMS: &[&str] = &["fib", "tail-loop", "deep-recursion", "sort", "strings"];
+/// `empty` measures start-up alone; `deep-recursion` is 1,000,000 nested non-tail calls.
+const PROGRAMS: &[&str] =
+    &["fib", "tail-loop", "deep-recursion", "sort", "strings", "closures", "hash-strings", "empty"];
 
 fn main() {
     let root = omega_tests::repo_root();
@@ -20,7 +23,8 @@ fn main() {
         .current_dir(&root)
         .status();
     assert!(status.is_ok_and(|s| s.success()), "cargo build --release failed");
-    let omega = root.join("target/release/omega");
+    // OMEGA_BIN runs another build of `omega` (an older one, to compare) in its place.
+    let omega = std::env::var_os("OMEGA_BIN").map(PathBuf::from).unwrap_or_else(|| root.join("target/release/omega"));
     let guile = which("guile");
     if guile.is_none() {
         println!("guile not found (apt-get install guile-3.0): omega figures only");

@@ -58,6 +58,11 @@ const SHARED_STATE: &[&str] = &[
     "set-cdr!",
 ];
 
+#[cold]
+fn too_deep() -> Error {
+    Error::with_kind(ErrorKind::Limit, "recursion depth limit exceeded")
+}
+
 const fn machine(name: &'static str, min: usize, max: Option<usize>) -> Primitive {
     Primitive { name, min, max, f: |_, _| Err(Error::new("internal: machine primitive called directly")) }
 }
@@ -71,17 +76,64 @@ impl Machine {
     }
 
     /// Pushes a frame for `closure` whose arguments (exactly its parameters) start at `fp`.
-    #[inline]
+    #[inline(always)]
     pub(super) fn enter(&mut self, closure: Rc<Closure>, fp: usize) -> Result<(), Error> {
         if self.frames.len() >= self.limits.max_depth {
-            return Err(Error::with_kind(ErrorKind::Limit, "recursion depth limit exceeded"));
+            return Err(too_deep());
         }
         let extra = (closure.proto.locals - closure.proto.params) as usize;
-        for _ in 0..extra {
-            self.stack.push(Value::Unspecified);
+        if extra > 0 {
+            self.stack.resize(self.stack.len() + extra, Value::Unspecified);
         }
         self.frames.push(Frame::Call { closure, pc: 0, fp: fp as u32 });
         Ok(())
+    }
+
+    /// A tail call of a closure that takes exactly the `argc` arguments on top of the stack:
+    /// the callee and its arguments move down over the running frame at `fp`, and the callee
+    /// takes that frame over, starting at its first instruction.
+    #[inline(always)]
+    pub(super) fn replace_frame(&mut self, fp: usize, argc: usize) {
+        let base = fp - 1;
+        let from = self.stack.len() - argc - 1;
+        for k in 0..=argc {
+            self.stack.swap(base + k, from + k);
+        }
+        self.stack.truncate(base + argc + 1);
+        let Value::Closure(c) = std::mem::take(&mut self.stack[base]) else {
+            unreachable!("replace_frame: the callee is a closure")
+        };
+        let extra = (c.proto.locals - c.proto.params) as usize;
+        if extra > 0 {
+            self.stack.resize(self.stack.len() + extra, Value::Unspecified);
+        }
+        if let Some(Frame::Call { closure, pc, .. }) = self.frames.last_mut() {
+            *closure = c;
+            *pc = 0;
+        }
+    }
+
+    /// After a tail call from a program procedure into the prelude replaced the caller's frame
+    /// by the callee's: remembers the caller (`closure` at `pc`) under the callee, in place of
+    /// such a marker left by an earlier call from the same place in the stack.
+    pub(super) fn mark_tail_from(&mut self, closure: Rc<Closure>, pc: u32) {
+        let Some(callee) = self.frames.pop() else { return };
+        let mark = Frame::TailFrom { closure, pc };
+        match self.frames.last_mut() {
+            Some(f @ Frame::TailFrom { .. }) => *f = mark,
+            _ => self.frames.push(mark),
+        }
+        self.frames.push(callee);
+    }
+
+    /// Pops the running frame, a call frame: only its closure needs dropping, which spares
+    /// the generic drop of every kind of frame.
+    #[inline(always)]
+    pub(super) fn pop_call_frame(&mut self) {
+        let Some(Frame::Call { closure, .. }) = self.frames.pop() else {
+            unreachable!("pop_call_frame: the running frame is a call frame")
+        };
+        drop(closure);
     }
 
     pub(super) fn arity_error(&self, f: &Value, got: usize) -> Error {
@@ -342,6 +394,7 @@ impl Machine {
                     return self.call_value(after, vec![]);
                 }
                 Frame::ReturnValue { value } => v = value,
+                Frame::TailFrom { .. } => {}
                 Frame::Reraise { error } => {
                     return Err(error.take().unwrap_or_else(|| Error::new("error lost while unwinding")))
                 }

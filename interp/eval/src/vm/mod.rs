@@ -69,6 +69,10 @@ pub struct HandlerSet {
 pub enum Frame {
     /// A running procedure: its closure, the next instruction, and where its locals start.
     Call { closure: Rc<Closure>, pc: u32, fp: u32 },
+    /// Where a program procedure, whose frame is gone, called the prelude procedure above in
+    /// tail position: errors in the prelude point at that call. A later such call from the
+    /// frame right above replaces it, so recursion through the prelude stays in constant space.
+    TailFrom { closure: Rc<Closure>, pc: u32 },
     /// A `handle` form's handlers; `base` is the stack height when it was installed.
     Handler { set: Rc<HandlerSet>, base: u32 },
     /// Releases `lock` when the serialized call below returns or unwinds (`held` is false
@@ -350,12 +354,15 @@ pub(crate) const EVAL_SOURCE: u32 = u32::MAX;
 pub(super) fn call_stack(frames: &[Frame], main: bool) -> (Option<Loc>, Vec<StackFrame>) {
     const INNERMOST: usize = 40;
     const OUTERMOST: usize = 10;
-    let shown = frames.iter().filter(|f| matches!(f, Frame::Call { closure, .. } if !closure.proto.hidden)).count();
+    let shown = frames
+        .iter()
+        .filter(|f| matches!(f, Frame::Call { closure, .. } | Frame::TailFrom { closure, .. } if !closure.proto.hidden))
+        .count();
     let mut stack = Vec::new();
     let mut here = None;
     let mut index = 0;
     for (depth, f) in frames.iter().enumerate().rev() {
-        let Frame::Call { closure, pc, .. } = f else { continue };
+        let (Frame::Call { closure, pc, .. } | Frame::TailFrom { closure, pc }) = f else { continue };
         let proto = &closure.proto;
         if proto.hidden {
             continue;

@@ -100,7 +100,7 @@ impl Machine {
             ($v:expr) => {{
                 let v = $v;
                 self.stack.truncate(fp - 1);
-                self.frames.pop();
+                self.pop_call_frame();
                 if let Some(Frame::Call { closure, pc: p, fp: f }) = self.frames.last() {
                     clo = Rc::as_ptr(closure);
                     code = closure.proto.code.as_slice();
@@ -161,9 +161,9 @@ impl Machine {
             let op = code!()[pc];
             pc += 1;
             match op {
-                Op::Const(i) => self.stack.push(clo!().proto.consts[i as usize].clone()),
+                Op::Const(i) => self.stack.push(dup(&clo!().proto.consts[i as usize])),
                 Op::Local(i) => {
-                    let v = self.stack[fp + i as usize].clone();
+                    let v = dup(&self.stack[fp + i as usize]);
                     self.stack.push(v);
                 }
                 Op::LocalBox(i) => {
@@ -200,7 +200,7 @@ impl Machine {
                     *slot = Value::Boxed(Rc::new(RefCell::new(v)));
                 }
                 Op::NewBox(i) => self.stack[fp + i as usize] = Value::Boxed(Rc::new(RefCell::new(Value::Undefined))),
-                Op::Capture(i) => self.stack.push(clo!().captures[i as usize].clone()),
+                Op::Capture(i) => self.stack.push(dup(&clo!().captures[i as usize])),
                 Op::CaptureBox(i) => {
                     if self.races.is_some() {
                         save_pc!();
@@ -239,7 +239,8 @@ impl Machine {
                         save_pc!();
                         return Err(self.unbound(g));
                     }
-                    self.stack.push(v.clone());
+                    let v = dup(v);
+                    self.stack.push(v);
                 }
                 Op::SetGlobal(g) => {
                     interleave!();
@@ -344,13 +345,29 @@ impl Machine {
                     }
                     save_pc!();
                     self.tick()?;
+                    if let Value::Closure(c) = &self.stack[self.stack.len() - argc as usize - 1] {
+                        let into_prelude = c.proto.hidden && !clo!().proto.hidden;
+                        if !c.proto.rest && c.proto.params == argc && !into_prelude {
+                            self.replace_frame(fp, argc as usize);
+                            reload!();
+                            continue;
+                        }
+                    }
                     if !clo!().proto.hidden {
                         match &self.stack[self.stack.len() - argc as usize - 1] {
                             Value::Closure(c) if c.proto.hidden => {
-                                // Into the prelude: keep this frame, so an error in there
-                                // points at this call (the next instruction returns).
-                                match self.apply(self.stack.len() - argc as usize - 1, argc as usize) {
-                                    Ok(Flow::Continue) => reload!(),
+                                // Into the prelude: the callee replaces this frame, and a
+                                // marker under it keeps this call as the place of errors in
+                                // there.
+                                let Some(Frame::Call { closure: caller, .. }) = self.frames.last() else {
+                                    unreachable!("the running frame is a call frame")
+                                };
+                                let caller = caller.clone();
+                                match self.tail_call(fp, argc as usize) {
+                                    Ok(Flow::Continue) => {
+                                        self.mark_tail_from(caller, pc as u32);
+                                        reload!()
+                                    }
                                     other => return other,
                                 }
                                 continue;
@@ -380,25 +397,32 @@ impl Machine {
                     let (a, b) = (&self.stack[fp + slot as usize], &clo!().proto.consts[k as usize]);
                     if let (Value::Int(x), Value::Int(y), Some(_)) = (a, b, self.builtin_if_original(g, op)) {
                         let (x, y) = (*x, *y);
-                        let r = match op {
-                            Fast::Lt => Some(Value::Bool(x < y)),
-                            Fast::Gt => Some(Value::Bool(x > y)),
-                            Fast::Le => Some(Value::Bool(x <= y)),
-                            Fast::Ge => Some(Value::Bool(x >= y)),
-                            Fast::NumEq => Some(Value::Bool(x == y)),
-                            Fast::Add => x.checked_add(y).map(Value::Int),
-                            Fast::Sub => x.checked_sub(y).map(Value::Int),
-                            Fast::Mul => x.checked_mul(y).map(Value::Int),
+                        // Tests and arithmetic apart, so that neither builds a `Value` it
+                        // does not need (a test before a branch needs none).
+                        let test = match op {
+                            Fast::Lt => Some(x < y),
+                            Fast::Gt => Some(x > y),
+                            Fast::Le => Some(x <= y),
+                            Fast::Ge => Some(x >= y),
+                            Fast::NumEq => Some(x == y),
                             _ => None,
                         };
-                        if let Some(r) = r {
-                            match (r, code!()[pc]) {
+                        if let Some(t) = test {
+                            match code!()[pc] {
                                 // A test followed by a branch: branch at once.
-                                (Value::Bool(t), Op::JumpIfFalse(target)) => {
-                                    pc = if t { pc + 1 } else { target as usize }
-                                }
-                                (r, _) => self.stack.push(r),
+                                Op::JumpIfFalse(target) => pc = if t { pc + 1 } else { target as usize },
+                                _ => self.stack.push(Value::Bool(t)),
                             }
+                            continue;
+                        }
+                        let sum = match op {
+                            Fast::Add => x.checked_add(y),
+                            Fast::Sub => x.checked_sub(y),
+                            Fast::Mul => x.checked_mul(y),
+                            _ => None,
+                        };
+                        if let Some(r) = sum {
+                            self.stack.push(Value::Int(r));
                             continue;
                         }
                     }
@@ -429,6 +453,18 @@ impl Machine {
             }
         }
     }
+}
+
+/// A copy of `v` for a push: the reference count is taken as by `clone`, and the value is
+/// copied as whole words straight from its slot. A derived `clone` builds the copy in a
+/// temporary field by field first, and reading it back whole stalls the processor on every
+/// push of the hot path.
+#[inline(always)]
+fn dup(v: &Value) -> Value {
+    std::mem::forget(v.clone());
+    // SAFETY: every variant of `Value` holds `Copy` data or one `Rc`, so a bitwise copy is a
+    // second owner of the same data, and the forgotten clone above took its reference.
+    unsafe { std::ptr::read(v) }
 }
 
 fn unbox(v: &Value) -> Value {
