@@ -19,6 +19,7 @@
 //! | `omega::self-deadlock` | Error / Warning / Information | a task acquires a serializer it holds, or joins tasks that need one it holds: Error when definite, Warning when the serializer is one of several possible values, Information when it needs two keys to be equal, the code is uncalled, or the serializer stands for a family |
 //! | `omega::lock-order-latent` | Information | an inverted order that no two concurrent tasks run |
 //! | `omega::race` | Warning | a location written in one task and accessed in a concurrent one, with no serializer held by both |
+//! | `omega::analysis-incomplete` | Information | a budget ([`mod@budget`]) or the caller's cancel flag stopped the analysis early |
 //!
 //! Identities of serializers, task paths, key facts and locations are described in the
 //! modules below; the user's view of the rules is docs/language.md §9. A `;; omega: allow CODE…` comment on the line above any
@@ -83,7 +84,11 @@
 //! - Bounded cost: at most 8 abstract values per expression, lists of known length up to 8
 //!   elements, recursion unrolled once, replayed identical calls, a step budget per top-level
 //!   form and per file, at most 6 key facts, cycles of length ≤ 4, at most 64 label choices
-//!   per cycle, 64 accesses per location.
+//!   per cycle, 64 accesses per location; over the file, a bound on the held sets and traces
+//!   copied into events, evaluations nested at most 200 deep (calls included) and forms at
+//!   most 128 ([`MAX_ANALYSIS_DEPTH`]) so a 2 MiB thread suffices, at most 2,000 cycles
+//!   (shortest first) and 40,000 nesting choices. Reaching any of them, or a raised
+//!   [`Options::cancel`], adds one `omega::analysis-incomplete` Information.
 
 // The syntax layer, under the names the modules use.
 use omega_syntax::{builtins, diagnostic, forms, reader, symbol, syntax};
