@@ -1,6 +1,7 @@
 //! Analysis as you type: each version of a document is analysed on the blocking pool over a
 //! snapshot, a newer version supersedes an older one, and diagnostics carry their version.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use tower_lsp_server::ls_types::*;
@@ -14,9 +15,14 @@ impl Backend {
     /// Analyses the current version of `uri` on the blocking pool and publishes, unless a
     /// newer version arrives first (then its own analysis publishes).
     pub(crate) fn schedule_analysis(&self, uri: Uri) {
-        let Some((version, text, tree, map)) = ({
-            let docs = lock(&self.state.docs);
-            docs.get(&uri).map(|d| (d.doc.version, d.doc.text().clone(), d.doc.tree().cloned(), d.doc.map().clone()))
+        let Some((version, text, tree, map, cancel)) = ({
+            let mut docs = lock(&self.state.docs);
+            docs.get_mut(&uri).map(|d| {
+                // A newer version supersedes the analysis of the older one still running.
+                let cancel = Arc::new(AtomicBool::new(false));
+                std::mem::replace(&mut d.analysis_cancel, cancel.clone()).store(true, Ordering::Relaxed);
+                (d.doc.version, d.doc.text().clone(), d.doc.tree().cloned(), d.doc.map().clone(), cancel)
+            })
         }) else {
             return;
         };
@@ -34,8 +40,13 @@ impl Backend {
                         Some(tree) => omega_syntax::reader::read_tree(&text, tree),
                         None => omega_syntax::reader::read(&text),
                     };
-                    omega_analysis::analyze_parsed(&text, &parsed)
+                    let options = omega_analysis::Options { cancel: Some(cancel.clone()) };
+                    omega_analysis::analyze_parsed_with(&text, &parsed, &options)
                 });
+                // Superseded while running: the newer analysis publishes.
+                if cancel.load(Ordering::Relaxed) {
+                    return None;
+                }
                 Some(Arc::new(Snapshot { version, text, map, tree, analysis }))
             })
             .await;

@@ -5,6 +5,7 @@
 //! `.await`, never around analysis or evaluation.
 
 use std::collections::HashMap;
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
@@ -54,6 +55,8 @@ pub struct DocState {
     /// The document version each unfinished job evaluates.
     pub job_versions: HashMap<u64, i32>,
     pub too_big_reported: bool,
+    /// Raised when a newer version is scheduled: the analysis of an older one stops early.
+    pub analysis_cancel: Arc<AtomicBool>,
 }
 
 impl DocState {
@@ -68,6 +71,7 @@ impl DocState {
             last_job: 0,
             job_versions: HashMap::new(),
             too_big_reported: false,
+            analysis_cancel: Arc::new(AtomicBool::new(false)),
         }
     }
 

@@ -2,8 +2,12 @@
 //! examples repeated with every top-level name renamed per copy, so each copy is a separate
 //! program fragment with its own serializers, tasks and findings.
 //!
-//! Run with `cargo bench -p omega --bench analysis`. The time should grow about linearly;
-//! the target is under 50 ms for 5,000 lines.
+//! Then hostile files: rings of N procedures, each holding its own serializer and calling
+//! the next, started from two tasks (one ring alone, and 5,000 lines of rings), where the
+//! work and memory budgets must keep the time bounded (target: under 200 ms for 5,000 lines).
+//!
+//! Run with `cargo bench -p omega-tests --bench analysis`. The time should grow about
+//! linearly; the target is under 50 ms for 5,000 lines of the examples.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -73,6 +77,23 @@ fn program(lines: usize, examples: &[(String, BTreeSet<String>)]) -> String {
     text
 }
 
+/// `n` procedures `f{tag}-i`, each holding its own serializer and calling the next, run from
+/// two tasks.
+fn ring(n: usize, tag: usize) -> String {
+    let mut t = String::new();
+    for i in 0..n {
+        t.push_str(&format!("(define s{tag}-{i} (make-serializer))\n"));
+    }
+    for i in 0..n {
+        let next = (i + 1) % n;
+        t.push_str(&format!(
+            "(define (f{tag}-{i} n) ((s{tag}-{i} (lambda () (if (> n 0) (f{tag}-{next} (- n 1)) 0)))))\n"
+        ));
+    }
+    t.push_str(&format!("(parallel (lambda () (f{tag}-0 5)) (lambda () (f{tag}-{} 5)))\n", n / 2));
+    t
+}
+
 fn time(text: &str) -> (Duration, usize) {
     let mut best = Duration::MAX;
     let mut count = 0;
@@ -107,4 +128,31 @@ fn main() {
             n
         );
     }
+    println!();
+    println!("{:>24} {:>8} {:>12} {:>12}", "ring", "lines", "best of 5", "diagnostics");
+    for n in [40, 100, 1_000] {
+        let text = ring(n, 0);
+        let (t, d) = time(&text);
+        println!(
+            "{:>24} {:>8} {:>9.2} ms {:>12}",
+            format!("one ring of {n}"),
+            text.lines().count(),
+            t.as_secs_f64() * 1e3,
+            d
+        );
+    }
+    let mut text = String::new();
+    let mut tag = 0;
+    while text.lines().count() < 5_000 {
+        text.push_str(&ring(100, tag));
+        tag += 1;
+    }
+    let (t, d) = time(&text);
+    println!(
+        "{:>24} {:>8} {:>9.2} ms {:>12}",
+        format!("{tag} rings of 100"),
+        text.lines().count(),
+        t.as_secs_f64() * 1e3,
+        d
+    );
 }

@@ -9,8 +9,9 @@
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 
-use omega_tests::fuzz::{read_everything, survive};
+use omega_tests::fuzz::{read_everything, survive, within_stack, ORDINARY_STACK};
 use omega_tests::{files_under, repo_root};
+use std::time::Duration;
 
 /// `cases` by default, or PROPTEST_CASES.
 fn runner(cases: u32) -> TestRunner {
@@ -151,7 +152,9 @@ fn valid_programs() -> Vec<String> {
 /// the shrunk input can be saved in tests/fuzz-regressions as it is.
 fn check_reading(text: &str) -> Result<(), TestCaseError> {
     let owned = text.to_string();
-    match std::panic::catch_unwind(move || read_everything(&owned)) {
+    let on_ordinary_stack =
+        move || within_stack(ORDINARY_STACK, Duration::from_secs(60), "reading", move || read_everything(&owned));
+    match std::panic::catch_unwind(on_ordinary_stack) {
         Ok(_) => Ok(()),
         Err(_) => Err(TestCaseError::fail(format!("reading, formatting or analysing panicked on {text:?}"))),
     }

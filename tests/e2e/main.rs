@@ -35,6 +35,7 @@ unsafe impl GlobalAlloc for ProcessCounting {
 }
 
 mod analysis;
+mod analysis_bounds;
 mod cli;
 mod cli_llm;
 mod cli_progress;

@@ -22,13 +22,31 @@ pub fn fuzz_limits() -> Limits {
     }
 }
 
-/// Runs `f` on a fresh thread with a large stack (as the CLI runs evaluation) and waits at
-/// most `limit`; panics if it panicked or did not finish. A stack overflow aborts the test
-/// process, which fails the run just as visibly.
+/// Stack of the evaluator's worker thread, as the CLI runs evaluation (its compile and
+/// expand passes recurse).
+pub const EVAL_STACK: usize = 256 << 20;
+
+/// Stack of an ordinary thread: the reader, formatter and analysis must fit in it, as in a
+/// language server's worker.
+pub const ORDINARY_STACK: usize = 2 << 20;
+
+/// Runs `f` on a fresh thread with the evaluator's large stack and waits at most `limit`;
+/// panics if it panicked or did not finish. A stack overflow aborts the test process, which
+/// fails the run just as visibly.
 pub fn within<T: Send + 'static>(limit: Duration, what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+    within_stack(EVAL_STACK, limit, what, f)
+}
+
+/// [`within`] on a thread with a `stack`-byte stack.
+pub fn within_stack<T: Send + 'static>(
+    stack: usize,
+    limit: Duration,
+    what: &str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> T {
     let (tx, rx) = mpsc::channel();
     let worker = std::thread::Builder::new()
-        .stack_size(256 << 20)
+        .stack_size(stack)
         .spawn(move || {
             let _ = tx.send(f());
         })
@@ -101,11 +119,11 @@ pub fn eval_everything(text: &str) -> Vec<String> {
     results
 }
 
-/// Every check of a fuzz input, on a worker thread with a time bound.
+/// Every check of a fuzz input with a time bound: reading, formatting and analysis on an
+/// ordinary 2 MiB thread, evaluation on the evaluator's large-stack thread.
 pub fn survive(text: &str) -> Vec<String> {
     let owned = text.to_string();
-    within(Duration::from_secs(60), &format!("{text:?}"), move || {
-        read_everything(&owned);
-        eval_everything(&owned)
-    })
+    within_stack(ORDINARY_STACK, Duration::from_secs(60), &format!("{text:?}"), move || read_everything(&owned));
+    let owned = text.to_string();
+    within(Duration::from_secs(60), &format!("{text:?}"), move || eval_everything(&owned))
 }

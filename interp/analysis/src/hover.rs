@@ -52,6 +52,9 @@ struct Facts<'d> {
     diags: Vec<&'d Diagnostic>,
 }
 
+/// Held-set entries copied into gates over the file.
+const MAX_WORK: usize = 200_000;
+
 pub fn notes(ctx: &Context<'_>, diags: &[Diagnostic]) -> Vec<LockOrderNote> {
     let mut out = Vec::new();
     // Serializers a top-level define names (one per name: numbered families are skipped).
@@ -66,7 +69,14 @@ pub fn notes(ctx: &Context<'_>, diags: &[Diagnostic]) -> Vec<LockOrderNote> {
     let mut facts: BTreeMap<u32, Facts<'_>> =
         named.values().filter(|m| m.len() == 1).map(|m| (m[0], Facts::default())).collect();
     // One pass over the events: each nesting is a fact about both of its serializers.
+    // Each nesting copies the other held names: quadratic in the held set, so bounded.
+    let mut work = 0usize;
     for e in &ctx.run.acquires {
+        work += e.held.len() * e.held.len();
+        if work > MAX_WORK {
+            ctx.stop.exhausted("hover notes");
+            break;
+        }
         let task = task_label(ctx, e);
         for h in &e.held {
             let (Lock::Made(outer), Lock::Made(inner)) = (&h.lock, &e.lock) else { continue };

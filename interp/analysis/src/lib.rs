@@ -19,6 +19,7 @@
 //! | `omega::self-deadlock` | Error / Warning / Information | a task acquires a serializer it holds, or joins tasks that need one it holds: Error when definite, Warning when the serializer is one of several possible values, Information when it needs two keys to be equal, the code is uncalled, or the serializer stands for a family |
 //! | `omega::lock-order-latent` | Information | an inverted order that no two concurrent tasks run |
 //! | `omega::race` | Warning | a location written in one task and accessed in a concurrent one, with no serializer held by both |
+//! | `omega::analysis-incomplete` | Information | a budget ([`mod@budget`]) or the caller's cancel flag stopped the analysis early |
 //!
 //! Identities of serializers, task paths, key facts and locations are described in the
 //! modules below; the user's view of the rules is docs/language.md §9. A `;; omega: allow CODE…` comment on the line above any
@@ -83,12 +84,17 @@
 //! - Bounded cost: at most 8 abstract values per expression, lists of known length up to 8
 //!   elements, recursion unrolled once, replayed identical calls, a step budget per top-level
 //!   form and per file, at most 6 key facts, cycles of length ≤ 4, at most 64 label choices
-//!   per cycle, 64 accesses per location.
+//!   per cycle, 64 accesses per location; over the file, a bound on the held sets and traces
+//!   copied into events, evaluations nested at most 200 deep (calls included) and forms at
+//!   most 128 ([`MAX_ANALYSIS_DEPTH`]) so a 2 MiB thread suffices, at most 2,000 cycles
+//!   (shortest first) and 40,000 nesting choices. Reaching any of them, or a raised
+//!   [`Options::cancel`], adds one `omega::analysis-incomplete` Information.
 
 // The syntax layer, under the names the modules use.
 use omega_syntax::{builtins, diagnostic, forms, reader, symbol, syntax};
 
 mod arity;
+mod budget;
 mod effects;
 mod fixes;
 mod hover;
@@ -107,9 +113,24 @@ mod tasks;
 pub use hover::LockOrderNote;
 pub use resolve::{resolve, Binding, BindingId, BindingKind, Resolution};
 
-use crate::diagnostic::{sort_diagnostics, Code, Diagnostic};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use crate::diagnostic::{sort_diagnostics, Code, Diagnostic, Severity};
 use crate::reader::Parsed;
-use crate::syntax::LineIndex;
+use crate::syntax::{Datum, DatumKind, LineIndex, Span};
+
+/// How to analyse a file.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// Raised by the caller to stop the analysis early (a newer version of the buffer came
+    /// in): the result then ends with an `omega::analysis-incomplete` Information.
+    pub cancel: Option<Arc<AtomicBool>>,
+}
+
+/// Nesting the passes after the reader walk recursively; a deeper top-level form is reported
+/// and skipped, so the analysis fits an ordinary 2 MiB thread stack.
+pub const MAX_ANALYSIS_DEPTH: usize = 128;
 
 /// Everything the analysis of one file yields, for the language server: diagnostics, the
 /// name resolution (definition, references, completion) and lock-order notes for hover.
@@ -137,8 +158,13 @@ pub fn check(text: &str) -> Vec<Diagnostic> {
 
 /// Reads and analyses a file, keeping the resolution and hover notes beside the diagnostics.
 pub fn analyze_file(text: &str) -> Analysis {
+    analyze_with(text, &Options::default())
+}
+
+/// [`analyze_file`] with options (cancellation).
+pub fn analyze_with(text: &str, options: &Options) -> Analysis {
     let parsed = reader::read(text);
-    analyze_parsed(text, &parsed)
+    analyze_parsed_with(text, &parsed, options)
 }
 
 /// Analyses data read from `text`. Suppression comments and quick fixes need the text.
@@ -149,11 +175,22 @@ pub fn analyze_text(text: &str, parsed: &Parsed) -> Vec<Diagnostic> {
 /// Analyses data already read from `text` (for example from a tree re-parsed incrementally
 /// and lowered with [`reader::read_tree`]), keeping everything [`analyze_file`] keeps.
 pub fn analyze_parsed(text: &str, parsed: &Parsed) -> Analysis {
+    analyze_parsed_with(text, parsed, &Options::default())
+}
+
+/// [`analyze_parsed`] with options (cancellation).
+pub fn analyze_parsed_with(text: &str, parsed: &Parsed, options: &Options) -> Analysis {
+    let stop = budget::Stop::new(options.cancel.clone());
     let lines = LineIndex::new(text);
-    let res = resolve(&parsed.data);
     let mut diags: Vec<Diagnostic> =
         parsed.errors.iter().map(|e| Diagnostic::error(Code::Syntax, e.span, e.message.clone())).collect();
+    let shallow = shallow_forms(&parsed.data, &mut diags);
+    let data: &[Datum] = shallow.as_deref().unwrap_or(&parsed.data);
+    let res = resolve(data);
     diags.extend(res.syntax_errors.iter().cloned());
+    if stop.cancelled() {
+        return incomplete(diags, res, &stop);
+    }
     let mut rest = Vec::new();
     names::unbound(&res, &mut rest);
     names::unused(&res, &mut rest);
@@ -163,9 +200,18 @@ pub fn analyze_parsed(text: &str, parsed: &Parsed) -> Analysis {
     rest.retain(|d| res.form_index_at(d.span.start).is_none_or(|i| !res.malformed_forms.contains(&i)));
     diags.extend(rest);
 
-    let events = run::run(&parsed.data, &res);
-    let ctx = report::Context { text, lines: &lines, run: &events, data: &parsed.data, res: &res };
+    let events = run::run(data, &res, stop.flag());
+    if events.cancelled || stop.cancelled() {
+        return incomplete(diags, res, &stop);
+    }
+    if events.truncated {
+        stop.exhausted("abstract execution");
+    }
+    let ctx = report::Context { text, lines: &lines, run: &events, data, res: &res, stop: &stop };
     lock_order::check(&ctx, &mut diags);
+    if stop.cancelled() {
+        return incomplete(diags, res, &stop);
+    }
     self_deadlock::check(&ctx, &mut diags);
     race::check(&ctx, &mut diags);
     report::serializer_not_called(&ctx, &mut diags);
@@ -178,9 +224,71 @@ pub fn analyze_parsed(text: &str, parsed: &Parsed) -> Analysis {
             d.fixes.push(fix);
         }
     }
+    if let Some(reason) = stop.reason() {
+        diags.push(incomplete_diagnostic(reason));
+    }
     sort_diagnostics(&mut diags);
     let lock_orders = hover::notes(&ctx, &diags);
     Analysis { diagnostics: diags, resolution: res, lock_orders }
+}
+
+/// The result of an analysis stopped by cancellation: what was found so far, and the note.
+fn incomplete(mut diags: Vec<Diagnostic>, resolution: Resolution, stop: &budget::Stop) -> Analysis {
+    diags.push(incomplete_diagnostic(stop.reason().unwrap_or(budget::Reason::Cancelled)));
+    sort_diagnostics(&mut diags);
+    Analysis { diagnostics: diags, resolution, lock_orders: Vec::new() }
+}
+
+fn incomplete_diagnostic(reason: budget::Reason) -> Diagnostic {
+    Diagnostic::new(Code::AnalysisIncomplete, Severity::Information, Span::new(0, 0), budget::message(reason))
+}
+
+/// The top-level forms with each one nested deeper than [`MAX_ANALYSIS_DEPTH`] replaced by
+/// an empty list (and reported), or `None` when every form is shallow enough.
+fn shallow_forms(data: &[Datum], diags: &mut Vec<Diagnostic>) -> Option<Vec<Datum>> {
+    let deep: Vec<usize> = (0..data.len()).filter(|&i| depth_exceeds(&data[i], MAX_ANALYSIS_DEPTH)).collect();
+    if deep.is_empty() {
+        return None;
+    }
+    // Cloning a deep form would recurse as deep as it nests: only the shallow ones are copied.
+    let out: Vec<Datum> = data
+        .iter()
+        .enumerate()
+        .map(|(i, d)| if deep.contains(&i) { Datum::new(DatumKind::List(Vec::new(), None), d.span) } else { d.clone() })
+        .collect();
+    for i in deep {
+        let span = data[i].span;
+        diags.push(Diagnostic::error(
+            Code::Syntax,
+            span,
+            format!(
+                "form nested deeper than {MAX_ANALYSIS_DEPTH} levels: not analysed; \
+                 move inner parts into definitions of their own"
+            ),
+        ));
+    }
+    Some(out)
+}
+
+/// Whether `d` nests lists or vectors deeper than `limit` (iterative: no host stack).
+fn depth_exceeds(d: &Datum, limit: usize) -> bool {
+    let mut work = vec![(d, 1usize)];
+    while let Some((d, depth)) = work.pop() {
+        if depth > limit && matches!(d.kind, DatumKind::List(..) | DatumKind::Vector(_)) {
+            return true;
+        }
+        match &d.kind {
+            DatumKind::List(items, tail) => {
+                work.extend(items.iter().map(|x| (x, depth + 1)));
+                if let Some(t) = tail {
+                    work.push((t, depth + 1));
+                }
+            }
+            DatumKind::Vector(items) => work.extend(items.iter().map(|x| (x, depth + 1))),
+            _ => {}
+        }
+    }
+    false
 }
 
 /// Analyses data whose text is not at hand (no suppression comments, no text-based fixes).

@@ -18,6 +18,11 @@ use super::tasks::concurrent;
 
 const MAX_CYCLE: usize = 4;
 const MAX_CHOICES: usize = 64;
+/// Cycles examined per file: a dense lock graph (every serializer nested in every other)
+/// has a number of short cycles that grows with the fourth power of its size.
+const MAX_CYCLES: usize = 2_000;
+/// Nesting choices tried over all cycles of a file.
+const MAX_TRIES: usize = 40_000;
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Node {
@@ -96,12 +101,36 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
             Node::Param(p, i) => format!("{p}#{i}"),
         }
     };
-    for cycle in cycles(&g, &name_of) {
+    let (found, complete) = cycles(&g, &name_of);
+    if !complete {
+        ctx.stop.exhausted("lock-order search");
+    }
+    let mut tries = 0;
+    // One finding per set of serializers: a cycle through the same ones in another order
+    // adds no news.
+    let mut settled: BTreeSet<Vec<Node>> = BTreeSet::new();
+    for cycle in found {
+        if tries >= MAX_TRIES {
+            ctx.stop.exhausted("lock-order search");
+            break;
+        }
+        if ctx.stop.cancelled() {
+            return;
+        }
+        let mut set = cycle.clone();
+        set.sort();
+        if settled.contains(&set) {
+            continue;
+        }
         let lists: Vec<&Vec<Edge>> =
             (0..cycle.len()).map(|i| &g.edges[&(cycle[i].clone(), cycle[(i + 1) % cycle.len()].clone())]).collect();
         // Through a family node the two ends may be different serializers: latent at most.
         let family = cycle.iter().any(|n| matches!(n, Node::Made(m) if ctx.is_family(&Lock::Made(*m))));
-        match choose(&g, &lists) {
+        let choice = choose(&g, &lists, &mut tries);
+        if matches!(choice, Choice::Feasible(_)) {
+            settled.insert(set);
+        }
+        match choice {
             Choice::Feasible(choice) if family => {
                 let d = latent_report(ctx, &g, &choice);
                 if latent.insert(d.data.locks.clone()) {
@@ -132,8 +161,8 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
 }
 
 /// Elementary cycles of length ≤ 4 in strongly connected components, each found once from its
-/// smallest node by name.
-fn cycles(g: &Graph<'_>, name_of: &dyn Fn(&Node) -> String) -> Vec<Vec<Node>> {
+/// smallest node by name; at most [`MAX_CYCLES`] of them, and whether that was all.
+fn cycles(g: &Graph<'_>, name_of: &dyn Fn(&Node) -> String) -> (Vec<Vec<Node>>, bool) {
     let mut nodes: BTreeSet<Node> = BTreeSet::new();
     for (a, b) in g.edges.keys() {
         nodes.insert(a.clone());
@@ -154,30 +183,39 @@ fn cycles(g: &Graph<'_>, name_of: &dyn Fn(&Node) -> String) -> Vec<Vec<Node>> {
     }
     let scc = tarjan(order.len(), &succ);
     let mut out = Vec::new();
-    for start in 0..order.len() {
-        let mut path = vec![start];
-        dfs(start, start, &succ, &scc, &mut path, &mut out);
+    // Shortest first: when the budget cuts the search, the cycles kept are the plainest.
+    for len in 2..=MAX_CYCLE {
+        for start in 0..order.len() {
+            let mut path = vec![start];
+            dfs(start, start, len, &succ, &scc, &mut path, &mut out);
+        }
     }
-    out.into_iter().map(|c: Vec<usize>| c.into_iter().map(|i| order[i].clone()).collect()).collect()
+    let complete = out.len() < MAX_CYCLES;
+    let found = out.into_iter().map(|c: Vec<usize>| c.into_iter().map(|i| order[i].clone()).collect()).collect();
+    (found, complete)
 }
 
 fn dfs(
     start: usize,
     at: usize,
+    len: usize,
     succ: &BTreeMap<usize, Vec<usize>>,
     scc: &[usize],
     path: &mut Vec<usize>,
     out: &mut Vec<Vec<usize>>,
 ) {
     for &next in succ.get(&at).map(Vec::as_slice).unwrap_or(&[]) {
+        if out.len() >= MAX_CYCLES {
+            return;
+        }
         if scc[next] != scc[start] {
             continue;
         }
-        if next == start && path.len() >= 2 {
+        if next == start && path.len() == len {
             out.push(path.clone());
-        } else if next > start && !path.contains(&next) && path.len() < MAX_CYCLE {
+        } else if next > start && !path.contains(&next) && path.len() < len {
             path.push(next);
-            dfs(start, next, succ, scc, path, out);
+            dfs(start, next, len, succ, scc, path, out);
             path.pop();
         }
     }
@@ -245,11 +283,13 @@ enum Choice {
 
 /// Picks one nesting per cycle edge: tasks pairwise concurrent (F1), held sets pairwise
 /// disjoint (F2), keys consistent where the cycle passes through a collection (F3).
-fn choose(g: &Graph<'_>, lists: &[&Vec<Edge>]) -> Choice {
+fn choose(g: &Graph<'_>, lists: &[&Vec<Edge>], tries: &mut usize) -> Choice {
     let mut tried = 0;
     let mut sequential = None;
     let mut chosen = Vec::new();
-    if search(g, lists, &mut chosen, &mut tried, &mut sequential) {
+    let found = search(g, lists, &mut chosen, &mut tried, &mut sequential);
+    *tries += tried;
+    if found {
         return Choice::Feasible(chosen);
     }
     match sequential {

@@ -17,6 +17,8 @@ pub struct Context<'a> {
     /// The top-level forms and their resolution, for fixes that rewrite code.
     pub data: &'a [Datum],
     pub res: &'a Resolution,
+    /// Cancellation and budgets shared by the passes.
+    pub stop: &'a super::budget::Stop,
 }
 
 impl Context<'_> {

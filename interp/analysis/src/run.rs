@@ -19,6 +19,8 @@
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use crate::builtins;
 use crate::forms;
@@ -39,6 +41,16 @@ const BUDGET_PER_FORM: u64 = 200_000;
 const MAX_ITEMS: usize = 8;
 /// Abstract evaluation steps allowed for the whole file.
 const BUDGET_PER_FILE: u64 = 4_000_000;
+/// Held serializers and trace steps copied into acquisition events, over the file: the
+/// memory bound of the events (a ring of procedures each holding its own serializer makes
+/// events whose held sets grow with the ring).
+const MAX_EVENT_UNITS: u64 = 100_000;
+/// Nested abstract evaluations (syntax nesting plus calls): deeper ones give up. A top-level
+/// form nests at most `MAX_ANALYSIS_DEPTH` (128) levels, so this leaves room for calls; a
+/// debug build spends about 6 KiB of stack per level.
+const MAX_EVAL_DEPTH: usize = 200;
+/// Abstract steps between two looks at the cancellation flag.
+const CANCEL_CHECK_STEPS: u64 = 1024;
 
 // ----- events -----
 
@@ -134,6 +146,10 @@ pub struct Run {
     pub not_called: BTreeMap<(Span, Span), Lock>,
     /// The first local variable each key term was bound to, for messages ("if `a` equals `b`").
     pub term_names: HashMap<Term, Symbol>,
+    /// Whether a budget (steps or event memory) cut the run short.
+    pub truncated: bool,
+    /// Whether the caller's cancellation flag stopped the run.
+    pub cancelled: bool,
 }
 
 impl Run {
@@ -451,6 +467,16 @@ struct Runner<'a> {
     cuts: u64,
     /// Frames made in a region standing for several runs: their variables are families.
     frame_regions: HashMap<u32, u32>,
+    /// The caller's cancellation flag.
+    cancel: Option<Arc<AtomicBool>>,
+    /// Steps taken, for spacing the looks at `cancel`.
+    steps: u64,
+    /// Held serializers and trace steps recorded in events so far (see [`MAX_EVENT_UNITS`]).
+    event_units: u64,
+    /// Cancelled or out of event memory: no more calls are entered in this file.
+    stopped: bool,
+    /// Evaluations in progress (see [`MAX_EVAL_DEPTH`]).
+    eval_depth: usize,
 }
 
 /// A replayable call: its result, and what its body did to the mutex depth. The arguments
@@ -464,7 +490,7 @@ struct Memo<'a> {
 
 /// Runs the file's top-level forms (skipping malformed ones), then each procedure nothing
 /// called, with unknown parameters, for latent findings.
-pub fn run(data: &[Datum], res: &Resolution) -> Run {
+pub fn run(data: &[Datum], res: &Resolution, cancel: Option<Arc<AtomicBool>>) -> Run {
     let mut r = Runner {
         res,
         globals: HashMap::new(),
@@ -482,6 +508,11 @@ pub fn run(data: &[Datum], res: &Resolution) -> Run {
         file_budget: BUDGET_PER_FILE,
         cuts: 0,
         frame_regions: HashMap::new(),
+        cancel,
+        steps: 0,
+        event_units: 0,
+        stopped: false,
+        eval_depth: 0,
     };
     let root = Ctx {
         env: None,
@@ -498,7 +529,7 @@ pub fn run(data: &[Datum], res: &Resolution) -> Run {
         if res.malformed_forms.contains(&i) {
             continue;
         }
-        r.budget = BUDGET_PER_FORM.min(r.file_budget);
+        r.budget = r.form_budget();
         let before = r.budget;
         r.toplevel(form, &root);
         r.file_budget -= before - r.budget;
@@ -527,6 +558,33 @@ impl<'a> Runner<'a> {
                 *k += 1;
                 self.out.made_names[m] = Some(format!("{name}#{k}"));
             }
+        }
+    }
+
+    /// Counts `units` of held sets and traces copied; false (and the run stops) past
+    /// [`MAX_EVENT_UNITS`].
+    fn charge(&mut self, units: usize) -> bool {
+        self.event_units += units as u64;
+        if self.event_units > MAX_EVENT_UNITS {
+            self.out.truncated = true;
+            self.give_up();
+            return false;
+        }
+        true
+    }
+
+    /// Stops entering calls for the rest of the file.
+    fn give_up(&mut self) {
+        self.budget = 0;
+        self.stopped = true;
+    }
+
+    /// The step budget of the next top-level form or latent procedure.
+    fn form_budget(&self) -> u64 {
+        if self.stopped {
+            0
+        } else {
+            BUDGET_PER_FORM.min(self.file_budget)
         }
     }
 
@@ -731,8 +789,29 @@ impl<'a> Runner<'a> {
 
     // ----- expressions -----
 
+    /// Evaluates `d`, or gives up (unknown value, run marked truncated) when the abstract
+    /// evaluation nests deeper than [`MAX_EVAL_DEPTH`]: calls nest evaluations too, and the
+    /// analysis must fit an ordinary thread's stack.
     fn eval(&mut self, d: &'a Datum, ctx: &Ctx<'a>) -> AVal<'a> {
+        if self.eval_depth >= MAX_EVAL_DEPTH {
+            self.out.truncated = true;
+            return AVal::unknown();
+        }
+        self.eval_depth += 1;
+        let v = self.eval_nested(d, ctx);
+        self.eval_depth -= 1;
+        v
+    }
+
+    fn eval_nested(&mut self, d: &'a Datum, ctx: &Ctx<'a>) -> AVal<'a> {
         self.budget = self.budget.saturating_sub(1);
+        self.steps += 1;
+        if self.steps.is_multiple_of(CANCEL_CHECK_STEPS)
+            && self.cancel.as_ref().is_some_and(|c| c.load(Ordering::Relaxed))
+        {
+            self.out.cancelled = true;
+            self.give_up();
+        }
         match &d.kind {
             DatumKind::Int(n) => AVal::lit(Lit::Int(*n)),
             DatumKind::Str(s) => AVal::lit(Lit::Str(s.clone())),
@@ -1483,6 +1562,9 @@ impl<'a> Runner<'a> {
             t.push(TraceStep { span: call.head, callee: stored_name, locks: Vec::new(), runs: Some(sp.lock.clone()) });
             ctx.trace = Rc::new(t);
         }
+        if !self.charge(1 + ctx.held.len() + ctx.trace.len()) {
+            return AVal::unknown();
+        }
         self.out.acquires.push(Acquire {
             lock: sp.lock.clone(),
             may,
@@ -1552,6 +1634,7 @@ impl<'a> Runner<'a> {
     /// A call, replayed from the memo when an identical one already ran to the end.
     fn call_closure(&mut self, c: &Rc<Closure<'a>>, args: Vec<AVal<'a>>, call: &CallInfo, ctx: &Ctx<'a>) -> AVal<'a> {
         if self.budget == 0 || self.stack.iter().filter(|s| **s == c.id).count() >= 2 {
+            self.out.truncated |= self.budget == 0;
             self.cuts += 1;
             return AVal::unknown();
         }
@@ -2110,7 +2193,7 @@ impl<'a> Runner<'a> {
                 })
                 .collect();
             let call = CallInfo::new(c.id, c.id, None, Vec::new());
-            self.budget = BUDGET_PER_FORM.min(self.file_budget);
+            self.budget = self.form_budget();
             let before = self.budget;
             self.call_closure(&c, args, &call, &ctx);
             self.file_budget -= before - self.budget;

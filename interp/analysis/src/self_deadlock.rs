@@ -14,9 +14,13 @@ use super::run::{Acquire, Held};
 
 pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
     let mut seen: BTreeSet<(Span, String)> = BTreeSet::new();
+    // A ring of procedures, each taking its own serializer and calling the next, comes back
+    // to every serializer of the ring: one finding per ring (the set of serializers taken
+    // between the first acquisition and the second), not one per serializer or path.
+    let mut rings: BTreeSet<Vec<String>> = BTreeSet::new();
     for e in &ctx.run.acquires {
         let prover = Prover::new(&e.facts);
-        for h in &e.held {
+        for (i, h) in e.held.iter().enumerate() {
             let mut same = e.lock.same(&h.lock, |a, b| prover.distinct(a, b));
             if same == Same::No || param_guess(&e.lock, &h.lock, same) {
                 continue;
@@ -25,7 +29,16 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
             if family {
                 same = Same::Maybe;
             }
+            let mut ring: Vec<String> = e.held[i..].iter().map(|h| ctx.lock(&h.lock)).collect();
+            ring.sort();
+            ring.dedup();
+            if ring.len() > 1 && rings.contains(&ring) {
+                continue;
+            }
             let d = nested(ctx, e, h, same, family);
+            if ring.len() > 1 {
+                rings.insert(ring);
+            }
             if seen.insert((d.span, d.message.clone())) {
                 out.push(d);
             }

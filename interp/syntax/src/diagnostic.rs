@@ -40,6 +40,8 @@ pub enum Code {
     SelfDeadlock,
     LockOrderLatent,
     Race,
+    /// The analysis of a file stopped early (work budget, or cancelled): findings may be missing.
+    AnalysisIncomplete,
     EvalError,
     LlmError,
 }
@@ -56,6 +58,7 @@ impl Code {
         Code::SelfDeadlock,
         Code::LockOrderLatent,
         Code::Race,
+        Code::AnalysisIncomplete,
         Code::EvalError,
         Code::LlmError,
     ];
@@ -72,6 +75,7 @@ impl Code {
             Code::SelfDeadlock => "omega::self-deadlock",
             Code::LockOrderLatent => "omega::lock-order-latent",
             Code::Race => "omega::race",
+            Code::AnalysisIncomplete => "omega::analysis-incomplete",
             Code::EvalError => "omega::eval-error",
             Code::LlmError => "omega::llm-error",
         }

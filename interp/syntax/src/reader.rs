@@ -67,7 +67,32 @@ pub fn read_tree(text: &str, tree: &Tree) -> Parsed {
     lowerer.walk(tree.root_node().walk());
     let mut errors = lowerer.errors;
     errors.sort_by_key(|e| (e.span.start, e.span.end));
-    Parsed { data: lowerer.data, errors }
+    Parsed { data: lowerer.data, errors: outermost_unclosed(errors) }
+}
+
+/// Keeps the first (outermost) "unclosed parenthesis" of a file and counts the others in its
+/// message: every parenthesis after an unclosed one is inside it, so 100,000 open
+/// parentheses would otherwise give 100,000 errors.
+fn outermost_unclosed(errors: Vec<SyntaxError>) -> Vec<SyntaxError> {
+    const UNCLOSED: &str = "unclosed parenthesis";
+    let more = errors.iter().filter(|e| e.message == UNCLOSED).count().saturating_sub(1);
+    if more == 0 {
+        return errors;
+    }
+    let mut first = true;
+    let mut out = Vec::with_capacity(errors.len() - more);
+    for mut e in errors {
+        if e.message == UNCLOSED {
+            if !first {
+                continue;
+            }
+            first = false;
+            let noun = if more == 1 { "parenthesis" } else { "parentheses" };
+            e.message = format!("{UNCLOSED} (and {more} more unclosed {noun} after it)");
+        }
+        out.push(e);
+    }
+    out
 }
 
 /// What a node under construction turns into once all its children are lowered.
