@@ -45,6 +45,7 @@ mod docs;
 mod error_places;
 mod forms;
 mod fuzz;
+mod keys;
 mod limits;
 mod llm;
 mod llm_providers;

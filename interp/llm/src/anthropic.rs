@@ -46,9 +46,13 @@ impl Anthropic {
             headers.insert("x-api-key", value);
         }
         let public = Some(base.as_str()) == AdapterKind::Anthropic.default_base_url();
-        let missing_key = (cfg.api_key().is_none() && public).then(|| {
-            format!("the anthropic adapter needs an API key: set {key_env} (or ANTHROPIC_BASE_URL for another server)")
-        });
+        let missing_key = (cfg.api_key().is_none() && public)
+            .then(|| {
+                format!(
+                    "the anthropic adapter needs an API key: set {key_env} (or ANTHROPIC_BASE_URL for another server)"
+                )
+            })
+            .or_else(|| cfg.key_withheld().map(str::to_string));
         Ok(Anthropic {
             info: AdapterInfo {
                 name: "anthropic",

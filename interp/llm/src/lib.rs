@@ -271,7 +271,7 @@ impl Inner {
     fn answer(&self, reply: Reply, latency: Duration) -> LlmAnswer {
         let info = self.info();
         LlmAnswer {
-            text: reply.text.trim().to_string(),
+            text: self.redactor.redact(reply.text.trim()),
             meta: AnswerMeta {
                 adapter: info.name.to_string(),
                 model: info.model.clone(),

@@ -47,7 +47,8 @@ impl OpenAi {
             format!(
                 "the openai adapter needs an API key: set {key_env} (or OPENAI_BASE_URL, e.g. http://127.0.0.1:8080/v1, for a local server)"
             )
-        });
+        })
+        .or_else(|| cfg.key_withheld().map(str::to_string));
         Ok(OpenAi {
             info: AdapterInfo {
                 name: "openai",
