@@ -7,7 +7,7 @@ use std::time::Duration;
 use reqwest::header::{HeaderMap, HeaderValue};
 use serde::{Deserialize, Serialize};
 
-use super::adapter::{Adapter, AdapterInfo, BoxFuture, Local, Reply};
+use super::adapter::{Adapter, AdapterInfo, BoxFuture, Local, Reply, RunCounters};
 use super::error::{Failure, LlmError, LlmErrorKind};
 use super::http;
 use super::LlmRequest;
@@ -144,7 +144,7 @@ impl Adapter for Anthropic {
         &self.info
     }
 
-    fn local(&self, req: &LlmRequest) -> Option<Local> {
+    fn local(&self, req: &LlmRequest, _run: &mut RunCounters) -> Option<Local> {
         http::unconfigured(&self.missing_key, req)
     }
 

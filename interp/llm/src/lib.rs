@@ -54,7 +54,7 @@ pub use error::{LlmError, LlmErrorKind};
 pub use runtime::Runtime;
 
 use crate::config::{AdapterKind, ApiKey, LlmConfig};
-use adapter::{Adapter, AdapterInfo, Local, NoAdapter, Reply};
+use adapter::{Adapter, AdapterInfo, Local, NoAdapter, Reply, RunCounters};
 use cache::{Cache, CacheKey, Entry};
 use error::{describe, Provider, Redactor};
 use retry::RetryPolicy;
@@ -209,6 +209,7 @@ impl LlmService {
             parked: VecDeque::new(),
             budget: self.inner.max_llm_calls,
             calls: 0,
+            counters: RunCounters::default(),
         }
     }
 
@@ -383,6 +384,8 @@ pub struct LlmSession {
     parked: VecDeque<Completion>,
     budget: Option<u64>,
     calls: u64,
+    /// Scripted cycling, per run.
+    counters: RunCounters,
 }
 
 /// A completion due at `due`; ordered so the heap pops the earliest, ties in submission order.
@@ -443,7 +446,7 @@ impl LlmSession {
         }
         self.calls += 1;
 
-        if let Some(Local { result, delay }) = inner.adapter.local(&req) {
+        if let Some(Local { result, delay }) = inner.adapter.local(&req, &mut self.counters) {
             let result = result.map(|reply| inner.answer(reply, delay)).map_err(|e| inner.redactor.scrub(e));
             return self.ready(ticket, submitted + delay, result);
         }
@@ -537,10 +540,11 @@ impl LlmSession {
         self.calls
     }
 
-    /// A new evaluation run starts with the whole call budget: a kept session (a REPL, an
-    /// editor's buffer) pays per run, not for its whole life.
+    /// A new evaluation run starts with the whole call budget and scripted `answers` from
+    /// their first: a kept session (a REPL, an editor's buffer) pays per run, not for its whole life.
     pub fn start_run(&mut self) {
         self.calls = 0;
+        self.counters = RunCounters::default();
     }
 
     /// Replaces the budget from the configuration (`None`: unlimited).
@@ -628,6 +632,20 @@ mod tests {
         assert_eq!(answer.meta.trace(), "scripted");
         assert_eq!(answer.meta.confidence, Some(0.9));
         assert!(!dir.join("cache").exists(), "scripted answers are never cached");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn scripted_cycling_is_per_run_not_per_service() {
+        let (service, dir) = scripted(r#"response = [ { contains = "dice", answers = ["one", "two", "three"] } ]"#);
+        let roll = |session: &mut LlmSession| session.call(LlmRequest::infer("dice")).unwrap().text;
+        let mut first = service.session();
+        assert_eq!([roll(&mut first), roll(&mut first)], ["one", "two"]);
+        let mut second = service.session();
+        assert_eq!(roll(&mut second), "one", "a new session starts from the first answer");
+        first.start_run();
+        assert_eq!(roll(&mut first), "one", "a new run of a kept session starts over");
+        assert_eq!(roll(&mut first), "two");
         std::fs::remove_dir_all(dir).unwrap();
     }
 
