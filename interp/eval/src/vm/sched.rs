@@ -5,6 +5,7 @@
 //! §8.5): an LLM request, a busy lock, a join, its end, or `yield`. Then the next ready
 //! task runs; when none is ready, the machine blocks on the LLM port.
 
+use std::cell::Cell;
 use std::collections::VecDeque;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -87,6 +88,11 @@ enum Resume {
     },
     Deliver(Value),
     Raise(Error),
+    /// Run the `dynamic-wind` after-thunks of cancelled tasks (innermost first), then raise.
+    UnwindThenRaise {
+        afters: Vec<Value>,
+        error: Error,
+    },
     /// A lock was handed over: make the pending call, or just go on.
     Granted {
         call: Option<(usize, usize)>,
@@ -312,6 +318,11 @@ impl Machine {
             Resume::Start { proc, args } => self.call_value(proc, args),
             Resume::Deliver(v) => self.deliver(v),
             Resume::Raise(e) => Err(e),
+            Resume::UnwindThenRaise { afters, error } => {
+                self.frames.push(Frame::Reraise { error: Rc::new(Cell::new(Some(error))) });
+                self.frames.extend(afters.into_iter().rev().map(|after| Frame::WindAfter { after }));
+                self.deliver(Value::Unspecified)
+            }
             Resume::Granted { call } => self.granted(call),
             Resume::Continue => Ok(Flow::Continue),
             Resume::Retry => {
@@ -519,18 +530,26 @@ impl Machine {
                 if e.kind != ErrorKind::Budget {
                     e.message = format!("{what}: task {index} failed: {}", e.message);
                 }
+                let mut afters = Vec::new();
                 for s in siblings {
                     if s != t {
-                        self.cancel_task(s, llm);
+                        self.cancel_task(s, llm, &mut afters);
                     }
                 }
-                self.wake(parent, Resume::Raise(e));
+                // The cancelled tasks' after-thunks run in the parent before it sees the error,
+                // so a `guard` around the `parallel` sees their effects.
+                if afters.is_empty() || !e.is_catchable() {
+                    self.wake(parent, Resume::Raise(e));
+                } else {
+                    self.wake(parent, Resume::UnwindThenRaise { afters, error: e });
+                }
             }
         }
     }
 
-    /// Stops task `t` and its descendants: drops their requests, releases their locks.
-    fn cancel_task(&mut self, t: TaskId, llm: &mut dyn LlmPort) {
+    /// Stops task `t` and its descendants: drops their requests, releases their locks, and
+    /// adds their pending `dynamic-wind` after-thunks to `afters`, innermost first.
+    fn cancel_task(&mut self, t: TaskId, llm: &mut dyn LlmPort, afters: &mut Vec<Value>) {
         let state = std::mem::replace(&mut self.sched.tasks[t as usize].state, State::Finished);
         if !matches!(state, State::Finished) {
             self.sched.live = self.sched.live.saturating_sub(1);
@@ -547,20 +566,19 @@ impl Machine {
             State::Blocked { lock, .. } => lock.remove_waiter(t),
             State::Joining { children, .. } => {
                 for c in children {
-                    self.cancel_task(c, llm);
+                    self.cancel_task(c, llm, afters);
                 }
             }
             State::Ready | State::Running => {}
         }
         let frames = std::mem::take(&mut self.sched.tasks[t as usize].frames);
         for f in frames.into_iter().rev() {
-            if let Frame::Release { lock, held } = f {
+            match f {
                 // A lock handed over while the task waited to run is held all the same.
-                if held || lock.holder.get() == Some(t) {
-                    self.release(&lock);
-                } else {
-                    lock.remove_waiter(t);
-                }
+                Frame::Release { lock, held } if held || lock.holder.get() == Some(t) => self.release(&lock),
+                Frame::Release { lock, .. } => lock.remove_waiter(t),
+                Frame::WindAfter { after } => afters.push(after),
+                _ => {}
             }
         }
         self.sched.tasks[t as usize].stack.clear();
