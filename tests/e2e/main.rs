@@ -47,6 +47,7 @@ mod error_places;
 mod explore;
 mod forms;
 mod fuzz;
+mod keys;
 mod limits;
 mod llm;
 mod llm_providers;

@@ -76,6 +76,12 @@ impl Ran {
 
 /// Runs `omega ARGS…` in `dir` with `stdin` as its input, killing it after `limit`.
 pub fn omega_in(dir: &Path, args: &[&str], stdin: &str, limit: Duration) -> Ran {
+    omega_in_env(dir, args, stdin, limit, &[])
+}
+
+/// [`omega_in`] with extra environment variables (set after the ones it clears). The user-level
+/// configuration directory is `dir/.config`, so the machine's own never leaks into a test.
+pub fn omega_in_env(dir: &Path, args: &[&str], stdin: &str, limit: Duration, env: &[(&str, &str)]) -> Ran {
     let start = Instant::now();
     let mut child = Command::new(omega_bin())
         .args(args)
@@ -87,6 +93,8 @@ pub fn omega_in(dir: &Path, args: &[&str], stdin: &str, limit: Duration) -> Ran 
         .env_remove("OMEGA_ADAPTER")
         .env_remove("OMEGA_SCRIPT")
         .env("OMEGA_CACHE_DIR", dir.join(".omega-cache"))
+        .env("XDG_CONFIG_HOME", dir.join(".config"))
+        .envs(env.iter().copied())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -6,6 +6,7 @@
 //! service around it does caching, budgets, the in-flight cap, retries and timing, so adapters
 //! stay a request builder plus a response parser.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
@@ -44,6 +45,23 @@ impl Local {
     }
 }
 
+/// What an adapter remembers between the requests of one run (a session), not of the whole
+/// service: a server that keeps one service for hours answers every run alike.
+#[derive(Debug, Default)]
+pub(crate) struct RunCounters {
+    /// Requests each scripted rule (by index) has answered, for `answers` cycling.
+    hits: HashMap<usize, usize>,
+}
+
+impl RunCounters {
+    /// How many times `rule` answered before, counting this one from now on.
+    pub(crate) fn next_hit(&mut self, rule: usize) -> usize {
+        let hits = self.hits.entry(rule).or_insert(0);
+        *hits += 1;
+        *hits - 1
+    }
+}
+
 /// Who answers, as shown in metadata and messages.
 #[derive(Clone, Debug)]
 pub(crate) struct AdapterInfo {
@@ -62,7 +80,7 @@ pub(crate) trait Adapter: Send + Sync + 'static {
     fn info(&self) -> &AdapterInfo;
 
     /// The answer, if this request needs no network.
-    fn local(&self, req: &LlmRequest) -> Option<Local>;
+    fn local(&self, req: &LlmRequest, run: &mut RunCounters) -> Option<Local>;
 
     /// One HTTP attempt (called again for each retry). Only called when `local` gave `None`.
     fn attempt(&self, prompt: &str) -> BoxFuture<Result<Reply, Failure>>;
@@ -103,7 +121,7 @@ impl Adapter for NoAdapter {
         &self.info
     }
 
-    fn local(&self, req: &LlmRequest) -> Option<Local> {
+    fn local(&self, req: &LlmRequest, _run: &mut RunCounters) -> Option<Local> {
         Some(Local::now(Err(not_configured(req.op))))
     }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 use reqwest::header::{HeaderMap, HeaderValue};
 use serde::{Deserialize, Serialize};
 
-use super::adapter::{Adapter, AdapterInfo, BoxFuture, Local, Reply};
+use super::adapter::{Adapter, AdapterInfo, BoxFuture, Local, Reply, RunCounters};
 use super::error::{Failure, LlmError, LlmErrorKind};
 use super::http;
 use super::LlmRequest;
@@ -46,9 +46,13 @@ impl Anthropic {
             headers.insert("x-api-key", value);
         }
         let public = Some(base.as_str()) == AdapterKind::Anthropic.default_base_url();
-        let missing_key = (cfg.api_key().is_none() && public).then(|| {
-            format!("the anthropic adapter needs an API key: set {key_env} (or ANTHROPIC_BASE_URL for another server)")
-        });
+        let missing_key = (cfg.api_key().is_none() && public)
+            .then(|| {
+                format!(
+                    "the anthropic adapter needs an API key: set {key_env} (or ANTHROPIC_BASE_URL for another server)"
+                )
+            })
+            .or_else(|| cfg.key_withheld().map(str::to_string));
         Ok(Anthropic {
             info: AdapterInfo {
                 name: "anthropic",
@@ -140,7 +144,7 @@ impl Adapter for Anthropic {
         &self.info
     }
 
-    fn local(&self, req: &LlmRequest) -> Option<Local> {
+    fn local(&self, req: &LlmRequest, _run: &mut RunCounters) -> Option<Local> {
         http::unconfigured(&self.missing_key, req)
     }
 

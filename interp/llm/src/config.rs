@@ -8,6 +8,12 @@
 //! This module only reads: it never creates directories or touches the network. API keys are
 //! read from the environment (the variable's *name* may be configured, the key itself never is)
 //! and kept in [`ApiKey`], whose `Debug` prints `<redacted>`.
+//!
+//! Keys only go where the user sent them: a project's `omega.toml` is written by whoever wrote
+//! the project, so a `base_url` taken from it receives the environment's key only when the
+//! user's own configuration names the same origin (explicit choice, `*_BASE_URL`, or
+//! `trusted_base_urls` in the user-level [`UserConfig`]) or the host is loopback. Otherwise the
+//! key is withheld and every request fails with [`LlmConfig::key_withheld`]'s message.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -155,6 +161,9 @@ pub struct LlmConfig {
     pub max_in_flight: usize,
     /// The `omega.toml` that contributed, if any.
     pub source: Option<PathBuf>,
+    /// Why the environment's key is not sent to `base_url` (it came from a project file and the
+    /// user never named that origin); every request fails with this message.
+    key_withheld: Option<String>,
 }
 
 pub const DEFAULT_REQUEST_TIMEOUT_SECS: f64 = 60.0;
@@ -184,7 +193,14 @@ impl LlmConfig {
             max_llm_calls: None,
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
             source: None,
+            key_withheld: None,
         }
+    }
+
+    /// Set when a project file's `base_url` would have received the environment's key; the
+    /// message names the origin and how to allow it.
+    pub fn key_withheld(&self) -> Option<&str> {
+        self.key_withheld.as_deref()
     }
 
     pub fn api_key(&self) -> Option<&ApiKey> {
@@ -207,12 +223,15 @@ impl LlmConfig {
             Some(path) => Some(OmegaToml::load(&path)?),
             None => None,
         };
-        LlmConfig::resolve_with(file.as_ref(), &|name| std::env::var(name).ok(), explicit)
+        let env = |name: &str| std::env::var(name).ok();
+        let user = UserConfig::load(&env)?;
+        LlmConfig::resolve_with(file.as_ref(), &user, &env, explicit)
     }
 
     /// Resolution as a pure function of its inputs.
     pub fn resolve_with(
         file: Option<&OmegaToml>,
+        user: &UserConfig,
         env: &dyn Fn(&str) -> Option<String>,
         explicit: &LlmOverrides,
     ) -> Result<LlmConfig, ConfigError> {
@@ -258,6 +277,17 @@ impl LlmConfig {
                 cfg.api_key_env = Some(var);
             }
             cfg.api_key = cfg.api_key_env.as_deref().and_then(&env).map(|k| ApiKey(k.trim().to_string()));
+            let project_base = if explicit.base_url.is_none() { from_file(|t| t.base_url.clone()) } else { None };
+            if let (Some(project_base), Some(_), Some(f)) = (project_base, &cfg.api_key, file) {
+                let env_base = adapter.base_url_env().and_then(&env);
+                let vouched = is_loopback(&project_base)
+                    || env_base.is_some_and(|b| same_origin(&b, &project_base))
+                    || user.trusted_base_urls.iter().any(|b| same_origin(b, &project_base));
+                if !vouched {
+                    cfg.api_key = None;
+                    cfg.key_withheld = Some(withheld_message(&project_base, f, user, adapter, &cfg.api_key_env));
+                }
+            }
         } else {
             cfg.base_url = None;
             cfg.api_key_env = None;
@@ -411,6 +441,112 @@ impl OmegaToml {
     }
 }
 
+/// The user's own configuration file, `omega/config.toml` under `$XDG_CONFIG_HOME` (else
+/// `~/.config`). Only what a project must not decide for the user lives here: which base URLs
+/// may receive the key from the environment.
+#[derive(Clone, Debug, Default)]
+pub struct UserConfig {
+    /// Where the file is (or would be), for messages.
+    pub path: Option<PathBuf>,
+    /// `[llm] trusted_base_urls`: origins a project's `base_url` may name and still get the key.
+    pub trusted_base_urls: Vec<String>,
+}
+
+/// The `[llm]` table of the user-level config file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UserLlmTable {
+    #[serde(default)]
+    trusted_base_urls: Vec<String>,
+}
+
+impl UserConfig {
+    /// Reads the user-level file if there is one; a missing file is an empty configuration.
+    pub fn load(env: &dyn Fn(&str) -> Option<String>) -> Result<UserConfig, ConfigError> {
+        let Some(path) = user_config_file(env) else {
+            return Ok(UserConfig::default());
+        };
+        match std::fs::read_to_string(&path) {
+            Ok(text) => UserConfig::parse(&path, &text),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Ok(UserConfig { path: Some(path), ..Default::default() })
+            }
+            Err(e) => Err(ConfigError::new(format!("{}: cannot read: {e}", path.display()))),
+        }
+    }
+
+    pub fn parse(path: &Path, text: &str) -> Result<UserConfig, ConfigError> {
+        let bad = |e: &dyn fmt::Display| ConfigError::new(format!("{}: {}", path.display(), e.to_string().trim_end()));
+        let table: toml::Table = text.parse().map_err(|e: toml::de::Error| bad(&e))?;
+        let llm: UserLlmTable = match table.get("llm") {
+            None => UserLlmTable::default(),
+            Some(value) => value.clone().try_into().map_err(|e: toml::de::Error| bad(&format!("[llm]: {e}")))?,
+        };
+        Ok(UserConfig { path: Some(path.to_path_buf()), trusted_base_urls: llm.trusted_base_urls })
+    }
+}
+
+/// `omega/config.toml` under `$XDG_CONFIG_HOME`, else under `~/.config`.
+pub fn user_config_file(env: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
+    let non_empty = |name: &str| env(name).filter(|v| !v.is_empty());
+    let base = non_empty("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .or_else(|| non_empty("HOME").map(|home| PathBuf::from(home).join(".config")))?;
+    Some(base.join("omega").join("config.toml"))
+}
+
+/// Scheme, host and port (the default one when absent), lower-cased; `None` if `url` has no scheme.
+fn origin(url: &str) -> Option<(String, String, u16)> {
+    let (scheme, rest) = url.trim().split_once("://")?;
+    let scheme = scheme.to_ascii_lowercase();
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, hp)| hp);
+    let (host, port) = match host_port.rfind(':') {
+        Some(colon) if !host_port[colon..].contains(']') => {
+            (&host_port[..colon], host_port[colon + 1..].parse::<u16>().ok()?)
+        }
+        _ => (host_port, if scheme == "https" { 443 } else { 80 }),
+    };
+    Some((scheme, host.trim_end_matches('.').to_ascii_lowercase(), port))
+}
+
+fn same_origin(a: &str, b: &str) -> bool {
+    matches!((origin(a), origin(b)), (Some(x), Some(y)) if x == y)
+}
+
+/// `localhost`, `127.0.0.0/8` or `[::1]`: a server on the user's own machine.
+fn is_loopback(url: &str) -> bool {
+    let Some((_, host, _)) = origin(url) else {
+        return false;
+    };
+    if host == "localhost" || host.ends_with(".localhost") {
+        return true;
+    }
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    bare.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+fn withheld_message(
+    base: &str,
+    file: &OmegaToml,
+    user: &UserConfig,
+    adapter: AdapterKind,
+    key_env: &Option<String>,
+) -> String {
+    let shown = display_url(base.trim().trim_end_matches('/'));
+    let user_file = match &user.path {
+        Some(path) => path.display().to_string(),
+        None => "$XDG_CONFIG_HOME/omega/config.toml".to_string(),
+    };
+    let base_env = adapter.base_url_env().unwrap_or("the base URL variable");
+    format!(
+        "{}: llm.base_url points at {shown}, which your own configuration does not name, so the key in {} is not sent there; \
+         to allow it, add `trusted_base_urls = [\"{shown}\"]` under [llm] in {user_file}, or set {base_env} to it",
+        file.path.display(),
+        key_env.as_deref().unwrap_or("the environment"),
+    )
+}
+
 /// The nearest `omega.toml` in `start` (a file's directory, or the directory itself) or its ancestors.
 pub fn find_config_file(start: &Path) -> Option<PathBuf> {
     let start = if start.is_file() { start.parent()? } else { start };
@@ -501,7 +637,7 @@ mod tests {
     }
 
     fn resolve(file: Option<&OmegaToml>, env: &[(&str, &str)], explicit: &LlmOverrides) -> LlmConfig {
-        LlmConfig::resolve_with(file, &env_of(env), explicit).unwrap()
+        LlmConfig::resolve_with(file, &UserConfig::default(), &env_of(env), explicit).unwrap()
     }
 
     #[test]
@@ -603,15 +739,21 @@ mod tests {
 
     #[test]
     fn bad_configuration_is_reported_with_its_origin() {
-        let err =
-            LlmConfig::resolve_with(None, &env_of(&[("OMEGA_ADAPTER", "gpt")]), &LlmOverrides::default()).unwrap_err();
+        let err = LlmConfig::resolve_with(
+            None,
+            &UserConfig::default(),
+            &env_of(&[("OMEGA_ADAPTER", "gpt")]),
+            &LlmOverrides::default(),
+        )
+        .unwrap_err();
         assert_eq!(
             err.message,
             "OMEGA_ADAPTER: unknown LLM adapter `gpt`; expected openai, anthropic, scripted or none"
         );
 
         let f = file("[llm]\nadapter = \"nope\"\n");
-        let err = LlmConfig::resolve_with(Some(&f), &env_of(&[]), &LlmOverrides::default()).unwrap_err();
+        let err = LlmConfig::resolve_with(Some(&f), &UserConfig::default(), &env_of(&[]), &LlmOverrides::default())
+            .unwrap_err();
         assert!(
             err.message.starts_with("/proj/omega.toml (llm.adapter): unknown LLM adapter `nope`"),
             "{}",
@@ -629,7 +771,7 @@ mod tests {
             base_url: Some("localhost:8080".into()),
             ..Default::default()
         };
-        let err = LlmConfig::resolve_with(None, &env_of(&[]), &explicit).unwrap_err();
+        let err = LlmConfig::resolve_with(None, &UserConfig::default(), &env_of(&[]), &explicit).unwrap_err();
         assert!(err.message.contains("must start with http://"), "{}", err.message);
 
         let other_tables_are_fine = file("[format]\nwidth = 80\n[llm]\nmodel = \"m\"\n");
@@ -651,6 +793,59 @@ mod tests {
         assert_eq!(cfg.model, "inner");
         assert_eq!(cfg.source, Some(root.join("a").join(CONFIG_FILE_NAME)));
         std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn a_project_base_url_gets_the_key_only_when_the_user_names_its_origin() {
+        let project = file("[llm]\nadapter = \"openai\"\nbase_url = \"https://collector.example/v1\"\n");
+        let key = ("OPENAI_API_KEY", "sk-user");
+        let none = LlmOverrides::default();
+        let user = |urls: &[&str]| UserConfig {
+            path: Some(PathBuf::from("/home/u/.config/omega/config.toml")),
+            trusted_base_urls: urls.iter().map(|u| u.to_string()).collect(),
+        };
+        let with = |user: &UserConfig, env: &[(&str, &str)]| {
+            LlmConfig::resolve_with(Some(&project), user, &env_of(env), &none).unwrap()
+        };
+
+        let cfg = with(&user(&[]), &[key]);
+        assert!(cfg.api_key().is_none(), "withheld");
+        let why = cfg.key_withheld().unwrap();
+        assert!(why.starts_with("/proj/omega.toml: llm.base_url points at https://collector.example/v1"), "{why}");
+        assert!(why.contains("OPENAI_API_KEY") && !why.contains("sk-user"), "{why}");
+        assert!(why.contains("trusted_base_urls") && why.contains("/home/u/.config/omega/config.toml"), "{why}");
+
+        let trusted = with(&user(&["https://COLLECTOR.example:443"]), &[key]);
+        assert_eq!(trusted.api_key().map(ApiKey::expose), Some("sk-user"), "same origin, other spelling");
+        assert!(trusted.key_withheld().is_none());
+        assert!(with(&user(&["https://collector.example:8443"]), &[key]).api_key().is_none(), "other port");
+        assert!(with(&user(&["http://collector.example"]), &[key]).api_key().is_none(), "other scheme");
+        let env_names_it = with(&user(&[]), &[key, ("OPENAI_BASE_URL", "https://collector.example/other")]);
+        assert!(env_names_it.api_key().is_some(), "the environment's *_BASE_URL names the origin");
+
+        for local in ["http://127.0.0.1:8080/v1", "http://localhost:11434/v1", "http://[::1]:9/v1"] {
+            let f = file(&format!("[llm]\nadapter = \"openai\"\nbase_url = \"{local}\"\n"));
+            let cfg = LlmConfig::resolve_with(Some(&f), &user(&[]), &env_of(&[key]), &none).unwrap();
+            assert!(cfg.api_key().is_some(), "loopback {local}");
+        }
+        let explicit = LlmOverrides { base_url: Some("https://mine.example/v1".into()), ..Default::default() };
+        let cfg = LlmConfig::resolve_with(Some(&project), &user(&[]), &env_of(&[key]), &explicit).unwrap();
+        assert!(cfg.api_key().is_some(), "an explicit base URL replaces the project's");
+        assert!(with(&user(&[]), &[]).key_withheld().is_none(), "no key, nothing to withhold");
+    }
+
+    #[test]
+    fn the_user_config_lives_under_the_config_directory() {
+        assert_eq!(
+            user_config_file(&env_of(&[("XDG_CONFIG_HOME", "/x"), ("HOME", "/h")])),
+            Some(PathBuf::from("/x/omega/config.toml"))
+        );
+        assert_eq!(user_config_file(&env_of(&[("HOME", "/h")])), Some(PathBuf::from("/h/.config/omega/config.toml")));
+        let user =
+            UserConfig::parse(Path::new("/c.toml"), "[llm]\ntrusted_base_urls = [\"https://a.example\"]\n").unwrap();
+        assert_eq!(user.trusted_base_urls, vec!["https://a.example".to_string()]);
+        let err = UserConfig::parse(Path::new("/c.toml"), "[llm]\nbase_url = \"x\"\n").unwrap_err();
+        assert!(err.message.starts_with("/c.toml: ") && err.message.contains("base_url"), "{}", err.message);
     }
 
     #[test]

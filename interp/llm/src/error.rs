@@ -198,6 +198,18 @@ impl Redactor {
         Redactor { secrets: secrets.into_iter().filter(|s| s.len() >= 4).collect() }
     }
 
+    /// `text` with every secret replaced by `<redacted>`: a provider that echoes the key back
+    /// must not get it printed or written to the cache.
+    pub(crate) fn redact(&self, text: &str) -> String {
+        let mut text = text.to_string();
+        for secret in &self.secrets {
+            if text.contains(secret.as_str()) {
+                text = text.replace(secret.as_str(), "<redacted>");
+            }
+        }
+        text
+    }
+
     pub(crate) fn scrub(&self, mut error: LlmError) -> LlmError {
         for secret in &self.secrets {
             if error.message.contains(secret.as_str()) {

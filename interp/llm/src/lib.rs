@@ -55,7 +55,7 @@ pub use error::{LlmError, LlmErrorKind};
 pub use runtime::Runtime;
 
 use crate::config::{AdapterKind, ApiKey, LlmConfig};
-use adapter::{Adapter, AdapterInfo, Local, NoAdapter, Reply};
+use adapter::{Adapter, AdapterInfo, Local, NoAdapter, Reply, RunCounters};
 use cache::{Cache, CacheKey, Entry};
 use error::{describe, Provider, Redactor};
 use retry::RetryPolicy;
@@ -210,11 +210,13 @@ impl LlmService {
             parked: VecDeque::new(),
             budget: self.inner.max_llm_calls,
             calls: 0,
+            counters: RunCounters::default(),
         }
     }
 
-    /// An answer that costs nothing and needs no network: a cached one, or a scripted one.
-    pub fn free_answer(&self, req: &LlmRequest) -> Option<LlmAnswer> {
+    /// An answer that costs nothing and needs no network: a cached one, or a scripted one
+    /// (scripted `answers` cycle within `run`).
+    pub(crate) fn free_answer(&self, req: &LlmRequest, run: &mut RunCounters) -> Option<LlmAnswer> {
         let inner = &self.inner;
         if let Some(cache) = &inner.cache {
             if let Some(entry) = cache.get(&inner.cache_key(req).digest()) {
@@ -224,7 +226,7 @@ impl LlmService {
         if !inner.info().scripted {
             return None;
         }
-        let local = inner.adapter.local(req)?;
+        let local = inner.adapter.local(req, run)?;
         local.result.ok().map(|reply| inner.answer(reply, Duration::ZERO))
     }
 
@@ -287,7 +289,7 @@ impl Inner {
     fn answer(&self, reply: Reply, latency: Duration) -> LlmAnswer {
         let info = self.info();
         LlmAnswer {
-            text: reply.text.trim().to_string(),
+            text: self.redactor.redact(reply.text.trim()),
             meta: AnswerMeta {
                 adapter: info.name.to_string(),
                 model: info.model.clone(),
@@ -399,6 +401,8 @@ pub struct LlmSession {
     parked: VecDeque<Completion>,
     budget: Option<u64>,
     calls: u64,
+    /// Scripted cycling, per run.
+    counters: RunCounters,
 }
 
 /// A completion due at `due`; ordered so the heap pops the earliest, ties in submission order.
@@ -459,7 +463,7 @@ impl LlmSession {
         }
         self.calls += 1;
 
-        if let Some(Local { result, delay }) = inner.adapter.local(&req) {
+        if let Some(Local { result, delay }) = inner.adapter.local(&req, &mut self.counters) {
             let result = result.map(|reply| inner.answer(reply, delay)).map_err(|e| inner.redactor.scrub(e));
             return self.ready(ticket, submitted + delay, result);
         }
@@ -553,10 +557,11 @@ impl LlmSession {
         self.calls
     }
 
-    /// A new evaluation run starts with the whole call budget: a kept session (a REPL, an
-    /// editor's buffer) pays per run, not for its whole life.
+    /// A new evaluation run starts with the whole call budget and scripted `answers` from
+    /// their first: a kept session (a REPL, an editor's buffer) pays per run, not for its whole life.
     pub fn start_run(&mut self) {
         self.calls = 0;
+        self.counters = RunCounters::default();
     }
 
     /// Replaces the budget from the configuration (`None`: unlimited).
@@ -644,6 +649,20 @@ mod tests {
         assert_eq!(answer.meta.trace(), "scripted");
         assert_eq!(answer.meta.confidence, Some(0.9));
         assert!(!dir.join("cache").exists(), "scripted answers are never cached");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn scripted_cycling_is_per_run_not_per_service() {
+        let (service, dir) = scripted(r#"response = [ { contains = "dice", answers = ["one", "two", "three"] } ]"#);
+        let roll = |session: &mut LlmSession| session.call(LlmRequest::infer("dice")).unwrap().text;
+        let mut first = service.session();
+        assert_eq!([roll(&mut first), roll(&mut first)], ["one", "two"]);
+        let mut second = service.session();
+        assert_eq!(roll(&mut second), "one", "a new session starts from the first answer");
+        first.start_run();
+        assert_eq!(roll(&mut first), "one", "a new run of a kept session starts over");
+        assert_eq!(roll(&mut first), "two");
         std::fs::remove_dir_all(dir).unwrap();
     }
 

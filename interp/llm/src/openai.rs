@@ -6,7 +6,7 @@ use std::time::Duration;
 use reqwest::header::{HeaderMap, AUTHORIZATION};
 use serde::{Deserialize, Serialize};
 
-use super::adapter::{Adapter, AdapterInfo, BoxFuture, Local, Reply};
+use super::adapter::{Adapter, AdapterInfo, BoxFuture, Local, Reply, RunCounters};
 use super::error::{Failure, LlmError, LlmErrorKind};
 use super::http;
 use super::LlmRequest;
@@ -47,7 +47,8 @@ impl OpenAi {
             format!(
                 "the openai adapter needs an API key: set {key_env} (or OPENAI_BASE_URL, e.g. http://127.0.0.1:8080/v1, for a local server)"
             )
-        });
+        })
+        .or_else(|| cfg.key_withheld().map(str::to_string));
         Ok(OpenAi {
             info: AdapterInfo {
                 name: "openai",
@@ -156,7 +157,7 @@ impl Adapter for OpenAi {
         &self.info
     }
 
-    fn local(&self, req: &LlmRequest) -> Option<Local> {
+    fn local(&self, req: &LlmRequest, _run: &mut RunCounters) -> Option<Local> {
         http::unconfigured(&self.missing_key, req)
     }
 
@@ -204,7 +205,7 @@ mod tests {
     fn the_public_api_without_a_key_says_what_to_set() {
         let adapter = OpenAi::new(&LlmConfig::new(AdapterKind::OpenAi)).unwrap();
         let req = LlmRequest::infer("hi");
-        let err = adapter.local(&req).unwrap().result.unwrap_err();
+        let err = adapter.local(&req, &mut RunCounters::default()).unwrap().result.unwrap_err();
         assert_eq!(err.kind, LlmErrorKind::NotConfigured);
         assert!(
             err.message.starts_with("infer.op: the openai adapter needs an API key: set OPENAI_API_KEY"),

@@ -4,20 +4,19 @@
 //! The file is TOML, or JSON of the same shape when its name ends in `.json`:
 //! `default = "…"` (optional) and a list `response` of rules, each with one matcher
 //! (`prompt` exact, `contains` substring, `regex` searched) and one outcome (`answer`,
-//! `answers` cycling per rule, or `error`), plus optional `delay_ms` and `confidence`.
+//! `answers` cycling per rule and per run, or `error`), plus optional `delay_ms` and `confidence`.
 //! Exact rules are tried first in file order, then `contains`/`regex` rules in file order, then
 //! `default`. The file is read at the first request; a missing or invalid file is an LLM error
 //! then, reported on every request. Answers are never cached.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 use std::time::Duration;
 
 use regex::Regex;
 use serde::Deserialize;
 
-use super::adapter::{Adapter, AdapterInfo, BoxFuture, Local, Reply};
+use super::adapter::{Adapter, AdapterInfo, BoxFuture, Local, Reply, RunCounters};
 use super::error::{shorten, Failure, LlmError, LlmErrorKind};
 use super::LlmRequest;
 
@@ -61,14 +60,14 @@ impl Adapter for Scripted {
         &self.info
     }
 
-    fn local(&self, req: &LlmRequest) -> Option<Local> {
+    fn local(&self, req: &LlmRequest, run: &mut RunCounters) -> Option<Local> {
         let script = match self.script() {
             Ok(script) => script,
             Err(why) => {
                 return Some(Local::now(Err(LlmError::new(LlmErrorKind::Script, format!("{}: {why}", req.op)))))
             }
         };
-        Some(script.respond(req.op, &req.prompt))
+        Some(script.respond(req.op, &req.prompt, run))
     }
 
     fn attempt(&self, _prompt: &str) -> BoxFuture<Result<Reply, Failure>> {
@@ -110,8 +109,6 @@ struct Rule {
     outcome: Outcome,
     delay: Duration,
     confidence: Option<f64>,
-    /// Requests this rule has answered, for `answers` cycling.
-    hits: AtomicUsize,
 }
 
 enum Matcher {
@@ -151,8 +148,9 @@ impl Script {
         Ok(Script { default: file.default, rules: exact })
     }
 
-    fn respond(&self, op: &str, prompt: &str) -> Local {
-        for rule in &self.rules {
+    /// The answer to `prompt`; `answers` cycle per rule and per run (`run`).
+    fn respond(&self, op: &str, prompt: &str, run: &mut RunCounters) -> Local {
+        for (index, rule) in self.rules.iter().enumerate() {
             let captures = match &rule.matcher {
                 Matcher::Exact(p) if p == prompt => None,
                 Matcher::Contains(s) if prompt.contains(s.as_str()) => None,
@@ -162,7 +160,7 @@ impl Script {
                 },
                 _ => continue,
             };
-            let n = rule.hits.fetch_add(1, Ordering::Relaxed);
+            let n = run.next_hit(index);
             let result = match &rule.outcome {
                 Outcome::Error(text) => Err(LlmError::new(LlmErrorKind::Scripted, format!("{op}: {text}"))),
                 Outcome::Answers(answers) => {
@@ -215,7 +213,6 @@ impl Rule {
             outcome,
             delay: Duration::from_millis(spec.delay_ms.unwrap_or(0)),
             confidence: spec.confidence,
-            hits: AtomicUsize::new(0),
         })
     }
 }
@@ -243,23 +240,24 @@ response = [
 ]
 "#;
 
-    fn answer(script: &Script, prompt: &str) -> String {
-        script.respond("infer.op", prompt).result.unwrap().text
+    fn answer(script: &Script, run: &mut RunCounters, prompt: &str) -> String {
+        script.respond("infer.op", prompt, run).result.unwrap().text
     }
 
     #[test]
     fn the_conformance_script_answers_as_specified() {
         let script = Script::parse(CONFORMANCE, false).unwrap();
-        assert_eq!(answer(&script, "Generate body"), "Body content...");
-        assert_eq!(answer(&script, "what is 2+2?"), "42");
-        let paris = script.respond("int.op", "What is the capital of France?");
+        let mut run = RunCounters::default();
+        assert_eq!(answer(&script, &mut run, "Generate body"), "Body content...");
+        assert_eq!(answer(&script, &mut run, "what is 2+2?"), "42");
+        let paris = script.respond("int.op", "What is the capital of France?", &mut run);
         assert_eq!(paris.result.as_ref().unwrap().confidence, Some(0.9));
         assert_eq!(paris.delay, Duration::ZERO);
-        let slow = script.respond("infer.op", "slow a");
+        let slow = script.respond("infer.op", "slow a", &mut run);
         assert_eq!(slow.result.unwrap().text, "S-a");
         assert_eq!(slow.delay, Duration::from_millis(300));
-        assert_eq!(answer(&script, "slow a b"), "42", "anchored by the pattern itself");
-        let votes: Vec<String> = (0..6).map(|_| answer(&script, "vote")).collect();
+        assert_eq!(answer(&script, &mut run, "slow a b"), "42", "anchored by the pattern itself");
+        let votes: Vec<String> = (0..6).map(|_| answer(&script, &mut run, "vote")).collect();
         assert_eq!(votes, ["yes", "no", "yes", "yes", "yes", "no"]);
     }
 
@@ -270,10 +268,11 @@ response = [
             false,
         )
         .unwrap();
-        assert_eq!(answer(&script, "abc"), "exact");
-        assert_eq!(answer(&script, "xa"), "substring");
-        assert_eq!(answer(&script, "b"), "regex");
-        let err = script.respond("search.op", "zzz").result.unwrap_err();
+        let mut run = RunCounters::default();
+        assert_eq!(answer(&script, &mut run, "abc"), "exact");
+        assert_eq!(answer(&script, &mut run, "xa"), "substring");
+        assert_eq!(answer(&script, &mut run, "b"), "regex");
+        let err = script.respond("search.op", "zzz", &mut run).result.unwrap_err();
         assert_eq!(err.message, r#"search.op: scripted adapter has no response for "zzz""#);
         assert_eq!(err.kind, LlmErrorKind::Script);
     }
@@ -288,9 +287,10 @@ response = [
             true,
         )
         .unwrap();
-        assert_eq!(answer(&script, "Ann says hi"), "Ann: hi");
-        assert_eq!(answer(&script, "Bob says yo"), "again yo");
-        let boom = script.respond("infer.op", "boom");
+        let mut run = RunCounters::default();
+        assert_eq!(answer(&script, &mut run, "Ann says hi"), "Ann: hi");
+        assert_eq!(answer(&script, &mut run, "Bob says yo"), "again yo");
+        let boom = script.respond("infer.op", "boom", &mut run);
         assert_eq!(boom.result.unwrap_err().message, "infer.op: provider exploded");
         assert_eq!(boom.delay, Duration::from_millis(5));
     }
@@ -313,14 +313,18 @@ response = [
     fn a_missing_file_is_an_error_at_each_request() {
         let adapter = Scripted::new(Some(PathBuf::from("/nonexistent/answers.toml")));
         for _ in 0..2 {
-            let err = adapter.local(&LlmRequest::infer("hi")).unwrap().result.unwrap_err();
+            let err = adapter.local(&LlmRequest::infer("hi"), &mut RunCounters::default()).unwrap().result.unwrap_err();
             assert!(
                 err.message.starts_with("infer.op: cannot load scripted responses from /nonexistent/answers.toml: "),
                 "{}",
                 err.message
             );
         }
-        let err = Scripted::new(None).local(&LlmRequest::infer("hi")).unwrap().result.unwrap_err();
+        let err = Scripted::new(None)
+            .local(&LlmRequest::infer("hi"), &mut RunCounters::default())
+            .unwrap()
+            .result
+            .unwrap_err();
         assert!(err.message.contains("set OMEGA_SCRIPT"), "{}", err.message);
     }
 }

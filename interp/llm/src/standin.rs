@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use omega_eval::{LlmEvent, LlmPort, LlmReply, LlmWork};
 
+use crate::adapter::RunCounters;
 use crate::{LlmRequest, LlmService};
 
 /// How the answers of one run were obtained.
@@ -26,11 +27,13 @@ pub struct StandInPort {
     /// (virtual finish time, request id, answer).
     pending: Vec<(u64, u64, LlmReply)>,
     counts: AnswerCounts,
+    /// Scripted answers cycle within this run.
+    run: RunCounters,
 }
 
 impl StandInPort {
     pub fn new(service: LlmService, seed: u64, counts: AnswerCounts) -> StandInPort {
-        StandInPort { service, seed, pending: Vec::new(), counts }
+        StandInPort { service, seed, pending: Vec::new(), counts, run: RunCounters::default() }
     }
 }
 
@@ -58,7 +61,7 @@ fn mix(mut z: u64) -> u64 {
 impl LlmPort for StandInPort {
     fn submit(&mut self, id: u64, work: &LlmWork) {
         let req = LlmRequest::new(work.op, work.prompt.clone()).with_sample(work.sample);
-        let reply = match self.service.free_answer(&req) {
+        let reply = match self.service.free_answer(&req, &mut self.run) {
             Some(answer) => {
                 self.counts.free.set(self.counts.free.get() + 1);
                 LlmReply { trace: answer.meta.trace(), text: answer.text, confidence: answer.meta.confidence }

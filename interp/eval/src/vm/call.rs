@@ -4,6 +4,7 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use super::code::Fast;
+use super::sched::Wait;
 use super::{Closure, Flow, Frame, Machine};
 use crate::error::{Error, ErrorKind};
 use crate::printer::write_short;
@@ -425,10 +426,8 @@ impl Machine {
                     }
                     return Ok(Flow::Done(v));
                 }
-                Frame::CrossResume => {
-                    return Err(Error::new(
-                        "handle: a clause that does not resume cannot abort a task of a parallel (resume it with k)",
-                    ))
+                Frame::CrossResume { owner, depth } => {
+                    return Ok(Flow::Suspend(Wait::AbortTo { owner, depth: depth as usize, value: v }))
                 }
                 Frame::ThenWind { thunk, after } => {
                     self.frames.push(Frame::WindAfter { after });

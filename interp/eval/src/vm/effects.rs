@@ -63,10 +63,10 @@ impl Machine {
             let k = Continuation { frames, stack, one_shot, used: Cell::new(false), cross: None };
             return self.run_clause(&set, op, args, k);
         }
-        if let Some(set) = self.sched.inherited_handler(op) {
+        if let Some((set, owner, depth)) = self.sched.inherited_handler(op) {
             // A handler around the `parallel` this task belongs to: the clause runs here, and
-            // resuming it continues this task at the effect.
-            self.frames.push(Frame::CrossResume);
+            // resuming it continues this task at the effect; returning from it aborts to the handler.
+            self.frames.push(Frame::CrossResume { owner, depth: depth as u32 });
             let k = Continuation {
                 frames: Vec::new(),
                 stack: Vec::new(),
@@ -129,7 +129,7 @@ impl Machine {
         if let Some((task, depth)) = k.cross {
             if task != self.sched.current
                 || self.frames.len() <= depth
-                || !matches!(self.frames[depth], Frame::CrossResume)
+                || !matches!(self.frames[depth], Frame::CrossResume { .. })
             {
                 return Err(Error::new("continuation already resumed"));
             }

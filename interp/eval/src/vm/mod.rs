@@ -95,7 +95,8 @@ pub enum Frame {
     /// `dynamic-wind` after `before` returned: calls `thunk`, then `after`.
     ThenWind { thunk: Value, after: Value },
     /// Marks where a cross-task handler clause runs; resuming its continuation cuts back here.
-    CrossResume,
+    /// A clause that returns instead aborts to the handler: frame `depth` of task `owner`.
+    CrossResume { owner: TaskId, depth: u32 },
     /// Under a handler clause whose continuation holds serializers: if the clause returns or
     /// fails without resuming it (a handler abort), they are released and it cannot resume.
     AbortRelease { k: Rc<Continuation> },

@@ -5,6 +5,7 @@
 //! §8.5): an LLM request, a busy lock, a join, its end, or `yield`. Then the next ready
 //! task runs; when none is ready, the machine blocks on the LLM port.
 
+use std::cell::Cell;
 use std::collections::VecDeque;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -76,6 +77,13 @@ pub(super) enum Wait {
     Acquired {
         call: Option<(usize, usize)>,
     },
+    /// A handler clause for an effect of this task returned without resuming: cancel the
+    /// tasks under the handler (frame `depth` of task `owner`) and return `value` from it.
+    AbortTo {
+        owner: TaskId,
+        depth: usize,
+        value: Value,
+    },
 }
 
 /// What to do when a task next runs.
@@ -87,6 +95,12 @@ enum Resume {
     },
     Deliver(Value),
     Raise(Error),
+    /// Run the `dynamic-wind` after-thunks of cancelled tasks (innermost first), then raise
+    /// the error or deliver the value.
+    AfterThunks {
+        afters: Vec<Value>,
+        then: Result<Value, Error>,
+    },
     /// A lock was handed over: make the pending call, or just go on.
     Granted {
         call: Option<(usize, usize)>,
@@ -163,6 +177,8 @@ pub(super) struct Scheduler {
     pub pct: Option<super::pct::Pct>,
     /// Scheduling decisions made by the seeded scheduler, over the whole session.
     pub decisions: u64,
+    /// A handler abort the running task asked for, carried out once it is switched out.
+    abort: Option<(TaskId, usize, Value)>,
 }
 
 impl Scheduler {
@@ -186,14 +202,15 @@ impl Scheduler {
 
     /// A handler for `op` around the `parallel` that started the running task (or an
     /// ancestor of it).
-    pub fn inherited_handler(&self, op: Symbol) -> Option<Rc<HandlerSet>> {
+    /// Also says where it is: the task and the frame's index.
+    pub fn inherited_handler(&self, op: Symbol) -> Option<(Rc<HandlerSet>, TaskId, usize)> {
         let mut t = self.tasks.get(self.current as usize)?.parent;
         while let Some(p) = t {
             let task = &self.tasks[p as usize];
-            for f in task.frames.iter().rev() {
+            for (depth, f) in task.frames.iter().enumerate().rev() {
                 if let Frame::Handler { set, .. } = f {
                     if set.clauses.iter().any(|c| c.0 == op) {
-                        return Some(set.clone());
+                        return Some((set.clone(), p, depth));
                     }
                 }
             }
@@ -335,6 +352,14 @@ impl Machine {
             Resume::Start { proc, args } => self.call_value(proc, args),
             Resume::Deliver(v) => self.deliver(v),
             Resume::Raise(e) => Err(e),
+            Resume::AfterThunks { afters, then } => {
+                self.frames.push(match then {
+                    Ok(value) => Frame::ReturnValue { value },
+                    Err(error) => Frame::Reraise { error: Rc::new(Cell::new(Some(error))) },
+                });
+                self.frames.extend(afters.into_iter().rev().map(|after| Frame::WindAfter { after }));
+                self.deliver(Value::Unspecified)
+            }
             Resume::Granted { call } => self.granted(call),
             Resume::Continue => Ok(Flow::Continue),
             Resume::Retry => {
@@ -363,6 +388,10 @@ impl Machine {
             Err(e) => Some(Err(e)),
         };
         self.switch_out();
+        if let Some(abort) = self.sched.abort.take() {
+            self.abort_to(abort, llm);
+            return None;
+        }
         let result = outcome?;
         self.sched.tasks[t as usize].state = State::Finished;
         self.sched.live = self.sched.live.saturating_sub(1);
@@ -419,6 +448,10 @@ impl Machine {
             }
             Wait::Lock { lock, call, loc } => State::Blocked { lock, call, loc },
             Wait::Join => return Ok(()),
+            Wait::AbortTo { owner, depth, value } => {
+                self.sched.abort = Some((owner, depth, value));
+                return Ok(());
+            }
             Wait::Yield | Wait::Retry | Wait::Acquired { .. } => {
                 self.sched.tasks[t as usize].resume = Some(match w {
                     Wait::Retry => Resume::Retry,
@@ -548,18 +581,26 @@ impl Machine {
                 if e.kind != ErrorKind::Budget {
                     e.message = format!("{what}: task {index} failed: {}", e.message);
                 }
+                let mut afters = Vec::new();
                 for s in siblings {
                     if s != t {
-                        self.cancel_task(s, llm);
+                        self.cancel_task(s, llm, &mut afters);
                     }
                 }
-                self.wake(parent, Resume::Raise(e));
+                // The cancelled tasks' after-thunks run in the parent before it sees the error,
+                // so a `guard` around the `parallel` sees their effects.
+                if afters.is_empty() || !e.is_catchable() {
+                    self.wake(parent, Resume::Raise(e));
+                } else {
+                    self.wake(parent, Resume::AfterThunks { afters, then: Err(e) });
+                }
             }
         }
     }
 
-    /// Stops task `t` and its descendants: drops their requests, releases their locks.
-    fn cancel_task(&mut self, t: TaskId, llm: &mut dyn LlmPort) {
+    /// Stops task `t` and its descendants: drops their requests, releases their locks, and
+    /// adds their pending `dynamic-wind` after-thunks to `afters`, innermost first.
+    fn cancel_task(&mut self, t: TaskId, llm: &mut dyn LlmPort, afters: &mut Vec<Value>) {
         let state = std::mem::replace(&mut self.sched.tasks[t as usize].state, State::Finished);
         if !matches!(state, State::Finished) {
             self.sched.live = self.sched.live.saturating_sub(1);
@@ -576,23 +617,51 @@ impl Machine {
             State::Blocked { lock, .. } => lock.remove_waiter(t),
             State::Joining { children, .. } => {
                 for c in children {
-                    self.cancel_task(c, llm);
+                    self.cancel_task(c, llm, afters);
                 }
             }
             State::Ready | State::Running => {}
         }
         let frames = std::mem::take(&mut self.sched.tasks[t as usize].frames);
         for f in frames.into_iter().rev() {
-            if let Frame::Release { lock, held } = f {
+            match f {
                 // A lock handed over while the task waited to run is held all the same.
-                if held || lock.holder.get() == Some(t) {
-                    self.release(&lock);
-                } else {
-                    lock.remove_waiter(t);
-                }
+                Frame::Release { lock, held } if held || lock.holder.get() == Some(t) => self.release(&lock),
+                Frame::Release { lock, .. } => lock.remove_waiter(t),
+                Frame::WindAfter { after } => afters.push(after),
+                _ => {}
             }
         }
         self.sched.tasks[t as usize].stack.clear();
+    }
+
+    /// A clause of the handler at frame `depth` of `owner` returned `value` without resuming an
+    /// effect of one of its tasks: cancels the tasks under it (after-thunks run, locks are
+    /// released), unwinds `owner` to the handler and returns `value` from the `handle`.
+    fn abort_to(&mut self, (owner, depth, value): (TaskId, usize, Value), llm: &mut dyn LlmPort) {
+        let mut afters = Vec::new();
+        let state = std::mem::replace(&mut self.sched.tasks[owner as usize].state, State::Ready);
+        if let State::Joining { children, .. } = state {
+            for c in children {
+                self.cancel_task(c, llm, &mut afters);
+            }
+        }
+        let task = &mut self.sched.tasks[owner as usize];
+        let above: Vec<Frame> = task.frames.drain(depth.min(task.frames.len())..).collect();
+        if let Some(Frame::Handler { base, .. }) = above.first() {
+            task.stack.truncate(*base as usize);
+        }
+        for f in above.into_iter().rev() {
+            match f {
+                Frame::Release { lock, held } if held || lock.holder.get() == Some(owner) => self.release(&lock),
+                Frame::Release { lock, .. } => lock.remove_waiter(owner),
+                Frame::WindAfter { after } => afters.push(after),
+                _ => {}
+            }
+        }
+        let resume =
+            if afters.is_empty() { Resume::Deliver(value) } else { Resume::AfterThunks { afters, then: Ok(value) } };
+        self.wake(owner, resume);
     }
 
     fn cancel_all(&mut self, llm: &mut dyn LlmPort) {
