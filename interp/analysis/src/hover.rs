@@ -12,11 +12,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::diagnostic::{Code, Diagnostic};
 use crate::symbol::Symbol;
 
-use super::identity::{CollId, Lock};
+use super::identity::{CollId, LockId};
+use super::interpret::Acquire;
 use super::key_order::{direction, Direction};
 use super::report::Context;
 use super::resolve::{BindingId, BindingKind};
-use super::run::Acquire;
 
 /// The hover note of one serializer (or collection of keyed serializers) of the file.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -79,7 +79,7 @@ pub fn notes(ctx: &Context<'_>, diags: &[Diagnostic]) -> Vec<LockOrderNote> {
         }
         let task = task_label(ctx, e);
         for h in &e.held {
-            let (Lock::Made(outer), Lock::Made(inner)) = (&h.lock, &e.lock) else { continue };
+            let (LockId::Made(outer), LockId::Made(inner)) = (&h.lock, &e.lock) else { continue };
             if outer == inner {
                 continue;
             }
@@ -93,7 +93,7 @@ pub fn notes(ctx: &Context<'_>, diags: &[Diagnostic]) -> Vec<LockOrderNote> {
             }
         }
     }
-    let by_name: BTreeMap<String, u32> = facts.keys().map(|m| (ctx.lock(&Lock::Made(*m)), *m)).collect();
+    let by_name: BTreeMap<String, u32> = facts.keys().map(|m| (ctx.lock(&LockId::Made(*m)), *m)).collect();
     for d in diags {
         for l in &d.data.locks {
             if let Some(f) = by_name.get(l).and_then(|m| facts.get_mut(m)) {
@@ -103,7 +103,7 @@ pub fn notes(ctx: &Context<'_>, diags: &[Diagnostic]) -> Vec<LockOrderNote> {
     }
     for (id, made) in named {
         if let Some(f) = made.first().filter(|_| made.len() == 1).and_then(|m| facts.get(m)) {
-            out.push(note_for(ctx, id, &Lock::Made(made[0]), f));
+            out.push(note_for(ctx, id, &LockId::Made(made[0]), f));
         }
     }
     // Keyed nestings inside one collection, by collection: (direction, line).
@@ -128,7 +128,7 @@ pub fn notes(ctx: &Context<'_>, diags: &[Diagnostic]) -> Vec<LockOrderNote> {
     out
 }
 
-fn note_for(ctx: &Context<'_>, id: BindingId, lock: &Lock, facts: &Facts<'_>) -> LockOrderNote {
+fn note_for(ctx: &Context<'_>, id: BindingId, lock: &LockId, facts: &Facts<'_>) -> LockOrderNote {
     let name = ctx.lock(lock);
     let seen = &facts.seen;
     let defined = ctx.res.binding(id).span.map_or(0, |s| ctx.line(s));
@@ -161,10 +161,10 @@ fn note_for(ctx: &Context<'_>, id: BindingId, lock: &Lock, facts: &Facts<'_>) ->
 }
 
 /// Serializers held at a nesting besides the two it orders: gate candidates.
-fn others_held(ctx: &Context<'_>, e: &Acquire, a: &Lock, b: &Lock) -> BTreeSet<String> {
+fn others_held(ctx: &Context<'_>, e: &Acquire, a: &LockId, b: &LockId) -> BTreeSet<String> {
     e.held
         .iter()
-        .filter(|h| &h.lock != a && &h.lock != b && !matches!(h.lock, Lock::Unknown | Lock::Param { .. }))
+        .filter(|h| &h.lock != a && &h.lock != b && !matches!(h.lock, LockId::Unknown | LockId::Param { .. }))
         .map(|h| ctx.lock(&h.lock))
         .collect()
 }

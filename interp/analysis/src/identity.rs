@@ -97,7 +97,7 @@ pub enum CollId {
 
 /// A serializer identity as the checks see it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Lock {
+pub enum LockId {
     /// One abstract `(make-serializer)` result; its name comes from the binder that got it.
     Made(u32),
     /// Fetched from a collection by a key term; `label` is the local variable used for it.
@@ -118,33 +118,33 @@ pub enum Same {
     No,
 }
 
-impl Lock {
+impl LockId {
     pub fn coll(&self) -> Option<CollId> {
         match self {
-            Lock::Keyed { coll, .. } => Some(*coll),
+            LockId::Keyed { coll, .. } => Some(*coll),
             _ => None,
         }
     }
 
     pub fn key(&self) -> Option<&Term> {
         match self {
-            Lock::Keyed { key, .. } => Some(key),
+            LockId::Keyed { key, .. } => Some(key),
             _ => None,
         }
     }
 
     /// Whether two identities denote the same serializer; `distinct` says whether the facts
     /// in force prove two key terms different.
-    pub fn same(&self, other: &Lock, distinct: impl Fn(&Term, &Term) -> bool) -> Same {
+    pub fn same(&self, other: &LockId, distinct: impl Fn(&Term, &Term) -> bool) -> Same {
         match (self, other) {
-            (Lock::Made(a), Lock::Made(b)) => {
+            (LockId::Made(a), LockId::Made(b)) => {
                 if a == b {
                     Same::Yes
                 } else {
                     Same::No
                 }
             }
-            (Lock::Keyed { coll: c1, key: k1, .. }, Lock::Keyed { coll: c2, key: k2, .. }) => {
+            (LockId::Keyed { coll: c1, key: k1, .. }, LockId::Keyed { coll: c2, key: k2, .. }) => {
                 if c1 != c2 {
                     Same::No
                 } else if k1 == k2 {
@@ -155,15 +155,15 @@ impl Lock {
                     Same::Maybe
                 }
             }
-            (Lock::Param { proc: p1, index: i1, .. }, Lock::Param { proc: p2, index: i2, .. }) => {
+            (LockId::Param { proc: p1, index: i1, .. }, LockId::Param { proc: p2, index: i2, .. }) => {
                 if p1 == p2 && i1 == i2 {
                     Same::Yes
                 } else {
                     Same::Maybe
                 }
             }
-            (Lock::Unknown, _) | (_, Lock::Unknown) => Same::No,
-            (Lock::Param { .. }, _) | (_, Lock::Param { .. }) => Same::Maybe,
+            (LockId::Unknown, _) | (_, LockId::Unknown) => Same::No,
+            (LockId::Param { .. }, _) | (_, LockId::Param { .. }) => Same::Maybe,
             _ => Same::No,
         }
     }

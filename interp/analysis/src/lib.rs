@@ -36,7 +36,7 @@
 //!    [`Resolution::visible_names_at`], each binding with its [`BindingKind`].
 //! 2. [`names`], [`arity`], [`effects`]: `omega::unbound`, `omega::unused`, `omega::arity`
 //!    and `omega::unknown-effect`, read off the resolution.
-//! 3. [`run`]: abstract execution of the top-level forms in file order. Procedures are
+//! 3. [`interpret`]: abstract execution of the top-level forms in file order. Procedures are
 //!    instantiated at each call site, so helpers see the caller's serializers and literal
 //!    keys fold guards; identical calls are replayed from a memo. It yields acquisition events
 //!    (lock, held set, key facts, task path, trace), spawns and shared-state accesses, in
@@ -54,9 +54,9 @@
 //!   [`analyze_text`], [`check_file_output`]).
 //! - [`mod@resolve`]: scopes, binders, references, special-form shapes; the editor queries.
 //! - [`names`], [`arity`], [`effects`]: the checks that need only the resolution.
-//! - [`identity`]: serializer identities ([`identity::Lock`]), key terms and literals.
+//! - [`identity`]: serializer identities ([`identity::LockId`]), key terms and literals.
 //! - [`tasks`]: task paths and the may-run-concurrently relation.
-//! - [`run`]: abstract values, the abstract interpreter, events, spawns, locations.
+//! - [`interpret`]: abstract values, the abstract interpreter, events, spawns, locations.
 //! - [`key_order`]: facts from guards and the difference-constraint prover.
 //! - [`lock_order`]: the lock-order graph, Tarjan SCCs, bounded cycle search, feasibility
 //!   (tasks, gates, keys), the swap-order fix.
@@ -99,13 +99,13 @@ mod effects;
 mod fixes;
 mod hover;
 mod identity;
+mod interpret;
 mod key_order;
 mod lock_order;
 mod names;
 mod race;
 mod report;
 mod resolve;
-mod run;
 mod self_deadlock;
 mod suppress;
 mod tasks;
@@ -200,7 +200,7 @@ pub fn analyze_parsed_with(text: &str, parsed: &Parsed, options: &Options) -> An
     rest.retain(|d| res.form_index_at(d.span.start).is_none_or(|i| !res.malformed_forms.contains(&i)));
     diags.extend(rest);
 
-    let events = run::run(data, &res, stop.flag());
+    let events = interpret::run(data, &res, stop.flag());
     if events.cancelled || stop.cancelled() {
         return incomplete(diags, res, &stop);
     }

@@ -10,10 +10,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::diagnostic::{Code, Diagnostic, Fix, Related, Severity};
 use crate::syntax::Span;
 
-use super::identity::{CollId, Lock, Same};
+use super::identity::{CollId, LockId, Same};
+use super::interpret::{Acquire, Held};
 use super::key_order::{self, direction, Direction, Fact, Prover, Rel};
 use super::report::Context;
-use super::run::{Acquire, Held};
 use super::tasks::concurrent;
 
 const MAX_CYCLE: usize = 4;
@@ -31,13 +31,13 @@ enum Node {
     Param(String, usize),
 }
 
-/// The graph node of a lock; a lock the analysis cannot name has none (`identity::Lock::Unknown`).
-fn node(lock: &Lock) -> Option<Node> {
+/// The graph node of a lock; a lock the analysis cannot name has none (`identity::LockId::Unknown`).
+fn node(lock: &LockId) -> Option<Node> {
     match lock {
-        Lock::Made(m) => Some(Node::Made(*m)),
-        Lock::Keyed { coll, .. } => Some(Node::Coll(*coll)),
-        Lock::Param { proc, index, .. } => Some(Node::Param(proc.to_string(), *index)),
-        Lock::Unknown => None,
+        LockId::Made(m) => Some(Node::Made(*m)),
+        LockId::Keyed { coll, .. } => Some(Node::Coll(*coll)),
+        LockId::Param { proc, index, .. } => Some(Node::Param(proc.to_string(), *index)),
+        LockId::Unknown => None,
     }
 }
 
@@ -96,7 +96,7 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
     let mut latent: BTreeSet<Vec<String>> = BTreeSet::new();
     let name_of = |n: &Node| -> String {
         match n {
-            Node::Made(m) => ctx.lock(&Lock::Made(*m)),
+            Node::Made(m) => ctx.lock(&LockId::Made(*m)),
             Node::Coll(c) => ctx.run.coll_names.get(c).cloned().unwrap_or_default(),
             Node::Param(p, i) => format!("{p}#{i}"),
         }
@@ -125,7 +125,7 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
         let lists: Vec<&Vec<Edge>> =
             (0..cycle.len()).map(|i| &g.edges[&(cycle[i].clone(), cycle[(i + 1) % cycle.len()].clone())]).collect();
         // Through a family node the two ends may be different serializers: latent at most.
-        let family = cycle.iter().any(|n| matches!(n, Node::Made(m) if ctx.is_family(&Lock::Made(*m))));
+        let family = cycle.iter().any(|n| matches!(n, Node::Made(m) if ctx.is_family(&LockId::Made(*m))));
         let choice = choose(&g, &lists, &mut tries);
         if matches!(choice, Choice::Feasible(_)) {
             settled.insert(set);

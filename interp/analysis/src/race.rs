@@ -9,16 +9,16 @@ use std::collections::BTreeMap;
 
 use crate::diagnostic::{Code, Diagnostic, Fix, Related};
 
-use super::identity::{Lock, Same};
+use super::identity::{LockId, Same};
+use super::interpret::{Access, Place};
 use super::report::Context;
-use super::run::{Access, Loc};
 use super::tasks::concurrent;
 
 /// Accesses kept per location (deduplicated first); bounds the pair search.
 const MAX_ACCESSES: usize = 64;
 
 pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
-    let mut by_loc: BTreeMap<Loc, Vec<&Access>> = BTreeMap::new();
+    let mut by_loc: BTreeMap<Place, Vec<&Access>> = BTreeMap::new();
     for a in &ctx.run.accesses {
         let Some(info) = ctx.run.locs.get(&a.loc) else { continue };
         // Only tasks below the creator can share it.
@@ -75,9 +75,9 @@ fn same_member(ctx: &Context<'_>, region: u32, a: &[super::tasks::Step], b: &[su
 
 /// Whether some serializer is certainly held at both accesses. A side holding a lock the
 /// analysis cannot name (a parameter of an uncalled procedure, a mutex) counts as protected:
-/// silence rather than a guess (see `identity::Lock::Unknown`).
+/// silence rather than a guess (see `identity::LockId::Unknown`).
 fn common_lock(a: &Access, b: &Access) -> bool {
-    let opaque = |x: &Access| x.held.iter().any(|h| matches!(h.lock, Lock::Param { .. } | Lock::Unknown));
+    let opaque = |x: &Access| x.held.iter().any(|h| matches!(h.lock, LockId::Param { .. } | LockId::Unknown));
     if opaque(a) || opaque(b) {
         return true;
     }
@@ -100,7 +100,7 @@ fn holding(ctx: &Context<'_>, a: &Access) -> String {
     }
 }
 
-fn report(ctx: &Context<'_>, loc: Loc, base: usize, p: &Access, o: &Access, all: &[&Access]) -> Diagnostic {
+fn report(ctx: &Context<'_>, loc: Place, base: usize, p: &Access, o: &Access, all: &[&Access]) -> Diagnostic {
     let name = ctx.run.loc_name(loc);
     let (pt, ot) = (&p.task[base..], &o.task[base..]);
     let same_event = std::ptr::eq(p, o);
@@ -166,7 +166,7 @@ fn report(ctx: &Context<'_>, loc: Loc, base: usize, p: &Access, o: &Access, all:
 fn wrap_fix(ctx: &Context<'_>, p: &Access, o: &Access, all: &[&Access]) -> Option<Fix> {
     let named = |a: &Access| -> Option<String> {
         a.held.iter().rev().find_map(|h| match h.lock {
-            Lock::Made(_) => Some(ctx.lock(&h.lock)),
+            LockId::Made(_) => Some(ctx.lock(&h.lock)),
             _ => None,
         })
     };

@@ -4,9 +4,9 @@
 use crate::diagnostic::{Code, Diagnostic, Fix, Related};
 use crate::syntax::{Datum, LineIndex, Span};
 
-use super::identity::Lock;
+use super::identity::LockId;
+use super::interpret::{Run, TraceStep};
 use super::resolve::Resolution;
-use super::run::{Run, TraceStep};
 use super::tasks::{divergence, Branch, SpawnKind, Step};
 
 /// What the reporting passes read.
@@ -27,19 +27,19 @@ impl Context<'_> {
         self.lines.line(span.start as usize) + 1
     }
 
-    pub fn lock(&self, lock: &Lock) -> String {
+    pub fn lock(&self, lock: &LockId) -> String {
         self.run.lock_name(lock)
     }
 
     /// Whether a lock stands for several serializers (made once per element of a list of
     /// unknown length): two acquisitions of it may take two different ones.
-    pub fn is_family(&self, lock: &Lock) -> bool {
-        matches!(lock, Lock::Made(m) if self.run.made_family.get(*m as usize).copied().unwrap_or(false))
+    pub fn is_family(&self, lock: &LockId) -> bool {
+        matches!(lock, LockId::Made(m) if self.run.made_family.get(*m as usize).copied().unwrap_or(false))
     }
 
     /// A lock for a message: `` `name` ``, plus its key when it is a keyed one with a
     /// literal key (`` `dst` (key "drafts") ``).
-    pub fn lock_ref(&self, lock: &Lock) -> String {
+    pub fn lock_ref(&self, lock: &LockId) -> String {
         match lock.key() {
             Some(k @ super::identity::Term::Lit(_)) => format!("`{}` (key {k})", self.lock(lock)),
             _ => format!("`{}`", self.lock(lock)),

@@ -7,10 +7,10 @@ use std::collections::BTreeSet;
 use crate::diagnostic::{Code, Diagnostic, Related, Severity};
 use crate::syntax::Span;
 
-use super::identity::{Lock, Same};
+use super::identity::{LockId, Same};
+use super::interpret::{Acquire, Held};
 use super::key_order::Prover;
 use super::report::Context;
-use super::run::{Acquire, Held};
 
 pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
     let mut seen: BTreeSet<(Span, String)> = BTreeSet::new();
@@ -56,8 +56,8 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
 }
 
 /// Two different parameters of an uncalled procedure are not worth a note.
-fn param_guess(a: &Lock, b: &Lock, same: Same) -> bool {
-    same == Same::Maybe && (matches!(a, Lock::Param { .. }) || matches!(b, Lock::Param { .. }))
+fn param_guess(a: &LockId, b: &LockId, same: Same) -> bool {
+    same == Same::Maybe && (matches!(a, LockId::Param { .. }) || matches!(b, LockId::Param { .. }))
 }
 
 fn severity(e: &Acquire, same: Same) -> Severity {

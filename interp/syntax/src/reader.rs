@@ -96,7 +96,7 @@ fn outermost_unclosed(errors: Vec<SyntaxError>) -> Vec<SyntaxError> {
 }
 
 /// What a node under construction turns into once all its children are lowered.
-enum FrameKind {
+enum NodeKind {
     /// The file: each datum is a top-level form.
     Top,
     List,
@@ -111,15 +111,16 @@ enum FrameKind {
     Error,
 }
 
-impl FrameKind {
+impl NodeKind {
     /// Whether the datum built here contains its children, so passes over it recurse.
     fn nests(&self) -> bool {
-        matches!(self, FrameKind::List | FrameKind::Vector | FrameKind::Prefix(..))
+        matches!(self, NodeKind::List | NodeKind::Vector | NodeKind::Prefix(..))
     }
 }
 
-struct Frame {
-    kind: FrameKind,
+/// A node being built: its kind, where it stands, and the children lowered so far.
+struct OpenNode {
+    kind: NodeKind,
     node_span: Span,
     /// The opening token of a bracketed node, where an unclosed one is reported.
     open: Span,
@@ -135,7 +136,7 @@ struct Frame {
 struct Lowerer<'t> {
     text: &'t str,
     errors: Vec<SyntaxError>,
-    frames: Vec<Frame>,
+    frames: Vec<OpenNode>,
     data: Vec<Datum>,
     /// The error count when the current top-level form started.
     form_mark: usize,
@@ -203,19 +204,19 @@ impl<'t> Lowerer<'t> {
         }
         let span = span_of(node);
         let kind = match node.kind() {
-            "source_file" => FrameKind::Top,
+            "source_file" => NodeKind::Top,
             "list" | "vector" | "quote" | "quasiquote" | "unquote" | "unquote_splicing" if self.depth >= MAX_DEPTH => {
                 self.error(first_byte(node), "nesting too deep");
                 self.push(placeholder(span));
                 return false;
             }
-            "list" => FrameKind::List,
-            "vector" => FrameKind::Vector,
-            "quote" => FrameKind::Prefix("quote", self.first_child_span(node)),
-            "quasiquote" => FrameKind::Prefix("quasiquote", self.first_child_span(node)),
-            "unquote" => FrameKind::Prefix("unquote", self.first_child_span(node)),
-            "unquote_splicing" => FrameKind::Prefix("unquote-splicing", self.first_child_span(node)),
-            "datum_comment" => FrameKind::DatumComment(self.first_child_span(node)),
+            "list" => NodeKind::List,
+            "vector" => NodeKind::Vector,
+            "quote" => NodeKind::Prefix("quote", self.first_child_span(node)),
+            "quasiquote" => NodeKind::Prefix("quasiquote", self.first_child_span(node)),
+            "unquote" => NodeKind::Prefix("unquote", self.first_child_span(node)),
+            "unquote_splicing" => NodeKind::Prefix("unquote-splicing", self.first_child_span(node)),
+            "datum_comment" => NodeKind::DatumComment(self.first_child_span(node)),
             "unknown_hash" if node.child_count() == 0 => {
                 self.error(span, "unknown # syntax");
                 self.push(placeholder(span));
@@ -223,9 +224,9 @@ impl<'t> Lowerer<'t> {
             }
             "unknown_hash" => {
                 self.error(self.first_child_span(node), "unknown # syntax");
-                FrameKind::UnknownHash
+                NodeKind::UnknownHash
             }
-            "ERROR" => FrameKind::Error,
+            "ERROR" => NodeKind::Error,
             _ => {
                 self.leaf(node);
                 return false;
@@ -235,7 +236,7 @@ impl<'t> Lowerer<'t> {
         if kind.nests() {
             self.depth += 1;
         }
-        self.frames.push(Frame {
+        self.frames.push(OpenNode {
             kind,
             node_span: span,
             open,
@@ -261,21 +262,21 @@ impl<'t> Lowerer<'t> {
         }
         let span = frame.node_span;
         let datum = match frame.kind {
-            FrameKind::Top => {
+            NodeKind::Top => {
                 return;
             }
-            FrameKind::List => Some(self.finish_list(frame)),
-            FrameKind::Vector => Some(Datum::new(DatumKind::Vector(frame.items), span)),
-            FrameKind::Prefix(name, prefix) => Some(match frame.items.into_iter().next() {
+            NodeKind::List => Some(self.finish_list(frame)),
+            NodeKind::Vector => Some(Datum::new(DatumKind::Vector(frame.items), span)),
+            NodeKind::Prefix(name, prefix) => Some(match frame.items.into_iter().next() {
                 Some(datum) => {
                     let head = Datum::new(DatumKind::Symbol(Symbol::intern(name)), prefix);
                     Datum::new(DatumKind::List(vec![head, datum], None), span)
                 }
                 None => placeholder(span),
             }),
-            FrameKind::DatumComment(_) => None,
-            FrameKind::UnknownHash => Some(placeholder(span)),
-            FrameKind::Error => {
+            NodeKind::DatumComment(_) => None,
+            NodeKind::UnknownHash => Some(placeholder(span)),
+            NodeKind::Error => {
                 for open in frame.open_parens {
                     self.error(open, "unclosed parenthesis");
                 }
@@ -296,7 +297,7 @@ impl<'t> Lowerer<'t> {
     }
 
     /// Checks the dots of a list and builds it.
-    fn finish_list(&mut self, frame: Frame) -> Datum {
+    fn finish_list(&mut self, frame: OpenNode) -> Datum {
         let mut items = frame.items;
         let tail = match frame.dots.as_slice() {
             [] => None,
@@ -313,7 +314,7 @@ impl<'t> Lowerer<'t> {
     /// anywhere inside it is dropped.
     fn push(&mut self, datum: Datum) {
         match self.frames.last_mut() {
-            Some(Frame { kind: FrameKind::Top, .. }) | None => {
+            Some(OpenNode { kind: NodeKind::Top, .. }) | None => {
                 if self.errors.len() == self.form_mark {
                     self.data.push(datum);
                 }
@@ -329,7 +330,7 @@ impl<'t> Lowerer<'t> {
         };
         let (span, message) = match (node.kind(), &frame.kind) {
             (")", _) => (frame.open, "unclosed parenthesis".to_string()),
-            (_, FrameKind::Prefix(_, prefix) | FrameKind::DatumComment(prefix)) => {
+            (_, NodeKind::Prefix(_, prefix) | NodeKind::DatumComment(prefix)) => {
                 let prefix = *prefix;
                 let text = self.text.get(prefix.range()).unwrap_or("");
                 (prefix, format!("expected a datum after {text}"))
@@ -345,7 +346,7 @@ impl<'t> Lowerer<'t> {
     fn leaf(&mut self, node: Node) {
         let span = span_of(node);
         let text = self.text_of(node);
-        let in_error = matches!(self.frames.last(), Some(Frame { kind: FrameKind::Error, .. }));
+        let in_error = matches!(self.frames.last(), Some(OpenNode { kind: NodeKind::Error, .. }));
         let kind = match node.kind() {
             "number" => self.number(text, span),
             "symbol" => self.symbol(text, span),
@@ -401,9 +402,9 @@ impl<'t> Lowerer<'t> {
 
     fn dot(&mut self, span: Span) {
         match self.frames.last_mut() {
-            Some(Frame { kind: FrameKind::List, items, dots, .. }) => dots.push((items.len(), span)),
-            Some(Frame { kind: FrameKind::Vector, .. }) => self.error(span, "unexpected . in a vector"),
-            Some(Frame { kind: FrameKind::Top, .. }) => self.error(span, "unexpected . outside a list"),
+            Some(OpenNode { kind: NodeKind::List, items, dots, .. }) => dots.push((items.len(), span)),
+            Some(OpenNode { kind: NodeKind::Vector, .. }) => self.error(span, "unexpected . in a vector"),
+            Some(OpenNode { kind: NodeKind::Top, .. }) => self.error(span, "unexpected . outside a list"),
             _ => self.error(span, "unexpected ."),
         }
     }

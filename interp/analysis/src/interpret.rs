@@ -27,7 +27,7 @@ use crate::forms;
 use crate::symbol::Symbol;
 use crate::syntax::{Datum, DatumKind, Span};
 
-use super::identity::{CollId, Lit, Lock, Term};
+use super::identity::{CollId, Lit, LockId, Term};
 use super::key_order::{self, Fact, MAX_FACTS};
 use super::resolve::{BindingId, BindingKind, Resolution};
 use super::tasks::{Branch, Spawn, SpawnKind, Step, TaskPath};
@@ -57,7 +57,7 @@ const CANCEL_CHECK_STEPS: u64 = 1024;
 /// A serializer held at some point: which, where it was taken and how deep the trace was.
 #[derive(Clone, Debug)]
 pub struct Held {
-    pub lock: Lock,
+    pub lock: LockId,
     /// The serializer token of `(s p)`.
     pub token: Span,
     /// Where the serialized procedure was called.
@@ -73,9 +73,9 @@ pub struct TraceStep {
     pub span: Span,
     pub callee: Option<Symbol>,
     /// Serializers among the arguments, for "calls `f` with `a`, `b`".
-    pub locks: Vec<Lock>,
+    pub locks: Vec<LockId>,
     /// Set when the call runs a stored serialized procedure.
-    pub runs: Option<Lock>,
+    pub runs: Option<LockId>,
 }
 
 /// A lock held by an ancestor blocked in the join of `spawn`.
@@ -87,7 +87,7 @@ pub struct Joined {
 
 #[derive(Clone, Debug)]
 pub struct Acquire {
-    pub lock: Lock,
+    pub lock: LockId,
     /// The serializer value was one of several possible ones.
     pub may: bool,
     pub token: Span,
@@ -103,13 +103,13 @@ pub struct Acquire {
 
 /// A shared location: a mutable object (by creation) or an assigned variable (by instance).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Loc {
+pub enum Place {
     Obj(u32),
     Var(BindingId, u32),
 }
 
 #[derive(Clone, Debug)]
-pub struct LocInfo {
+pub struct PlaceInfo {
     pub name: Option<String>,
     /// Made in a region standing for several runs (see `Spawn::region`), else 0.
     pub region: u32,
@@ -119,7 +119,7 @@ pub struct LocInfo {
 
 #[derive(Clone, Debug)]
 pub struct Access {
-    pub loc: Loc,
+    pub loc: Place,
     pub write: bool,
     pub span: Span,
     pub held: Vec<Held>,
@@ -132,7 +132,7 @@ pub struct Access {
 pub struct Run {
     pub acquires: Vec<Acquire>,
     pub accesses: Vec<Access>,
-    pub locs: HashMap<Loc, LocInfo>,
+    pub locs: HashMap<Place, PlaceInfo>,
     pub spawns: Vec<Spawn>,
     /// Display names of made serializers, by id.
     pub made_names: Vec<Option<String>>,
@@ -143,7 +143,7 @@ pub struct Run {
     pub made_family: Vec<bool>,
     pub coll_names: HashMap<CollId, String>,
     /// Serialized procedures built and dropped: (expression, serializer token).
-    pub not_called: BTreeMap<(Span, Span), Lock>,
+    pub not_called: BTreeMap<(Span, Span), LockId>,
     /// The first local variable each key term was bound to, for messages ("if `a` equals `b`").
     pub term_names: HashMap<Term, Symbol>,
     /// Whether a budget (steps or event memory) cut the run short.
@@ -162,19 +162,19 @@ impl Run {
     }
 
     /// The name a lock is shown with.
-    pub fn lock_name(&self, lock: &Lock) -> String {
+    pub fn lock_name(&self, lock: &LockId) -> String {
         match lock {
-            Lock::Made(id) => self.made_names[*id as usize].clone().unwrap_or_else(|| "a serializer".into()),
-            Lock::Keyed { coll, label, .. } => match label {
+            LockId::Made(id) => self.made_names[*id as usize].clone().unwrap_or_else(|| "a serializer".into()),
+            LockId::Keyed { coll, label, .. } => match label {
                 Some(l) => l.to_string(),
                 None => self.coll_names.get(coll).cloned().unwrap_or_else(|| "a keyed serializer".into()),
             },
-            Lock::Param { name, .. } => name.to_string(),
-            Lock::Unknown => "a lock".into(),
+            LockId::Param { name, .. } => name.to_string(),
+            LockId::Unknown => "a lock".into(),
         }
     }
 
-    pub fn loc_name(&self, loc: Loc) -> String {
+    pub fn loc_name(&self, loc: Place) -> String {
         self.locs.get(&loc).and_then(|l| l.name.clone()).unwrap_or_else(|| "shared state".into())
     }
 }
@@ -183,7 +183,7 @@ impl Run {
 
 #[derive(Clone, Debug)]
 struct SProc<'a> {
-    lock: Lock,
+    lock: LockId,
     inner: AVal<'a>,
     token: Span,
     expr: Span,
@@ -282,7 +282,7 @@ fn positional<'a>(op: &str, index: Option<usize>, items: &[AVal<'a>]) -> Option<
 #[derive(Clone, Debug)]
 enum V<'a> {
     Const,
-    Ser(Lock),
+    Ser(LockId),
     SProc(Rc<SProc<'a>>),
     Closure(Rc<Closure<'a>>),
     Prim(Symbol),
@@ -375,14 +375,14 @@ fn env_eq<'a>(a: &Option<Env<'a>>, b: &Option<Env<'a>>) -> bool {
 }
 
 #[derive(Debug)]
-struct Frame<'a> {
+struct Scope<'a> {
     vars: RefCell<Vec<(BindingId, AVal<'a>)>>,
     parent: Option<Env<'a>>,
     instance: u32,
     task: TaskPath,
 }
 
-type Env<'a> = Rc<Frame<'a>>;
+type Env<'a> = Rc<Scope<'a>>;
 
 #[derive(Clone)]
 struct Ctx<'a> {
@@ -633,7 +633,7 @@ impl<'a> Runner<'a> {
                     }
                 }
                 for o in first_obj..self.objs.len() {
-                    let loc = Loc::Obj(o as u32);
+                    let loc = Place::Obj(o as u32);
                     if let Some(info) = self.out.locs.get_mut(&loc) {
                         if info.name.is_none() {
                             info.name = Some(sym.to_string());
@@ -738,7 +738,7 @@ impl<'a> Runner<'a> {
 
     /// An object takes the name of the first binder that receives it.
     fn name_obj(&mut self, o: u32, name: Symbol) {
-        if let Some(info) = self.out.locs.get_mut(&Loc::Obj(o)) {
+        if let Some(info) = self.out.locs.get_mut(&Place::Obj(o)) {
             if info.name.is_none() {
                 info.name = Some(name.to_string());
             }
@@ -749,7 +749,7 @@ impl<'a> Runner<'a> {
     fn bind_name(&mut self, v: &mut AVal<'a>, name: Symbol) {
         for val in &v.vals {
             match val {
-                V::Ser(Lock::Made(m)) if self.out.made_names[*m as usize].is_none() => {
+                V::Ser(LockId::Made(m)) if self.out.made_names[*m as usize].is_none() => {
                     self.out.made_names[*m as usize] = Some(name.to_string());
                 }
                 V::Obj(o) => self.name_obj(*o, name),
@@ -885,7 +885,7 @@ impl<'a> Runner<'a> {
             BindingKind::TopLevel => {
                 let v = self.globals.get(&id).cloned();
                 if assigned {
-                    self.access(Loc::Var(id, 0), b.name, Rc::new(Vec::new()), false, d.span, ctx);
+                    self.access(Place::Var(id, 0), b.name, Rc::new(Vec::new()), false, d.span, ctx);
                     return self.mutable_view(v);
                 }
                 match v {
@@ -901,7 +901,7 @@ impl<'a> Runner<'a> {
             BindingKind::Local | BindingKind::Parameter => match self.lookup_local(&ctx.env, id) {
                 Some((v, instance, task)) => {
                     if assigned {
-                        self.access(Loc::Var(id, instance), b.name, task, false, d.span, ctx);
+                        self.access(Place::Var(id, instance), b.name, task, false, d.span, ctx);
                         return self.mutable_view(Some(v));
                     }
                     v
@@ -914,7 +914,7 @@ impl<'a> Runner<'a> {
         }
     }
 
-    /// The value of an assigned variable: its objects stay, its identities do not (`identity::Lock::Unknown`).
+    /// The value of an assigned variable: its objects stay, its identities do not (`identity::LockId::Unknown`).
     fn mutable_view(&self, v: Option<AVal<'a>>) -> AVal<'a> {
         let mut out = AVal::unknown();
         if let Some(v) = v {
@@ -927,19 +927,19 @@ impl<'a> Runner<'a> {
         out
     }
 
-    fn access(&mut self, loc: Loc, name: Symbol, task: TaskPath, write: bool, span: Span, ctx: &Ctx<'a>) {
+    fn access(&mut self, loc: Place, name: Symbol, task: TaskPath, write: bool, span: Span, ctx: &Ctx<'a>) {
         if ctx.latent {
             return;
         }
         let region = match loc {
-            Loc::Var(_, instance) => self.frame_regions.get(&instance).copied().unwrap_or(0),
-            Loc::Obj(_) => 0,
+            Place::Var(_, instance) => self.frame_regions.get(&instance).copied().unwrap_or(0),
+            Place::Obj(_) => 0,
         };
-        self.out.locs.entry(loc).or_insert_with(|| LocInfo { name: Some(name.to_string()), region, task });
+        self.out.locs.entry(loc).or_insert_with(|| PlaceInfo { name: Some(name.to_string()), region, task });
         self.push_access(loc, write, span, ctx);
     }
 
-    fn push_access(&mut self, loc: Loc, write: bool, span: Span, ctx: &Ctx<'a>) {
+    fn push_access(&mut self, loc: Place, write: bool, span: Span, ctx: &Ctx<'a>) {
         if ctx.latent {
             return;
         }
@@ -990,14 +990,14 @@ impl<'a> Runner<'a> {
     fn track_mutex(&mut self, before: i64, at: Span, ctx: &mut Ctx<'a>) {
         if self.mutex_depth > before {
             ctx.held.push(Held {
-                lock: Lock::Unknown,
+                lock: LockId::Unknown,
                 token: at,
                 call: at,
                 trace_len: ctx.trace.len(),
                 passed_at: None,
             });
         } else if self.mutex_depth < before {
-            if let Some(i) = ctx.held.iter().rposition(|h| h.lock == Lock::Unknown) {
+            if let Some(i) = ctx.held.iter().rposition(|h| h.lock == LockId::Unknown) {
                 ctx.held.remove(i);
             }
         }
@@ -1017,7 +1017,7 @@ impl<'a> Runner<'a> {
         if ctx.region != 0 {
             self.frame_regions.insert(instance, ctx.region);
         }
-        Rc::new(Frame { vars: RefCell::new(Vec::new()), parent, instance, task: ctx.task.clone() })
+        Rc::new(Scope { vars: RefCell::new(Vec::new()), parent, instance, task: ctx.task.clone() })
     }
 
     fn bind(&mut self, frame: &Env<'a>, binder: &Datum, mut v: AVal<'a>) {
@@ -1124,11 +1124,11 @@ impl<'a> Runner<'a> {
                     match self.res.binding(id).kind {
                         BindingKind::TopLevel => {
                             self.globals.entry(id).or_default().join(v);
-                            self.access(Loc::Var(id, 0), name, Rc::new(Vec::new()), true, target.span, ctx);
+                            self.access(Place::Var(id, 0), name, Rc::new(Vec::new()), true, target.span, ctx);
                         }
                         BindingKind::Local | BindingKind::Parameter => {
                             if let Some((instance, task)) = self.set_local(&ctx.env, id, v) {
-                                self.access(Loc::Var(id, instance), name, task, true, target.span, ctx);
+                                self.access(Place::Var(id, instance), name, task, true, target.span, ctx);
                             }
                         }
                         _ => {}
@@ -1510,13 +1510,13 @@ impl<'a> Runner<'a> {
                     Some(k) => k.clone(),
                     None => self.fresh_var(Symbol::intern("key")),
                 };
-                let lock = Lock::Keyed { coll: d.coll.unwrap(), key, label: f.label };
+                let lock = LockId::Keyed { coll: d.coll.unwrap(), key, label: f.label };
                 let definite = matches!(d.coll, Some(CollId::Def(_)))
                     || matches!(d.coll, Some(CollId::Obj(o)) if self.objs[o as usize].holds_sers);
                 self.serialize(lock, f, &args[0], call, definite)
             }
             V::Param(proc, index, name) if args.len() == 1 => {
-                let lock = Lock::Param { proc: *proc, index: *index, name: *name };
+                let lock = LockId::Param { proc: *proc, index: *index, name: *name };
                 self.serialize(lock, f, &args[0], call, false)
             }
             V::SProc(sp) => {
@@ -1527,13 +1527,13 @@ impl<'a> Runner<'a> {
         }
     }
 
-    fn serialize(&mut self, lock: Lock, f: &AVal<'a>, p: &AVal<'a>, call: &CallInfo, definite: bool) -> AVal<'a> {
+    fn serialize(&mut self, lock: LockId, f: &AVal<'a>, p: &AVal<'a>, call: &CallInfo, definite: bool) -> AVal<'a> {
         let lock = match lock {
-            Lock::Made(m) => match self.members.get(&m) {
-                Some((coll, key)) => Lock::Keyed { coll: *coll, key: key.clone(), label: f.label },
-                None => Lock::Made(m),
+            LockId::Made(m) => match self.members.get(&m) {
+                Some((coll, key)) => LockId::Keyed { coll: *coll, key: key.clone(), label: f.label },
+                None => LockId::Made(m),
             },
-            Lock::Keyed { coll, key, label } => Lock::Keyed { coll, key, label: label.or(f.label) },
+            LockId::Keyed { coll, key, label } => LockId::Keyed { coll, key, label: label.or(f.label) },
             other => other,
         };
         AVal::one(V::SProc(Rc::new(SProc {
@@ -1676,7 +1676,7 @@ impl<'a> Runner<'a> {
     }
 
     /// Serializers passed as arguments, for the trace message.
-    fn arg_locks(&self, ctx: &Ctx<'a>, c: &Closure<'a>) -> Vec<Lock> {
+    fn arg_locks(&self, ctx: &Ctx<'a>, c: &Closure<'a>) -> Vec<LockId> {
         let mut out = Vec::new();
         for p in &c.params {
             let Some(id) = self.res.binder(p.span) else { continue };
@@ -1701,7 +1701,7 @@ impl<'a> Runner<'a> {
                     let Some(i) = p.index(args.len()) else { continue };
                     for v in &args[i].vals {
                         if let V::Obj(o) = v {
-                            let loc = Loc::Obj(*o);
+                            let loc = Place::Obj(*o);
                             self.push_access(loc, write, call.args[i], ctx);
                         }
                     }
@@ -1720,7 +1720,7 @@ impl<'a> Runner<'a> {
                 self.out.made_names.push(explicit);
                 self.out.made_spans.push(call.span);
                 self.out.made_family.push(ctx.multi);
-                AVal::one(V::Ser(Lock::Made(id)))
+                AVal::one(V::Ser(LockId::Made(id)))
             }
             "make-table"
             | "make-hash-table"
@@ -1734,7 +1734,9 @@ impl<'a> Runner<'a> {
             | "read-table" => {
                 let o = self.objs.len() as u32;
                 self.objs.push(ObjInfo::default());
-                self.out.locs.insert(Loc::Obj(o), LocInfo { name: None, region: ctx.region, task: ctx.task.clone() });
+                self.out
+                    .locs
+                    .insert(Place::Obj(o), PlaceInfo { name: None, region: ctx.region, task: ctx.task.clone() });
                 AVal::one(V::Obj(o))
             }
             // Same name, same order (symbols compare by name): the key term carries over.
@@ -1840,7 +1842,7 @@ impl<'a> Runner<'a> {
                     if let V::Obj(o) = t {
                         let o = *o;
                         for v in &value.vals {
-                            if let V::Ser(Lock::Made(m)) = v {
+                            if let V::Ser(LockId::Made(m)) = v {
                                 let key = key.term.clone().unwrap_or_else(|| self.fresh_var(Symbol::intern("key")));
                                 self.members.insert(*m, (CollId::Obj(o), key));
                                 self.objs[o as usize].holds_sers = true;
