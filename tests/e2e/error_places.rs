@@ -108,3 +108,31 @@ fn a_timeout_while_waiting_for_an_llm_answer_names_the_waiting_call() {
         ran.stderr
     );
 }
+
+#[test]
+fn errors_raised_by_primitives_called_in_tail_position_show_the_caller() {
+    let dir = TempDir::new("error-places");
+    let cases = [
+        ("(apply car '(1))", "car: expected pair, got 1"),
+        ("(dynamic-wind 1 (lambda () 2) (lambda () 3))", "dynamic-wind: expected procedure, got 1"),
+        ("(s 1 2)", "#<serializer s>: expected 1 argument, got 2"),
+        ("(mutex-release m)", "mutex-release: mutex m is not held by this task"),
+        ("(parallel-map car 5)", "parallel-map: expected list, got 5"),
+    ];
+    for (call, message) in cases {
+        // In tail position of a procedure (its frame is gone when the primitive fails), and at top level.
+        let program =
+            format!("(define s (make-serializer))\n(define m (make-mutex))\n(define (f) {call})\n(+ 1 (f))\n{call}\n");
+        std::fs::write(dir.join("p.omega"), &program).unwrap();
+        let ran = omega_in(dir.path(), &["run", "p.omega"], "", Duration::from_secs(120));
+        ran.expect_code(1);
+        assert_eq!(
+            ran.stderr,
+            format!("p.omega:3:13: error: {message}\n  at f (p.omega:3:13)\n  at <top level> (p.omega:4:6)\n"),
+            "{call}"
+        );
+        std::fs::write(dir.join("p.omega"), program.replace("(+ 1 (f))\n", "")).unwrap();
+        let ran = omega_in(dir.path(), &["run", "p.omega"], "", Duration::from_secs(120));
+        assert_eq!(ran.stderr, format!("p.omega:4:1: error: {message}\n  at <top level> (p.omega:4:1)\n"), "{call}");
+    }
+}
