@@ -136,3 +136,37 @@ fn errors_raised_by_primitives_called_in_tail_position_show_the_caller() {
         assert_eq!(ran.stderr, format!("p.omega:4:1: error: {message}\n  at <top level> (p.omega:4:1)\n"), "{call}");
     }
 }
+
+#[test]
+fn a_program_writing_to_a_full_or_closed_stdout_stops_with_an_error() {
+    use std::io::{BufRead, BufReader, Read};
+    use std::process::{Command, Stdio};
+
+    let dir = TempDir::new("error-places");
+    std::fs::write(dir.join("loop.omega"), "(define (loop i) (display i) (newline) (loop (+ i 1)))\n(loop 0)\n")
+        .unwrap();
+    let run = |stdout: Stdio| {
+        Command::new(omega_tests::cli::omega_bin())
+            .args(["run", "--timeout", "60", "loop.omega"])
+            .current_dir(dir.path())
+            .stdout(stdout)
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+    let ran = run(Stdio::from(full)).wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&ran.stderr);
+    assert_eq!(ran.status.code(), Some(1), "{stderr}");
+    assert!(stderr.starts_with("loop.omega:1:18: error: cannot write to stdout: "), "{stderr}");
+
+    let mut child = run(Stdio::piped());
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    assert_eq!(first, "0\n");
+    let status = child.wait().unwrap();
+    let mut stderr = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("error: cannot write to stdout: Broken pipe"), "{stderr}");
+}

@@ -36,6 +36,12 @@ pub const PRELUDE: &str = include_str!("../prelude.scm");
 /// Where `display`, `write` and `newline` send text.
 pub trait Output {
     fn write_str(&mut self, text: &str);
+
+    /// Why output can no longer be written (a closed or full stdout), once it failed: the
+    /// primitive that wrote raises it as an error, so a program does not run on unheard.
+    fn failure(&mut self) -> Option<String> {
+        None
+    }
 }
 
 /// The state primitives may touch besides their arguments.
