@@ -108,3 +108,65 @@ fn a_timeout_while_waiting_for_an_llm_answer_names_the_waiting_call() {
         ran.stderr
     );
 }
+
+#[test]
+fn errors_raised_by_primitives_called_in_tail_position_show_the_caller() {
+    let dir = TempDir::new("error-places");
+    let cases = [
+        ("(apply car '(1))", "car: expected pair, got 1"),
+        ("(dynamic-wind 1 (lambda () 2) (lambda () 3))", "dynamic-wind: expected procedure, got 1"),
+        ("(s 1 2)", "#<serializer s>: expected 1 argument, got 2"),
+        ("(mutex-release m)", "mutex-release: mutex m is not held by this task"),
+        ("(parallel-map car 5)", "parallel-map: expected list, got 5"),
+    ];
+    for (call, message) in cases {
+        // In tail position of a procedure (its frame is gone when the primitive fails), and at top level.
+        let program =
+            format!("(define s (make-serializer))\n(define m (make-mutex))\n(define (f) {call})\n(+ 1 (f))\n{call}\n");
+        std::fs::write(dir.join("p.omega"), &program).unwrap();
+        let ran = omega_in(dir.path(), &["run", "p.omega"], "", Duration::from_secs(120));
+        ran.expect_code(1);
+        assert_eq!(
+            ran.stderr,
+            format!("p.omega:3:13: error: {message}\n  at f (p.omega:3:13)\n  at <top level> (p.omega:4:6)\n"),
+            "{call}"
+        );
+        std::fs::write(dir.join("p.omega"), program.replace("(+ 1 (f))\n", "")).unwrap();
+        let ran = omega_in(dir.path(), &["run", "p.omega"], "", Duration::from_secs(120));
+        assert_eq!(ran.stderr, format!("p.omega:4:1: error: {message}\n  at <top level> (p.omega:4:1)\n"), "{call}");
+    }
+}
+
+#[test]
+fn a_program_writing_to_a_full_or_closed_stdout_stops_with_an_error() {
+    use std::io::{BufRead, BufReader, Read};
+    use std::process::{Command, Stdio};
+
+    let dir = TempDir::new("error-places");
+    std::fs::write(dir.join("loop.omega"), "(define (loop i) (display i) (newline) (loop (+ i 1)))\n(loop 0)\n")
+        .unwrap();
+    let run = |stdout: Stdio| {
+        Command::new(omega_tests::cli::omega_bin())
+            .args(["run", "--timeout", "60", "loop.omega"])
+            .current_dir(dir.path())
+            .stdout(stdout)
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+    let ran = run(Stdio::from(full)).wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&ran.stderr);
+    assert_eq!(ran.status.code(), Some(1), "{stderr}");
+    assert!(stderr.starts_with("loop.omega:1:18: error: cannot write to stdout: "), "{stderr}");
+
+    let mut child = run(Stdio::piped());
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    assert_eq!(first, "0\n");
+    let status = child.wait().unwrap();
+    let mut stderr = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("error: cannot write to stdout: Broken pipe"), "{stderr}");
+}

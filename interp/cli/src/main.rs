@@ -171,6 +171,8 @@ struct Stdout {
     interactive: bool,
     /// The live line on stderr, moved out of the way of output to the same terminal.
     status: Option<StatusLine>,
+    /// The first write error (a closed pipe, a full disk); nothing is written after it.
+    failed: Option<io::Error>,
 }
 
 impl Output for Stdout {
@@ -178,20 +180,30 @@ impl Output for Stdout {
         if text.is_empty() {
             return;
         }
+        if self.failed.is_some() {
+            return;
+        }
         *self.at_line_start.borrow_mut() = text.ends_with('\n');
         let (out, interactive) = (&mut self.out, self.interactive);
         let mut write = || {
-            let _ = out.write_all(text.as_bytes());
+            out.write_all(text.as_bytes())?;
             // The REPL prints its prompt straight to stdout, and a status line shares the
             // terminal: program output must be out first.
             if interactive {
-                let _ = out.flush();
+                out.flush()?;
             }
+            Ok(())
         };
-        match &self.status {
+        let written: io::Result<()> = match &self.status {
             Some(status) => status.suspend(write),
             None => write(),
-        }
+        };
+        self.failed = written.err();
+    }
+
+    fn failure(&mut self) -> Option<String> {
+        let e = self.failed.as_ref()?;
+        Some(format!("cannot write to stdout: {e}"))
     }
 }
 
@@ -206,7 +218,13 @@ fn stdout(interactive: bool, status: Option<StatusLine>) -> (Box<dyn Output>, Rc
     let flag = Rc::new(RefCell::new(true));
     // With a status line on the terminal, output is flushed as it is written, so the two interleave.
     let interactive = interactive || status.is_some();
-    let out = Stdout { out: io::BufWriter::new(io::stdout()), at_line_start: flag.clone(), interactive, status };
+    let out = Stdout {
+        out: io::BufWriter::new(io::stdout()),
+        at_line_start: flag.clone(),
+        interactive,
+        status,
+        failed: None,
+    };
     (Box::new(out), flag)
 }
 

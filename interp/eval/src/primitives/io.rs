@@ -16,25 +16,33 @@ pub const PRIMITIVES: &[Primitive] = &[
 
 type R = Result<Value, Error>;
 
+/// The unspecified value, or the error of an output that cannot be written.
+fn written(ctx: &mut Ctx) -> R {
+    match ctx.out.failure() {
+        Some(why) => Err(Error::new(why)),
+        None => unspecified(),
+    }
+}
+
 fn display(ctx: &mut Ctx, args: &[Value]) -> R {
     ctx.out.write_str(&display_string(&args[0]));
-    unspecified()
+    written(ctx)
 }
 
 fn write(ctx: &mut Ctx, args: &[Value]) -> R {
     ctx.out.write_str(&write_string(&args[0]));
-    unspecified()
+    written(ctx)
 }
 
 fn newline(ctx: &mut Ctx, _: &[Value]) -> R {
     ctx.out.write_str("\n");
-    unspecified()
+    written(ctx)
 }
 
 fn write_str(ctx: &mut Ctx, args: &[Value]) -> R {
     let s = str_arg("write-string", &args[0])?;
     ctx.out.write_str(s);
-    unspecified()
+    written(ctx)
 }
 
 /// Displays the arguments separated by spaces, then a newline.
@@ -42,7 +50,7 @@ fn print(ctx: &mut Ctx, args: &[Value]) -> R {
     let parts: Vec<String> = args.iter().map(display_string).collect();
     ctx.out.write_str(&parts.join(" "));
     ctx.out.write_str("\n");
-    unspecified()
+    written(ctx)
 }
 
 /// `(read s)`: the first datum written in the string s, as `quote` would give it.

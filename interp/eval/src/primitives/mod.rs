@@ -39,6 +39,12 @@ pub trait Output {
     /// The task labelled `task` (`main`, `task 1`, `1.2`…) runs from now on; output that
     /// follows is its own.
     fn task_switched(&mut self, _task: &str) {}
+
+    /// Why output can no longer be written (a closed or full stdout), once it failed: the
+    /// primitive that wrote raises it as an error, so a program does not run on unheard.
+    fn failure(&mut self) -> Option<String> {
+        None
+    }
 }
 
 /// The state primitives may touch besides their arguments.

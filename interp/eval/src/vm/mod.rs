@@ -175,6 +175,9 @@ pub struct Machine {
     sched: sched::Scheduler,
     /// Where a call in tail position was made, while its frame is already gone.
     tail_site: Option<Loc>,
+    /// The name and frame index of the procedure that made that call, and its task, to show it
+    /// in the call stack of an error raised by the primitive it called.
+    tail_caller: Option<(Option<Symbol>, usize, TaskId)>,
     /// Where the last `eval` was called: the place of errors in code it compiled when no
     /// frame of program code is left to name one (an `eval` in tail position).
     eval_site: Option<Loc>,
@@ -209,6 +212,7 @@ impl Machine {
             frames: Vec::new(),
             sched: sched::Scheduler::default(),
             tail_site: None,
+            tail_caller: None,
             eval_site: None,
             fast: code::Fast::ALL.map(|op| crate::primitives::all().find(|p| p.name == op.name())),
             races: None,
@@ -332,13 +336,35 @@ impl Machine {
 
     /// Fills in where an error happened and the Omega call stack, from the running frames.
     fn locate(&mut self, e: &mut Error) {
+        let caller = self.tail_caller.take();
+        let mut tail_frame = None;
         if let Some(site) = self.tail_site.take().filter(|site| site.source != EVAL_SOURCE) {
             e.loc.get_or_insert(site);
+            let here = self.sched.current;
+            tail_frame = caller.filter(|c| c.2 == here).map(|(name, depth, _)| (name, depth, site));
         }
         if !e.stack.is_empty() {
             return;
         }
-        let (loc, stack) = call_stack(&self.frames, self.sched.current == 0);
+        let main = self.sched.current == 0;
+        let (loc, mut stack) = call_stack(&self.frames, main);
+        // The caller's frame went before the primitive it called in tail position raised this
+        // error: put it back where it was.
+        // (In the main task only: a task's error is shown with its parent's stack, where the
+        // `parallel` is.)
+        let shown = |depth: usize| main && depth <= self.frames.len();
+        if let Some((name, depth, site)) = tail_frame.filter(|(_, depth, _)| shown(*depth)) {
+            let inner = self.frames[depth..]
+                .iter()
+                .filter(|f| matches!(f, Frame::Call { closure, .. } if !closure.proto.hidden))
+                .count();
+            let name = match name {
+                Some(n) => n.as_str().to_string(),
+                None if depth == 0 && main => "<top level>".to_string(),
+                None => "<lambda>".to_string(),
+            };
+            stack.insert(inner.min(stack.len()), StackFrame { name, loc: Some(site) });
+        }
         e.loc = e.loc.or(loc).or(self.eval_site);
         e.stack = stack;
     }

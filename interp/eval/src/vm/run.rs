@@ -379,7 +379,8 @@ impl Machine {
                                     .proto
                                     .spans
                                     .get(pc - 1)
-                                    .map(|&span| Loc { source: clo!().proto.source, span })
+                                    .map(|&span| Loc { source: clo!().proto.source, span });
+                                self.tail_caller = Some((clo!().proto.name, self.frames.len() - 1, self.sched.current));
                             }
                         }
                     }
