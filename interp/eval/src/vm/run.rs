@@ -94,6 +94,20 @@ impl Machine {
             };
         }
 
+        // A call of a built-in that touches shared state is a scheduling point under a seeded
+        // scheduler, and an access the race observer records.
+        macro_rules! shared_state_point {
+            ($callee:expr) => {
+                if self.touches_shared_state(&self.stack[$callee]) {
+                    interleave!();
+                    if let (Some(_), Value::Primitive(p)) = (&self.races, &self.stack[$callee]) {
+                        save_pc!();
+                        self.note_shared_call(p.name, $callee + 1..self.stack.len());
+                    }
+                }
+            };
+        }
+
         // Returns `v` from the running frame: straight into a calling frame, or through
         // `deliver` when a special frame is below.
         macro_rules! return_value {
@@ -297,13 +311,7 @@ impl Machine {
                 }
                 Op::Call(argc) => {
                     let callee = self.stack.len() - argc as usize - 1;
-                    if self.touches_shared_state(&self.stack[callee]) {
-                        interleave!();
-                        if let (Some(_), Value::Primitive(p)) = (&self.races, &self.stack[callee]) {
-                            save_pc!();
-                            self.note_shared_call(p.name, callee + 1..self.stack.len());
-                        }
-                    }
+                    shared_state_point!(callee);
                     save_pc!();
                     self.tick()?;
                     // Fast paths: a closure or a plain primitive.
@@ -336,13 +344,7 @@ impl Machine {
                 }
                 Op::TailCall(argc) => {
                     let callee = self.stack.len() - argc as usize - 1;
-                    if self.touches_shared_state(&self.stack[callee]) {
-                        interleave!();
-                        if let (Some(_), Value::Primitive(p)) = (&self.races, &self.stack[callee]) {
-                            save_pc!();
-                            self.note_shared_call(p.name, callee + 1..self.stack.len());
-                        }
-                    }
+                    shared_state_point!(callee);
                     save_pc!();
                     self.tick()?;
                     if let Value::Closure(c) = &self.stack[self.stack.len() - argc as usize - 1] {
