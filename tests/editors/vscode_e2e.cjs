@@ -64,6 +64,24 @@ function renderedText(lines) {
   });
 }
 
+/**
+ * Hovers `target` until a hover containing `text` shows; returns its text, or "".
+ * The element can be redrawn (a newer analysis or run) under a pointer already resting on it, and
+ * a resting pointer shows no hover: each attempt moves away first.
+ */
+async function hoverShowing(page, target, text) {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    await page.mouse.move(5, 300);
+    await target.hover({ force: true }).catch(() => undefined);
+    const shown = await until(async () => {
+      const h = page.locator(".monaco-hover:visible", { hasText: text }).first();
+      return (await h.count()) ? await h.innerText() : undefined;
+    }, 4000);
+    if (shown) return shown;
+  }
+  return "";
+}
+
 async function palette(page, title) {
   await page.keyboard.press("F1");
   const input = page.locator(".quick-input-widget input");
@@ -96,13 +114,7 @@ async function trusted(page, editorLines) {
   const squiggled = await squiggle.waitFor({ timeout: 30000 }).then(() => true, () => false);
   check("warning squiggle from omega-lsp", squiggled);
   let hoverText = "";
-  if (squiggled) {
-    await squiggle.hover({ force: true });
-    hoverText = (await until(async () => {
-      const h = page.locator(".monaco-hover:visible", { hasText: "deadlock" }).first();
-      return (await h.count()) ? await h.innerText() : undefined;
-    }, 10000)) || "";
-  }
+  if (squiggled) hoverText = await hoverShowing(page, squiggle, "deadlock");
   check("hover on the squiggle shows the deadlock message",
     hoverText.includes("possible deadlock") && hoverText.includes("ledger-serializer"), hoverText || "no hover");
   await page.mouse.move(5, 300);
@@ -129,21 +141,15 @@ async function trusted(page, editorLines) {
     `requests ${before} -> ${await requestsSeen()}`);
 
   // Hover on the call: the full answer from the server.
-  await editorLines.locator("span span").filter({ hasText: /^infer\.op$/ }).first().hover();
-  const callHover = await until(async () => {
-    const h = page.locator(".monaco-hover:visible", { hasText: "Reply: What is 2+2?" }).first();
-    return (await h.count()) ? await h.innerText() : undefined;
-  }, 10000);
+  const call = editorLines.locator("span span").filter({ hasText: /^infer\.op$/ }).first();
+  const callHover = await hoverShowing(page, call, "Reply: What is 2+2?");
   check("hover on the infer.op call shows its answer", !!callHover);
   await page.mouse.move(5, 300);
 
   // The screenshot for the README: the warning's hover and the inline answer, no side bar.
   await page.keyboard.press("Control+B");
   await page.locator(".explorer-folders-view").waitFor({ state: "hidden", timeout: 5000 }).catch(() => undefined);
-  if (squiggled) {
-    await squiggle.hover({ force: true });
-    await page.locator(".monaco-hover:visible", { hasText: "deadlock" }).first().waitFor({ timeout: 10000 }).catch(() => undefined);
-  }
+  if (squiggled) await hoverShowing(page, squiggle, "deadlock");
   await page.screenshot({ path: SCREENSHOT, clip: { x: 0, y: 0, width: 1000, height: 470 } });
   check("screenshot saved", fs.existsSync(SCREENSHOT) && fs.statSync(SCREENSHOT).size > 10000, SCREENSHOT);
   await page.mouse.move(5, 300);
