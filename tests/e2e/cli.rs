@@ -206,9 +206,38 @@ fn usage_errors_and_unreadable_files_exit_with_2() {
     let dir = TempDir::new("cli-dir");
     let r = omega_in(dir.path(), &["run", "."], "", LIMIT);
     assert_eq!(r.code, Some(2), "a directory is not a readable program: {r:#?}");
-    let r = omega(&[], &["--help"], "");
-    r.expect_code(0);
-    assert!(r.stdout.starts_with("usage: omega"), "{:?}", r.stdout);
+}
+
+/// `--help` (anywhere on the line) lists every command and every flag the parser knows.
+#[test]
+fn help_names_every_command_and_flag_and_version_prints_the_version() {
+    let main = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../interp/cli/src/main.rs")).unwrap();
+    let parser = &main[main.find("fn parse_flags").unwrap()..];
+    let parser = &parser[..parser.find("\n}\n").unwrap()];
+    let flags: Vec<&str> = parser
+        .split('"')
+        .skip(1)
+        .step_by(2)
+        .filter(|s| s.starts_with("--") && s.len() > 2 && s.chars().all(|c| c.is_ascii_lowercase() || "-=".contains(c)))
+        .map(|s| s.split('=').next().unwrap())
+        .collect();
+    assert!(flags.len() >= 15, "flags read from the parser: {flags:?}");
+    for args in [&["--help"][..], &["-h"], &["help"], &["run", "--help"]] {
+        let r = omega(&[], args, "");
+        r.expect_code(0);
+        assert!(r.stdout.starts_with("omega — "), "omega {args:?}: {:?}", r.stdout);
+        for flag in &flags {
+            assert!(r.stdout.contains(&format!("  {flag}")), "omega {args:?} does not explain {flag}");
+        }
+        for command in ["run FILE", "eval ", "repl", "check FILE", "fmt FILE", "explore FILE"] {
+            assert!(r.stdout.contains(&format!("\n  {command}")), "omega {args:?} does not list {command}");
+        }
+    }
+    for flag in ["--version", "-V"] {
+        let r = omega(&[], &[flag], "");
+        r.expect_code(0);
+        assert_eq!(r.stdout, format!("omega {}\n", env!("CARGO_PKG_VERSION")));
+    }
 }
 
 #[test]

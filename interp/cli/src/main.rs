@@ -32,6 +32,43 @@ flags: --adapter NAME --model NAME --no-cache --offline --max-llm-calls N --max-
        --timeout SECS --max-steps N --max-memory MB (default 512; 0: no limit) --schedule SEED
        --stand-ins --stats[=json] --quiet";
 
+/// `omega --help`: every command and flag with what it does (docs/language.md has the language).
+const HELP: &str = "omega — run, check and format OmegaLLM programs
+
+usage: omega COMMAND [FLAGS] ARGS
+
+commands:
+  run FILE          run a program; results of LLM calls are cached
+  eval 'EXPR…'      evaluate expressions and print the value of the last
+  repl              read-eval-print loop (Ctrl-C cancels the form running, Ctrl-D leaves)
+  check FILE…       static analysis: syntax, unbound names, arity, deadlocks, races
+  fmt FILE…         format files in place (--check: only report files that would change)
+  explore FILE      run under many schedules and report each deadlock, race or
+                    schedule-dependent outcome once, with the seed that replays it
+  help, --help      this text;  --version: the version
+
+flags:
+  --format human|json  how check and explore report (default human)
+  --check              fmt: change nothing, exit 1 if a file is not formatted
+  --adapter NAME       LLM provider: openai, anthropic, scripted or none (env OMEGA_ADAPTER)
+  --model NAME         model sent to the provider (env OMEGA_MODEL)
+  --no-cache           neither read nor write the LLM answer cache
+  --offline            answers from the cache only: a miss is an error
+  --max-llm-calls N    LLM calls a run may make
+  --max-in-flight N    LLM requests at once (default 32)
+  --timeout SECS       wall-clock limit of the whole run (default none)
+  --max-steps N        evaluation steps a run may take
+  --max-memory MB      memory a run may allocate (default 512; 0: no limit)
+  --schedule SEED      deterministic interleaving of parallel tasks (replays a seed)
+  --stand-ins          answers without a cached or scripted one are stand-ins (as explore)
+  --stats[=json]       after the run, a summary of LLM calls, tokens, time and memory on stderr
+  --quiet              no live status line on a terminal
+  --schedules N        explore: how many schedules (default 1000)
+  --seed S             explore: the first schedule's seed (default 0)
+  --live               explore: real LLM calls instead of stand-ins (costs money)
+
+Configuration: flags > omega.toml (nearest) > environment > defaults; see README.md.";
+
 /// Exit code 2 with a message: bad usage or an unreadable file.
 struct Usage(String);
 
@@ -90,6 +127,14 @@ fn run(args: Vec<String>) -> ExitCode {
 }
 
 fn dispatch(args: Vec<String>) -> Result<ExitCode, Usage> {
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        println!("{HELP}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    if args.iter().any(|a| a == "--version" || a == "-V") {
+        println!("omega {}", env!("CARGO_PKG_VERSION"));
+        return Ok(ExitCode::SUCCESS);
+    }
     let (command, rest) = args.split_first().ok_or_else(|| Usage(USAGE.into()))?;
     let (flags, operands) = parse_flags(rest)?;
     match command.as_str() {
@@ -112,8 +157,8 @@ fn dispatch(args: Vec<String>) -> Result<ExitCode, Usage> {
                 Err(Usage("usage: omega explore [--schedules N] [--seed S] [--live] [--format human|json] FILE".into()))
             }
         },
-        "-h" | "--help" | "help" => {
-            println!("{USAGE}");
+        "help" => {
+            println!("{HELP}");
             Ok(ExitCode::SUCCESS)
         }
         other => Err(Usage(format!("unknown command {other}\n{USAGE}"))),
