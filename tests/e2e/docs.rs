@@ -192,3 +192,16 @@ fn comments_cite_sections_of_the_language_guide_that_exist() {
     }
     assert!(dangling.is_empty(), "cited sections missing from docs/language.md:\n{}", dangling.join("\n"));
 }
+
+/// What users copy from, the examples, is laid out as `omega fmt` lays it out.
+#[test]
+fn the_examples_are_formatted_as_omega_fmt_formats_them() {
+    let mut files: Vec<_> = files_under(&repo_root().join("examples"));
+    files.retain(|f| f.extension().is_some_and(|e| e == "omega"));
+    assert!(!files.is_empty(), "no examples found");
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        let formatted = omega_syntax::format::format(&text).unwrap_or_else(|e| panic!("{}: {e:?}", file.display()));
+        assert!(formatted == text, "{} is not formatted: run `omega fmt {}`", file.display(), file.display());
+    }
+}
