@@ -1,19 +1,31 @@
-//! `omega explore`: runs a program under many schedules without spending money and reports
-//! each distinct concurrency bug once, with the seed that replays it.
+//! Schedule exploration (`omega explore`, and the language server's "Reproduce by exploring
+//! schedules"): runs a program under many schedules without spending money and reports each
+//! distinct concurrency bug once, with the seed that replays it.
 //!
 //! Schedules: run 0 uses the given seed as it is (so `--seed S --schedules 1` replays `S`);
 //! after it, odd runs use PCT (depth 3, `k` sized from run 0's decisions) and even runs the
 //! uniform random scheduler, each from a seed derived from `S`. Every seed names its strategy
 //! (see `omega_eval::vm::pct`), so `omega run --schedule SEED` replays any of them.
+//!
+//! Code map: `outcome` is one run and what it left behind; `findings` deduplicates
+//! findings across runs and matches them with the static diagnostics; `blocked` reads where
+//! each task of a deadlock waits; this file picks the seeds. Plain data out: rendering for a protocol (JSON) is the command's and the server's.
+//!
+//! An embedder stops an exploration through [`Control`]: its cancel token stops the run going
+//! on and every later one, and its progress callback sees the report after each schedule and
+//! may end the exploration early.
 
+mod blocked;
 mod findings;
 mod outcome;
 
+use std::ops::ControlFlow;
 use std::path::Path;
 
-use omega_eval::{pct_seed, Limits, PCT_FLAG};
+use omega_eval::{pct_seed, CancelToken, Limits, PCT_FLAG};
 use omega_llm::Runtime;
 
+pub use blocked::{blocked_places, Blocked};
 pub use findings::{Finding, Report};
 use outcome::Outcome;
 
@@ -56,20 +68,49 @@ fn splitmix(state: &mut u64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// How an embedder steers an exploration from outside.
+#[derive(Default)]
+pub struct Control<'a> {
+    /// Checked between schedules and given to each run: cancelling stops the run going on and
+    /// ends the exploration ([`Report::cancelled`]); the cancelled run is not counted.
+    pub cancel: Option<CancelToken>,
+    /// Called after each schedule with the report so far (`schedules` is how many ran);
+    /// `Break` ends the exploration there.
+    pub progress: Option<&'a mut dyn FnMut(&Report) -> ControlFlow<()>>,
+}
+
 /// Explores `text` (read from `path`) under `options.schedules` schedules.
 pub fn explore(path: &Path, text: &str, runtime: &Runtime, options: &ExploreOptions) -> Report {
-    let name = path.display().to_string();
+    explore_with(&path.display().to_string(), text, runtime, options, Control::default())
+}
+
+/// As [`explore`], for a file shown as `name`, stopped or watched through `control`.
+pub fn explore_with(name: &str, text: &str, runtime: &Runtime, options: &ExploreOptions, control: Control) -> Report {
+    let Control { cancel, mut progress } = control;
     let limits = Limits { max_steps: options.max_steps, timeout_secs: options.timeout_secs, ..Limits::default() };
     let diagnostics = omega_analysis::check(text);
-    let mut report = Report::new(&name, text, diagnostics);
+    let mut report = Report::new(name, text, diagnostics);
     let mut decisions = 0;
     for i in 0..options.schedules.max(1) {
+        if cancel.as_ref().is_some_and(CancelToken::is_cancelled) {
+            report.cancelled = true;
+            break;
+        }
         let seed = if i == 0 { options.seed } else { schedule_seed(options.seed, i, decisions) };
-        let outcome = Outcome::run(runtime, &name, text, seed, &limits, options.live);
+        let outcome = Outcome::run(runtime, name, text, seed, &limits, options.live, cancel.as_ref());
+        if outcome.cancelled {
+            report.cancelled = true;
+            break;
+        }
         if i == 0 {
             decisions = outcome.decisions;
         }
         report.add(outcome);
+        if let Some(progress) = progress.as_mut() {
+            if progress(&report).is_break() {
+                break;
+            }
+        }
     }
     report.finish();
     report
