@@ -1,5 +1,5 @@
 //! Where each task on a deadlock cycle is blocked, and on what, read from the machine's
-//! deadlock error (`deadlock: task 2 waits for serializer A held by task 1; task 1 waits for
+//! deadlock error (`… deadlock: task 2 waits for serializer A held by task 1; task 1 waits for
 //! serializer B held by task 2`): the task that closed the cycle waits at the error's own
 //! place, every other one at its related place (`task 1 is blocked`).
 
@@ -24,7 +24,9 @@ impl Blocked {
 /// The blocked places of a deadlock with `message`, whose own place is `here` and whose other
 /// tasks' places are `related` (message, place); tasks without a place in the file are left out.
 pub fn blocked_places(message: &str, here: Option<Span>, related: &[(String, Option<Span>)]) -> Vec<Blocked> {
-    let Some(cycle) = message.strip_prefix("deadlock: ") else { return Vec::new() };
+    // A task's error may wrap it: `parallel: task 2 failed: deadlock: …`.
+    let Some(at) = message.find("deadlock: ") else { return Vec::new() };
+    let cycle = &message[at + "deadlock: ".len()..];
     let mut out: Vec<Blocked> = Vec::new();
     for (i, step) in cycle.split("; ").enumerate() {
         let Some((task, rest)) = step.split_once(" waits for ") else { continue };
@@ -55,7 +57,7 @@ mod tests {
 
     #[test]
     fn each_task_on_the_cycle_gets_its_place_and_lock() {
-        let message = "deadlock: task 2 waits for serializer term-a held by task 1; \
+        let message = "parallel: task 2 failed: deadlock: task 2 waits for serializer term-a held by task 1; \
                        task 1 waits for serializer term-b held by task 2; task 2 waits for serializer term-a held by task 1";
         let related = vec![("task 1 is blocked".to_string(), Some(Span::new(5, 9)))];
         let b = blocked_places(message, Some(Span::new(20, 30)), &related);
