@@ -104,32 +104,6 @@ pub fn file_uri(path: &str) -> String {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use omega_syntax::diagnostic::Code;
-
-    fn sample() -> (SourceFile, Vec<Diagnostic>) {
-        let file = SourceFile::new("a.omega", "(é)\n(foo 1)\n");
-        let d = Diagnostic::error(Code::Unbound, Span::new(6, 9), "unbound variable: `foo`")
-            .with_related(Span::new(1, 3), "similar name here");
-        (file, vec![d])
-    }
-
-    #[test]
-    fn json_output_has_the_lsp_shape() {
-        let (file, diags) = sample();
-        let j = to_json(&file, "file:///tmp/a.omega", &diags);
-        assert_eq!(j[0]["file"], "a.omega");
-        assert_eq!(j[0]["severity"], 1);
-        assert_eq!(j[0]["code"], "omega::unbound");
-        assert_eq!(j[0]["range"]["start"]["line"], 1);
-        assert_eq!(j[0]["range"]["start"]["character"], 1);
-        assert_eq!(j[0]["relatedInformation"][0]["location"]["range"]["end"]["character"], 2);
-        assert!(j[0].get("data").is_none());
-    }
-}
-
 /// The `omega explore --format json` object (interfaces.md); `uri` is what related places carry.
 pub fn explore_report(report: &Report, uri: &str) -> Json {
     let file = &report.file;
@@ -159,4 +133,30 @@ pub fn explore_report(report: &Report, uri: &str) -> Json {
         })
         .collect();
     json!({"file": &*file.name, "schedules": report.schedules, "findings": findings})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use omega_syntax::diagnostic::Code;
+
+    fn sample() -> (SourceFile, Vec<Diagnostic>) {
+        let file = SourceFile::new("a.omega", "(é)\n(foo 1)\n");
+        let d = Diagnostic::error(Code::Unbound, Span::new(6, 9), "unbound variable: `foo`")
+            .with_related(Span::new(1, 3), "similar name here");
+        (file, vec![d])
+    }
+
+    #[test]
+    fn json_output_has_the_lsp_shape() {
+        let (file, diags) = sample();
+        let j = to_json(&file, "file:///tmp/a.omega", &diags);
+        assert_eq!(j[0]["file"], "a.omega");
+        assert_eq!(j[0]["severity"], 1);
+        assert_eq!(j[0]["code"], "omega::unbound");
+        assert_eq!(j[0]["range"]["start"]["line"], 1);
+        assert_eq!(j[0]["range"]["start"]["character"], 1);
+        assert_eq!(j[0]["relatedInformation"][0]["location"]["range"]["end"]["character"], 2);
+        assert!(j[0].get("data").is_none());
+    }
 }

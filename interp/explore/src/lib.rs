@@ -68,6 +68,9 @@ fn splitmix(state: &mut u64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// Sees the report after each schedule; `Break` ends the exploration there.
+pub type Progress<'a> = &'a mut dyn FnMut(&Report) -> ControlFlow<()>;
+
 /// How an embedder steers an exploration from outside.
 #[derive(Default)]
 pub struct Control<'a> {
@@ -76,7 +79,7 @@ pub struct Control<'a> {
     pub cancel: Option<CancelToken>,
     /// Called after each schedule with the report so far (`schedules` is how many ran);
     /// `Break` ends the exploration there.
-    pub progress: Option<&'a mut dyn FnMut(&Report) -> ControlFlow<()>>,
+    pub progress: Option<Progress<'a>>,
 }
 
 /// Explores `text` (read from `path`) under `options.schedules` schedules.
