@@ -212,7 +212,7 @@ fn verdicts(report: &Report, whole_budget: bool) -> Vec<(Target, Verdict)> {
         if out.iter().any(|(t, _)| *t == target) {
             continue;
         }
-        let verdict = match report.confirming(d) {
+        let verdict = match showing(report, d) {
             Some(f) => Verdict::Reproduced { seed: f.seed, stand_ins: f.stand_ins, places: places(f) },
             None if whole_budget => Verdict::NotReproduced { schedules: report.schedules },
             None => continue,
@@ -223,7 +223,25 @@ fn verdicts(report: &Report, whole_budget: bool) -> Vec<(Target, Verdict)> {
 }
 
 fn target_reproduced(report: &Report, target: &Target) -> bool {
-    report.diagnostics().iter().any(|d| target.matches(d) && report.confirming(d).is_some())
+    report.diagnostics().iter().any(|d| target.matches(d) && showing(report, d).is_some())
+}
+
+/// The finding that shows warning `d`: one that confirms it by its serializers or variable,
+/// else one of the same kind at the warning's place. Serializers fetched by key and objects
+/// made per iteration get other names at run time than in the analysis (`API` for `lb`, "an
+/// unnamed object" for `notes`), yet the bug is the one the warning points at.
+fn showing<'r>(report: &'r Report, d: &OmegaDiagnostic) -> Option<&'r Finding> {
+    let same_kind = |f: &Finding| match d.code {
+        Code::DeadlockOrder => f.kind == "deadlock",
+        Code::SelfDeadlock => f.kind == "self-deadlock",
+        Code::Race => f.kind == "race",
+        _ => false,
+    };
+    let at_warning = |f: &Finding| {
+        let mut spans = f.span.into_iter().chain(f.related.iter().filter_map(|r| r.1));
+        spans.any(|s| s.start <= d.span.start && d.span.end <= s.end)
+    };
+    report.confirming(d).or_else(|| report.findings.iter().find(|f| same_kind(f) && at_warning(f)))
 }
 
 impl Backend {

@@ -185,6 +185,26 @@ fn label(h: &Value) -> String {
     h["label"].as_str().unwrap_or("").to_string()
 }
 
+#[test]
+fn a_bug_whose_serializers_are_named_otherwise_at_run_time_is_still_reproduced() {
+    // Serializers fetched by key: the analysis names them `la`/`lb`, the run `API`/`GPU`; the
+    // deadlock happens at the warning's place all the same.
+    let mut s = Setup::new(true, json!({}));
+    let (uri, diags) = s.open("tests/analysis-cases/c88-pipeline-guard-broken.omega");
+    let d = find(&Value::Array(diags), "omega::deadlock-order").unwrap();
+    let command = s.explore_command(&uri, &d).unwrap();
+    s.run(&command);
+    let found = s.republished(&uri, "omega::deadlock-order", "reproduced with seed");
+    assert!(
+        found["relatedInformation"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["message"].as_str().unwrap().contains("waits for API")),
+        "{found:#}"
+    );
+}
+
 /// The guarded idiom: the analysis notes that equal keys would make a task wait for itself, but
 /// the program orders its keys, so no schedule deadlocks.
 const GUARDED: &str = "tests/analysis-cases/c21-idiom-equal-keys-note.omega";
