@@ -148,6 +148,9 @@ mod tests {
         let s = s.merged(&json!({"limits": {"steps": 10, "timeoutSecs": 1.5}}));
         assert_eq!((s.steps, s.timeout_secs), (10, 1.5));
         assert!(s.trusted, "absent keys keep their value");
+        assert_eq!(s.explore_schedules, DEFAULT_EXPLORE_SCHEDULES);
+        assert_eq!(s.merged(&json!({"explore.schedules": 50})).explore_schedules, 50);
+        assert_eq!(s.merged(&json!({"explore": {"schedules": 0}})).explore_schedules, DEFAULT_EXPLORE_SCHEDULES);
     }
 
     #[test]
