@@ -116,6 +116,9 @@ impl Backend {
                 None => Vec::new(),
             };
             out.extend(d.eval_diagnostics.iter().map(|x| diagnostics::from_eval(&snap.map, uri, x)));
+            if let Some(e) = explored {
+                out.extend(e.unexplained.iter().map(|u| explore::finding_diagnostic(u, &snap.map, uri)));
+            }
             (out, d.doc.version)
         };
         self.client.publish_diagnostics(uri.clone(), built.0, Some(built.1)).await;

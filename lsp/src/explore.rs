@@ -3,7 +3,9 @@
 //! pool, and the warning is republished with what happened: "reproduced with seed S" and the
 //! places of that interleaving, or "not reproduced in N schedules" (the warning stays). A
 //! reproduced warning gets a code lens "▶ Replay seed S" that runs the file under that schedule
-//! (`omega.replay`), whose deadlock shows each task's blocked place inline.
+//! (`omega.replay`), whose deadlock shows each task's blocked place inline. A finding no
+//! warning explains (an error or outcome only some schedules give, a race the analysis did not
+//! see) is published as a warning of its own, `omega::schedule-finding`, with its own lens.
 //!
 //! Exploration never reaches an LLM provider: answers come from the cache or a script, else
 //! from stand-ins. It is cancelled by `omega.cancel`, by cancelling its progress, by a newer
@@ -100,11 +102,24 @@ pub enum Verdict {
     NotReproduced { schedules: u64 },
 }
 
-/// What an exploration of one version of the text said about its static warnings.
+/// A finding no static warning explains, shown as a diagnostic of its own.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Unexplained {
+    pub span: Span,
+    /// `race`, `divergent-outcome`, `error`, …
+    pub kind: &'static str,
+    pub message: String,
+    pub seed: u64,
+    pub places: Vec<Place>,
+}
+
+/// What an exploration of one version of the text said about its static warnings, and what
+/// it found that no warning points at.
 #[derive(Clone, Debug, Default)]
 pub struct Explored {
     pub version: i32,
     pub verdicts: Vec<(Target, Verdict)>,
+    pub unexplained: Vec<Unexplained>,
 }
 
 impl Explored {
@@ -149,9 +164,12 @@ pub fn actions(snap: &Snapshot, uri: &Uri, range: Span) -> Vec<CodeActionOrComma
 pub fn replay_lenses(snap: &Snapshot, uri: &Uri, explored: &Explored) -> Vec<CodeLens> {
     let Some(a) = snap.analysis.as_ref().filter(|_| explored.version == snap.version) else { return Vec::new() };
     let mut out: Vec<CodeLens> = Vec::new();
-    for d in &a.diagnostics {
-        let Some(Verdict::Reproduced { seed, .. }) = explored.verdict(d) else { continue };
-        let start = snap.map.position(d.span.start as usize);
+    let reproduced = a.diagnostics.iter().filter_map(|d| match explored.verdict(d) {
+        Some(Verdict::Reproduced { seed, .. }) => Some((d.span, *seed)),
+        _ => None,
+    });
+    for (span, seed) in reproduced.chain(explored.unexplained.iter().map(|u| (u.span, u.seed))) {
+        let start = snap.map.position(span.start as usize);
         let lens = CodeLens {
             range: Range::new(start, start),
             command: Some(Command {
@@ -227,21 +245,65 @@ fn target_reproduced(report: &Report, target: &Target) -> bool {
 }
 
 /// The finding that shows warning `d`: one that confirms it by its serializers or variable,
-/// else one of the same kind at the warning's place. Serializers fetched by key and objects
-/// made per iteration get other names at run time than in the analysis (`API` for `lb`, "an
-/// unnamed object" for `notes`), yet the bug is the one the warning points at.
+/// else one of the same kind at the warning's place.
 fn showing<'r>(report: &'r Report, d: &OmegaDiagnostic) -> Option<&'r Finding> {
-    let same_kind = |f: &Finding| match d.code {
+    report.confirming(d).or_else(|| report.findings.iter().find(|f| at_warning(f, d)))
+}
+
+/// Whether `f` is the kind of bug warning `d` is about, at its place. Serializers fetched by
+/// key and objects made per iteration get other names at run time than in the analysis (`API`
+/// for `lb`, "an unnamed object" for `notes`), yet the bug is the one the warning points at.
+fn at_warning(f: &Finding, d: &OmegaDiagnostic) -> bool {
+    let same_kind = match d.code {
         Code::DeadlockOrder => f.kind == "deadlock",
         Code::SelfDeadlock => f.kind == "self-deadlock",
         Code::Race => f.kind == "race",
         _ => false,
     };
-    let at_warning = |f: &Finding| {
-        let mut spans = f.span.into_iter().chain(f.related.iter().filter_map(|r| r.1));
-        spans.any(|s| s.start <= d.span.start && d.span.end <= s.end)
-    };
-    report.confirming(d).or_else(|| report.findings.iter().find(|f| same_kind(f) && at_warning(f)))
+    let mut spans = f.span.into_iter().chain(f.related.iter().filter_map(|r| r.1));
+    same_kind && spans.any(|s| s.start <= d.span.start && d.span.end <= s.end)
+}
+
+/// Findings no static warning of the report's text explains, with a place in the file: what
+/// the analysis missed (a schedule-dependent outcome or error, a race it did not see).
+fn unexplained(report: &Report) -> Vec<Unexplained> {
+    let warnings: Vec<&OmegaDiagnostic> =
+        report.diagnostics().iter().filter(|d| EXPLORABLE.contains(&d.code)).collect();
+    report
+        .findings
+        .iter()
+        .filter(|f| !warnings.iter().any(|d| f.confirms_diagnostic(d) || at_warning(f, d)))
+        .filter_map(|f| {
+            Some(Unexplained {
+                span: f.span?,
+                kind: f.kind,
+                message: f.message.clone(),
+                seed: f.seed,
+                places: places(f).into_iter().filter(|p| Some(p.span) != f.span).collect(),
+            })
+        })
+        .collect()
+}
+
+/// A finding as its own diagnostic (`omega::schedule-finding`), with its places.
+pub fn finding_diagnostic(u: &Unexplained, map: &LineMap, uri: &Uri) -> Diagnostic {
+    let related: Vec<DiagnosticRelatedInformation> = u
+        .places
+        .iter()
+        .map(|p| DiagnosticRelatedInformation {
+            location: Location::new(uri.clone(), map.range(p.span)),
+            message: format!("seed {}: {}", u.seed, p.message),
+        })
+        .collect();
+    Diagnostic {
+        range: map.range(u.span),
+        severity: Some(DiagnosticSeverity::WARNING),
+        code: Some(NumberOrString::String(Code::ScheduleFinding.as_str().into())),
+        source: Some("omega".into()),
+        message: format!("{} (found by exploring schedules, seed {}; {})", u.message, u.seed, u.kind),
+        related_information: (!related.is_empty()).then_some(related),
+        ..Default::default()
+    }
 }
 
 impl Backend {
@@ -354,7 +416,7 @@ impl Backend {
             let verdicts = verdicts(&report, whole_budget);
             let target = verdicts.iter().find(|(t, _)| *t == job_target).map(|(_, v)| v.clone());
             Ok(Ended {
-                explored: Explored { version, verdicts },
+                explored: Explored { version, verdicts, unexplained: unexplained(&report) },
                 schedules: report.schedules,
                 cancelled: report.cancelled,
                 target,

@@ -226,6 +226,34 @@ fn a_warning_no_schedule_shows_says_so_and_stays() {
 }
 
 #[test]
+fn what_the_analysis_missed_is_a_diagnostic_of_its_own_with_a_replay_lens() {
+    // Beside the guarded idiom's note (never reproduced), an error only some schedules raise:
+    // the reader may take the lock before the writer, and no static warning points at it.
+    let mut s = Setup::new(true, json!({"schedules": 40}));
+    let (uri, diags) = s.open(GUARDED);
+    let d = find(&Value::Array(diags), "omega::self-deadlock").unwrap();
+    let appended = "(define items-lock (make-serializer))\n\
+                    (define items '())\n\
+                    (parallel\n\
+                    \x20 (lambda () ((items-lock (lambda () (set! items (cons 1 items))))))\n\
+                    \x20 (lambda () ((items-lock (lambda () (car items))))))\n";
+    s.client.change(&uri, 2, (11, 0), (11, 0), appended);
+    let diags = s.client.diagnostics(&uri, 2);
+    assert!(find(&Value::Array(diags), "omega::self-deadlock").is_some());
+    let command = s.explore_command(&uri, &d).unwrap();
+    s.run(&command);
+    let found = s.republished(&uri, "omega::schedule-finding", "found by exploring schedules");
+    let seed = message(&found).split("seed ").nth(1).unwrap().split(';').next().unwrap().to_string();
+    assert!(message(&found).contains("car: expected pair"), "{found:#}");
+    assert_eq!(found["range"]["start"]["line"], 15, "at the failing call: {found:#}");
+    assert_eq!(found["severity"], 2);
+    let lenses = s.lenses(&uri);
+    let title = format!("▶ Replay seed {seed}");
+    let lens = lenses.iter().find(|l| l["command"]["title"] == title.as_str()).unwrap_or_else(|| panic!("{lenses:#?}"));
+    assert_eq!(lens["range"]["start"], found["range"]["start"]);
+}
+
+#[test]
 fn cancel_and_edits_stop_an_exploration() {
     let mut s = Setup::new(true, json!({"schedules": 1_000_000}));
     let (uri, diags) = s.open(GUARDED);
