@@ -9,7 +9,7 @@ use tower_lsp_server::ls_types::*;
 use crate::server::{Backend, SNAPSHOT_WAIT};
 use crate::settings::MAX_ANALYSIS_BYTES;
 use crate::state::{lock, Snapshot};
-use crate::{diagnostics, eval};
+use crate::{diagnostics, eval, explore};
 
 impl Backend {
     /// Analyses the current version of `uri` on the blocking pool and publishes, unless a
@@ -100,11 +100,25 @@ impl Backend {
             if snap.version != d.doc.version {
                 return;
             }
+            let explored = d.explored.as_ref().filter(|e| e.version == snap.version);
             let mut out: Vec<Diagnostic> = match &snap.analysis {
-                Some(a) => a.diagnostics.iter().map(|x| diagnostics::from_analysis(&snap.map, uri, x)).collect(),
+                Some(a) => a
+                    .diagnostics
+                    .iter()
+                    .map(|x| {
+                        let mut out = diagnostics::from_analysis(&snap.map, uri, x);
+                        if let Some(verdict) = explored.and_then(|e| e.verdict(x)) {
+                            explore::annotate(&mut out, verdict, &snap.map, uri);
+                        }
+                        out
+                    })
+                    .collect(),
                 None => Vec::new(),
             };
             out.extend(d.eval_diagnostics.iter().map(|x| diagnostics::from_eval(&snap.map, uri, x)));
+            if let Some(e) = explored {
+                out.extend(e.unexplained.iter().map(|u| explore::finding_diagnostic(u, &snap.map, uri)));
+            }
             (out, d.doc.version)
         };
         self.client.publish_diagnostics(uri.clone(), built.0, Some(built.1)).await;

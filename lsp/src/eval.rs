@@ -20,9 +20,10 @@ use omega_eval::printer::write_string;
 use omega_eval::value::Value;
 use omega_eval::Output;
 use omega_eval::Session;
-use omega_eval::{CancelToken, Limits};
+use omega_eval::{CancelToken, Limits, LlmEvent, LlmPort, LlmWork};
 use omega_llm::config::LlmConfig;
 use omega_llm::port::{PortEvent, ServicePort};
+use omega_llm::standin::{AnswerCounts, StandInPort};
 use omega_llm::LlmService;
 use omega_syntax::syntax::Span;
 
@@ -35,6 +36,17 @@ pub enum Target {
     File,
     /// The top-level form at this byte offset, in the session the last run left.
     Form(usize),
+    /// The whole text in a fresh session under schedule `seed`, with the answers an
+    /// exploration gives (cached or scripted, else stand-ins; never a provider call), so the
+    /// run takes the interleaving the exploration saw (`omega.replay`).
+    Replay(u64),
+}
+
+impl Target {
+    /// Runs the whole text in a fresh session.
+    pub fn whole_file(&self) -> bool {
+        !matches!(self, Target::Form(_))
+    }
 }
 
 /// One run request for a file.
@@ -74,6 +86,8 @@ pub struct Failure {
     pub message: String,
     pub llm: bool,
     pub related: Vec<Place>,
+    /// A deadlock: where each task on the cycle is blocked (`task 2 waits for NAME`).
+    pub blocked: Vec<Place>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -214,6 +228,15 @@ fn new_session(job: &Job, events: &UnboundedSender<RunEvent>) -> Result<Session,
     let overrides = job.settings.llm_overrides();
     let config = LlmConfig::resolve(job.path.as_deref(), &overrides).map_err(|e| e.to_string())?;
     let service = LlmService::new(&config).map_err(|e| e.message)?;
+    if let Target::Replay(seed) = job.target {
+        let port = StandInPort::new(service, seed, AnswerCounts::default());
+        let port = Observed { inner: port, job: job.id, events: events.clone(), places: Default::default() };
+        let out = Box::new(Forward { job: job.id, events: events.clone() });
+        let mut session = Session::new(out, Box::new(port));
+        session.set_limits(limits(&job.settings));
+        session.set_schedule(seed);
+        return Ok(session);
+    }
     let mut port = ServicePort::new(service.session());
     let tx = events.clone();
     let job_id = job.id;
@@ -248,13 +271,68 @@ fn new_session(job: &Job, events: &UnboundedSender<RunEvent>) -> Result<Session,
     });
     let out = Box::new(Forward { job: job.id, events: events.clone() });
     let mut session = Session::new(out, Box::new(port));
-    session.set_limits(Limits {
-        max_steps: Some(job.settings.steps),
-        timeout_secs: Some(job.settings.timeout_secs),
-        memory: Some(job.settings.memory_mb.saturating_mul(1 << 20)),
-        ..Limits::default()
-    });
+    session.set_limits(limits(&job.settings));
     Ok(session)
+}
+
+fn limits(settings: &Settings) -> Limits {
+    Limits {
+        max_steps: Some(settings.steps),
+        timeout_secs: Some(settings.timeout_secs),
+        memory: Some(settings.memory_mb.saturating_mul(1 << 20)),
+        ..Limits::default()
+    }
+}
+
+/// A port that tells the server when calls are sent and answered, as `ServicePort::observe`
+/// does, around a port without observers (the stand-in answers of a replay).
+struct Observed<P> {
+    inner: P,
+    job: u64,
+    events: UnboundedSender<RunEvent>,
+    /// Where each request in flight was made, in the buffer.
+    places: std::collections::HashMap<u64, Span>,
+}
+
+impl<P: LlmPort> LlmPort for Observed<P> {
+    fn submit(&mut self, id: u64, work: &LlmWork) {
+        // Calls from the prelude have no place in the buffer.
+        if let Some(span) = work.loc.filter(|l| l.source != 0).map(|l| l.span) {
+            self.places.insert(id, span);
+            let _ = self.events.send(RunEvent::LlmSent { job: self.job, span });
+        }
+        self.inner.submit(id, work);
+    }
+
+    fn cancel(&mut self, id: u64) {
+        if let Some(span) = self.places.remove(&id) {
+            let _ = self.events.send(RunEvent::LlmDropped { job: self.job, span });
+        }
+        self.inner.cancel(id);
+    }
+
+    fn next(&mut self, timeout: Option<Duration>) -> Option<LlmEvent> {
+        let event = self.inner.next(timeout)?;
+        if let Some(span) = self.places.remove(&event.id) {
+            let result = match &event.result {
+                Ok(reply) => Ok(Answer {
+                    text: reply.text.clone(),
+                    model: reply.trace.clone(),
+                    latency: Duration::ZERO,
+                    tokens_in: None,
+                    tokens_out: None,
+                    cached: reply.trace.contains("cached"),
+                }),
+                Err(message) => Err(message.clone()),
+            };
+            let _ = self.events.send(RunEvent::LlmAnswered { job: self.job, span, result });
+        }
+        Some(event)
+    }
+
+    fn start_run(&mut self) {
+        self.inner.start_run();
+    }
 }
 
 fn run_job(job: Job, kept: &mut Option<Session>, control: &Mutex<Control>, events: &UnboundedSender<RunEvent>) {
@@ -264,7 +342,7 @@ fn run_job(job: Job, kept: &mut Option<Session>, control: &Mutex<Control>, event
     if job.inject_panic {
         panic!("injected fault in a run (OMEGA_LSP_PANIC_IN)");
     }
-    let fresh = matches!(job.target, Target::File) || kept.is_none();
+    let fresh = job.target.whole_file() || kept.is_none();
     if fresh {
         *kept = None;
         match new_session(&job, events) {
@@ -308,7 +386,7 @@ fn run_job(job: Job, kept: &mut Option<Session>, control: &Mutex<Control>, event
         }
     };
     match job.target {
-        Target::File => {
+        Target::File | Target::Replay(_) => {
             let outcome = session.run_source(&job.name, &job.text, |_, r| emit(r.source, r.span, r.result));
             if outcome.is_err() {
                 // Reader errors: the analysis already shows them; nothing ran.
@@ -353,6 +431,13 @@ fn failure(source: u32, form: Span, e: &Error) -> Failure {
         }
         stack(&mut related, &r.stack, "that task: ");
     }
+    let blocked = if e.kind == ErrorKind::Deadlock {
+        let related: Vec<(String, Option<Span>)> = e.related.iter().map(|r| (r.message.clone(), here(r.loc))).collect();
+        let blocked = omega_explore::blocked_places(&e.message, here(e.loc), &related);
+        blocked.iter().map(|b| Place { span: b.span, message: b.label() }).collect()
+    } else {
+        Vec::new()
+    };
     let message = match e.kind {
         ErrorKind::Budget => {
             // The core names the command line's flag; in the editor the knob is a setting.
@@ -364,5 +449,5 @@ fn failure(source: u32, form: Span, e: &Error) -> Failure {
         }
         _ => e.message.clone(),
     };
-    Failure { span, message, llm: e.kind == ErrorKind::Llm, related }
+    Failure { span, message, llm: e.kind == ErrorKind::Llm, related, blocked }
 }

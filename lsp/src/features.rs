@@ -91,7 +91,7 @@ pub fn inlay_hints(d: &DocState, range: Range) -> Vec<InlayHint> {
             padding_left: Some(true),
             padding_right: None,
             data: Some(serde_json::json!({
-                "kind": match r.kind { Kind::Value(_) => "value", Kind::Answer { .. } => "answer", Kind::Pending => "pending", Kind::Error(_) => "error" },
+                "kind": match r.kind { Kind::Value(_) => "value", Kind::Answer { .. } => "answer", Kind::Pending => "pending", Kind::Error(_) => "error", Kind::Blocked(_) => "blocked" },
                 "stale": r.stale,
             })),
         })

@@ -16,6 +16,8 @@
 //!   `Session` (not `Send`), takes runs in order, and reports events over a channel that one
 //!   task per file applies to the state. A new run cancels the previous one through its
 //!   `CancelToken`; the machine then drops its LLM requests.
+//! - Schedule explorations run on the blocking pool ([`explore`]), one per file at a time,
+//!   stopped by their own `CancelToken` (cancel, a newer exploration, an edit).
 //!
 //! # Code map
 //!
@@ -25,6 +27,8 @@
 //! - [`state`]: documents, snapshots, inline results, runs; locks never held across `.await`.
 //! - [`diagnostics`]: core diagnostics and evaluation failures as LSP diagnostics.
 //! - [`eval`]: the evaluation worker and its events.
+//! - [`explore`]: "Reproduce by exploring schedules" on deadlock and race warnings, the
+//!   verdicts on those warnings, and the "▶ Replay seed S" lenses.
 //! - [`results`]: inline results attached to ranges and moved through edits (stale `↻`).
 //! - [`features`]: capabilities, inlay hints and helpers shared by the language features:
 //!   [`hover`], [`completion`] (and signature help), [`navigation`] (definition, references,
@@ -46,6 +50,7 @@ pub mod completion;
 pub mod diagnostics;
 pub mod document;
 pub mod eval;
+pub mod explore;
 pub mod features;
 pub mod hover;
 pub mod navigation;

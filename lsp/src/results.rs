@@ -22,6 +22,8 @@ pub enum Kind {
     Pending,
     /// The form or call failed.
     Error(String),
+    /// Where a task of a deadlocked run is blocked: `task 2 waits for term-a-serializer`.
+    Blocked(String),
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -44,6 +46,7 @@ impl InlineResult {
             Kind::Answer { answer, .. } => first_line(&answer.text).to_string(),
             Kind::Pending => "⏳".to_string(),
             Kind::Error(m) => format!("✗ {}", first_line(m)),
+            Kind::Blocked(m) => format!("⏸ {m}"),
         };
         let body = if self.stale { format!("↻ {body}") } else { body };
         truncate(&body, MAX_LABEL_CHARS)
@@ -66,6 +69,7 @@ impl InlineResult {
             }
             Kind::Pending => "LLM call in flight…".to_string(),
             Kind::Error(m) => format!("{m}{stale}"),
+            Kind::Blocked(m) => format!("{m} here when the run deadlocked.{stale}"),
         }
     }
 }

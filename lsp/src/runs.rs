@@ -16,6 +16,7 @@ use omega_syntax::diagnostic::Code;
 
 use crate::diagnostics::EvalDiagnostic;
 use crate::eval::{Job, RunEvent, RunState, Target, Worker};
+use crate::explore::Target as ExploreTarget;
 use crate::results::Kind;
 use crate::server::{Backend, EvalStatus, OmegaOutput, COMMANDS, REFRESH_EVERY};
 use crate::state::{lock, DocState, Run};
@@ -48,7 +49,7 @@ impl Backend {
             let d = docs.get_mut(uri).ok_or_else(|| format!("{} is not open in the editor", uri.as_str()))?;
             d.last_job = job_id;
             d.edit_log.clear();
-            let whole_file = matches!(target, Target::File);
+            let whole_file = target.whole_file();
             d.job_versions.insert(job_id, d.doc.version);
             d.run = Some(Run {
                 job: job_id,
@@ -175,6 +176,9 @@ impl Backend {
                             let related =
                                 f.related.iter().map(|p| (d.from_run_text(p.span).0, p.message.clone())).collect();
                             d.results.put(span, Kind::Error(f.message.clone()), job);
+                            for b in &f.blocked {
+                                d.results.put(d.from_run_text(b.span).0, Kind::Blocked(b.message.clone()), job);
+                            }
                             let duplicate =
                                 f.llm && d.eval_diagnostics.iter().any(|e| e.code == Code::LlmError && e.span == at);
                             if !duplicate {
@@ -417,7 +421,37 @@ impl Backend {
             }
             "omega.cancel" => {
                 let uri = arg_uri(0)?;
-                Ok(Some(json!({"cancelled": self.cancel_run(&uri)})))
+                let exploration = self.cancel_exploration(&uri);
+                Ok(Some(json!({"cancelled": self.cancel_run(&uri) || exploration})))
+            }
+            "omega.explore" => {
+                let uri = arg_uri(0)?;
+                let target = params.arguments.get(1).and_then(ExploreTarget::from_json).ok_or_else(|| {
+                    RpcError::invalid_params(
+                        "omega.explore: argument 2 must name a warning: {code: omega::deadlock-order, \
+                         omega::self-deadlock or omega::race, locks, state}",
+                    )
+                })?;
+                match self.start_exploration(&uri, target).await {
+                    Ok(id) => Ok(Some(json!({"started": true, "exploration": id}))),
+                    Err(message) => {
+                        self.client.show_message(MessageType::WARNING, &message).await;
+                        Ok(Some(json!({"started": false, "message": message})))
+                    }
+                }
+            }
+            "omega.replay" => {
+                let uri = arg_uri(0)?;
+                let seed = params.arguments.get(1).and_then(|s| s.as_u64()).ok_or_else(|| {
+                    RpcError::invalid_params("omega.replay: argument 2 must be the schedule seed (a number)")
+                })?;
+                match self.start_run(&uri, Target::Replay(seed)).await {
+                    Ok(job) => Ok(Some(json!({"started": true, "run": job}))),
+                    Err(message) => {
+                        self.client.show_message(MessageType::WARNING, &message).await;
+                        Ok(Some(json!({"started": false, "message": message})))
+                    }
+                }
             }
             "omega.clearCache" => {
                 let start = lock(&self.state.docs).keys().find_map(uri_path);

@@ -24,9 +24,10 @@ use crate::eval::{self, Target};
 use crate::features;
 use crate::settings::Settings;
 use crate::state::{lock, ClientFacts, DocState, Snapshot, State};
-use crate::{actions, completion, hover, navigation, semantic, structure};
+use crate::{actions, completion, explore, hover, navigation, semantic, structure};
 
-pub const COMMANDS: &[&str] = &["omega.runFile", "omega.runForm", "omega.cancel", "omega.clearCache"];
+pub const COMMANDS: &[&str] =
+    &["omega.runFile", "omega.runForm", "omega.cancel", "omega.clearCache", "omega.explore", "omega.replay"];
 
 /// `omega/evalStatus` (interfaces.md).
 pub enum EvalStatus {}
@@ -165,6 +166,10 @@ impl LanguageServer for Backend {
         for uri in uris {
             self.cancel_run(&uri);
         }
+        let explored: Vec<Uri> = lock(&self.state.docs).keys().cloned().collect();
+        for uri in explored {
+            self.cancel_exploration(&uri);
+        }
         Ok(())
     }
 
@@ -230,6 +235,7 @@ impl LanguageServer for Backend {
     async fn did_close(&self, params: DidCloseTextDocumentParams) {
         let uri = params.text_document.uri;
         self.cancel_run(&uri);
+        self.cancel_exploration(&uri);
         lock(&self.state.docs).remove(&uri);
         lock(&self.state.workers).remove(&uri);
         self.client.publish_diagnostics(uri, Vec::new(), None).await;
@@ -414,7 +420,11 @@ impl LanguageServer for Backend {
             let uri = params.text_document.uri;
             let Some(snap) = self.snapshot(&uri).await else { return Ok(None) };
             let range = snap.map.span(params.range);
-            Ok(Some(actions::quick_fixes(&snap, &uri, range)))
+            let mut out = actions::quick_fixes(&snap, &uri, range);
+            if self.settings().trusted {
+                out.extend(explore::actions(&snap, &uri, range));
+            }
+            Ok(Some(out))
         })
         .await
     }
@@ -423,8 +433,16 @@ impl LanguageServer for Backend {
         self.guard("textDocument/codeLens", async {
             let uri = params.text_document.uri;
             let Some(snap) = self.snapshot(&uri).await else { return Ok(None) };
-            let running = lock(&self.state.docs).get(&uri).is_some_and(|d| d.run.is_some());
-            Ok(Some(structure::code_lenses(&snap, &uri, running)))
+            let (running, explored) = {
+                let docs = lock(&self.state.docs);
+                let d = docs.get(&uri);
+                (d.is_some_and(|d| d.run.is_some()), d.and_then(|d| d.explored.clone()))
+            };
+            let mut lenses = structure::code_lenses(&snap, &uri, running);
+            if let Some(explored) = explored {
+                lenses.extend(explore::replay_lenses(&snap, &uri, &explored));
+            }
+            Ok(Some(lenses))
         })
         .await
     }
@@ -449,11 +467,15 @@ impl Backend {
         Some((snap, offset))
     }
 
-    /// `window/workDoneProgress/cancel`: cancelling a run's progress cancels the run.
+    /// `window/workDoneProgress/cancel`: cancelling a run's progress cancels the run, an
+    /// exploration's the exploration.
     pub async fn progress_cancel(&self, params: WorkDoneProgressCancelParams) {
         let NumberOrString::String(token) = params.token else {
             return;
         };
+        if self.cancel_exploration_by_token(&token) {
+            return;
+        }
         let uri = lock(&self.state.docs)
             .iter()
             .find(|(_, d)| d.run.as_ref().and_then(|r| r.progress.as_deref()) == Some(token.as_str()))

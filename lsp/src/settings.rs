@@ -19,6 +19,9 @@ pub const DEFAULT_MAX_LLM_CALLS: u64 = 200;
 /// The same default as `omega run`: far from what takes a developer's machine down.
 pub const DEFAULT_MEMORY_MB: u64 = omega_eval::memory::DEFAULT_MEMORY_LIMIT >> 20;
 
+/// Schedules one "Reproduce by exploring schedules" runs at most (as `omega explore`).
+pub const DEFAULT_EXPLORE_SCHEDULES: u64 = 1000;
+
 /// Files larger than this are not analysed as you type (the server says so once per file).
 pub const MAX_ANALYSIS_BYTES: usize = 2 << 20;
 
@@ -38,6 +41,8 @@ pub struct Settings {
     pub max_llm_calls: u64,
     /// Memory a run may hold, in MB.
     pub memory_mb: u64,
+    /// Schedules an exploration runs at most (`omega.explore.schedules`).
+    pub explore_schedules: u64,
 }
 
 impl Default for Settings {
@@ -55,6 +60,7 @@ impl Default for Settings {
             timeout_secs: DEFAULT_TIMEOUT_SECS,
             max_llm_calls: DEFAULT_MAX_LLM_CALLS,
             memory_mb: DEFAULT_MEMORY_MB,
+            explore_schedules: DEFAULT_EXPLORE_SCHEDULES,
         }
     }
 }
@@ -89,6 +95,9 @@ impl Settings {
         }
         if let Some(n) = get("limits.memoryMb").and_then(Json::as_u64).filter(|n| *n > 0) {
             s.memory_mb = n;
+        }
+        if let Some(n) = get("explore.schedules").and_then(Json::as_u64).filter(|n| *n > 0) {
+            s.explore_schedules = n;
         }
         s
     }
@@ -139,6 +148,9 @@ mod tests {
         let s = s.merged(&json!({"limits": {"steps": 10, "timeoutSecs": 1.5}}));
         assert_eq!((s.steps, s.timeout_secs), (10, 1.5));
         assert!(s.trusted, "absent keys keep their value");
+        assert_eq!(s.explore_schedules, DEFAULT_EXPLORE_SCHEDULES);
+        assert_eq!(s.merged(&json!({"explore.schedules": 50})).explore_schedules, 50);
+        assert_eq!(s.merged(&json!({"explore": {"schedules": 0}})).explore_schedules, DEFAULT_EXPLORE_SCHEDULES);
     }
 
     #[test]

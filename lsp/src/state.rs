@@ -17,6 +17,7 @@ use omega_analysis::Analysis;
 use crate::diagnostics::EvalDiagnostic;
 use crate::document::{ByteEdit, Document, Encoding, LineMap};
 use crate::eval::Worker;
+use crate::explore::{Explored, Exploring};
 use crate::results::{move_span, Results};
 use crate::settings::Settings;
 
@@ -57,6 +58,10 @@ pub struct DocState {
     pub too_big_reported: bool,
     /// Raised when a newer version is scheduled: the analysis of an older one stops early.
     pub analysis_cancel: Arc<AtomicBool>,
+    /// The schedule exploration in progress.
+    pub exploring: Option<Exploring>,
+    /// What the last exploration said about this version's warnings.
+    pub explored: Option<Explored>,
 }
 
 impl DocState {
@@ -72,11 +77,20 @@ impl DocState {
             job_versions: HashMap::new(),
             too_big_reported: false,
             analysis_cancel: Arc::new(AtomicBool::new(false)),
+            exploring: None,
+            explored: None,
         }
     }
 
-    /// Moves results and evaluation diagnostics through edits of the text.
+    /// Moves results and evaluation diagnostics through edits of the text. An exploration's
+    /// verdicts are about the text it ran: an edit drops them and cancels one in progress.
     pub fn track(&mut self, edits: &[ByteEdit]) {
+        if !edits.is_empty() {
+            self.explored = None;
+            if let Some(e) = self.exploring.take() {
+                e.cancel.cancel();
+            }
+        }
         for e in edits {
             self.results.apply_edit(e);
             for d in &mut self.eval_diagnostics {

@@ -8,7 +8,7 @@
 use std::path::Path;
 use std::time::Instant;
 
-use omega::explore::{explore, ExploreOptions};
+use omega_explore::{explore, ExploreOptions};
 use omega_llm::config::{LlmConfig, LlmOverrides};
 use omega_llm::Runtime;
 use omega_tests::repo_root;

@@ -52,6 +52,7 @@ mod limits;
 mod llm;
 mod llm_providers;
 mod lsp;
+mod lsp_explore;
 mod programs;
 mod session_state;
 mod tidy;

@@ -10,7 +10,8 @@ const LAYERS: &[(&str, &str, &[&str], bool)] = &[
     ("interp/analysis", "omega-analysis", &["omega-syntax"], false),
     ("interp/eval", "omega-eval", &["omega-syntax"], false),
     ("interp/llm", "omega-llm", &["omega-syntax", "omega-eval"], true),
-    ("interp/cli", "omega", &["omega-syntax", "omega-analysis", "omega-eval", "omega-llm"], true),
+    ("interp/explore", "omega-explore", &["omega-syntax", "omega-analysis", "omega-eval", "omega-llm"], false),
+    ("interp/cli", "omega", &["omega-syntax", "omega-analysis", "omega-eval", "omega-llm", "omega-explore"], true),
 ];
 
 /// Crates that mean I/O, async or a protocol: the pure layers must not link them.

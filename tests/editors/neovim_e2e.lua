@@ -190,6 +190,33 @@ local function main()
   check(":OmegaRunForm starts a run", ran and result and result.started == true, vim.inspect(result))
   check(":OmegaRunForm finishes", wait_status(uri, "done", n, 15000) ~= nil)
 
+  -- :OmegaExplore on the deadlock warning: reproduced with a seed, a Replay lens, no request.
+  before = requests_seen(fast_url)
+  vim.api.nvim_win_set_cursor(0, { 13, 0 })
+  local explored, started_explore = run_command(omega.explore)
+  check(":OmegaExplore starts an exploration", explored and started_explore and started_explore.started == true,
+    vim.inspect(started_explore))
+  local reproduced
+  vim.wait(15000, function()
+    reproduced = find_deadlock(buf)
+    return reproduced ~= nil and reproduced.message:find("reproduced with seed", 1, true) ~= nil
+  end, 20)
+  local seed = reproduced and reproduced.message:match("reproduced with seed (%d+)")
+  check(":OmegaExplore: the warning says reproduced with seed S", seed ~= nil, reproduced and reproduced.message)
+  local lens_title
+  vim.wait(5000, function()
+    for _, l in ipairs(vim.lsp.codelens.get(buf)) do
+      if l.command and l.command.title == ("▶ Replay seed %s"):format(seed) then
+        lens_title = l.command.title
+        return true
+      end
+    end
+    return false
+  end, 20)
+  check("code lenses refreshed: ▶ Replay seed S", lens_title ~= nil, vim.inspect(vim.lsp.codelens.get(buf)))
+  check("exploring asked the LLM server nothing", requests_seen(fast_url) == before,
+    ("requests %d -> %d"):format(before, requests_seen(fast_url)))
+
   local ok_clear, cleared = run_command(omega.clear_cache)
   check(":OmegaClearCache clears the cache", ok_clear and cleared and cleared.cleared == true, vim.inspect(cleared))
 

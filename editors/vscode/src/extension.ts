@@ -36,7 +36,7 @@ function withTrust(section: unknown): Record<string, unknown> {
 function currentSettings(): Record<string, unknown> {
   const c = vscode.workspace.getConfiguration("omega");
   const section: Record<string, unknown> = {};
-  for (const key of ["eval", "llm", "limits"]) {
+  for (const key of ["eval", "llm", "limits", "explore"]) {
     section[key] = c.get(key);
   }
   return withTrust(section);

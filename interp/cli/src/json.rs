@@ -1,7 +1,9 @@
 //! Diagnostics as JSON in the LSP shape (0-based lines, UTF-16 columns), as `omega check
-//! --format json` prints them: one object per diagnostic, with `file`.
+//! --format json` prints them: one object per diagnostic, with `file`; and the report of
+//! `omega explore --format json`.
 
 use omega_analysis::check;
+use omega_explore::Report;
 use omega_syntax::diagnostic::{render_human, Diagnostic, Severity};
 use omega_syntax::syntax::{SourceFile, Span};
 use serde_json::{json, Map, Value as Json};
@@ -100,6 +102,37 @@ pub fn file_uri(path: &str) -> String {
     } else {
         format!("file:{path}")
     }
+}
+
+/// The `omega explore --format json` object (interfaces.md); `uri` is what related places carry.
+pub fn explore_report(report: &Report, uri: &str) -> Json {
+    let file = &report.file;
+    let findings: Vec<Json> = report
+        .findings
+        .iter()
+        .map(|f| {
+            let related: Vec<Json> = f
+                .related
+                .iter()
+                .filter_map(|(m, s)| {
+                    s.map(|s| json!({"location": {"uri": uri, "range": lsp_range(file, s)}, "message": m}))
+                })
+                .collect();
+            json!({
+                "kind": f.kind,
+                "seed": f.seed,
+                "message": f.message,
+                "locks": f.locks,
+                "state": f.state,
+                "range": f.span.map(|s| lsp_range(file, s)),
+                "related": related,
+                "confirms": f.confirms.as_ref().map(|c| &c.0),
+                "detail": f.detail,
+                "replay": report.replay(f),
+            })
+        })
+        .collect();
+    json!({"file": &*file.name, "schedules": report.schedules, "findings": findings})
 }
 
 #[cfg(test)]

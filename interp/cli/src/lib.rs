@@ -2,8 +2,8 @@
 //!
 //! The layers below produce plain data; this crate and the language server are the only ones
 //! that know JSON. [`json`] renders diagnostics in the LSP shape that `omega check --format json`
-//! prints; [`explore`] runs a program under many schedules (`omega explore`); [`monitor`] counts and shows a run's LLM calls (`--stats`, the live status line).
+//! prints, and the report of `omega explore --format json` (the exploration itself is the
+//! `omega-explore` crate); [`monitor`] counts and shows a run's LLM calls (`--stats`, the live status line).
 
-pub mod explore;
 pub mod json;
 pub mod monitor;

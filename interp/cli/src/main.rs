@@ -672,8 +672,8 @@ fn explore(path: &Path, flags: &Flags) -> Result<ExitCode, Usage> {
     let text = read_file(path)?;
     let config = LlmConfig::resolve(Some(path), &flags.llm).map_err(|e| Usage(e.to_string()))?;
     let runtime = Runtime::new(&config).map_err(|e| Usage(e.message))?;
-    let defaults = omega::explore::ExploreOptions::default();
-    let options = omega::explore::ExploreOptions {
+    let defaults = omega_explore::ExploreOptions::default();
+    let options = omega_explore::ExploreOptions {
         schedules: flags.schedules.unwrap_or(defaults.schedules),
         seed: flags.seed.unwrap_or(defaults.seed),
         live: flags.live,
@@ -683,9 +683,9 @@ fn explore(path: &Path, flags: &Flags) -> Result<ExitCode, Usage> {
     if options.schedules == 0 {
         return Err(Usage("--schedules: needs at least 1".into()));
     }
-    let report = omega::explore::explore(path, &text, &runtime, &options);
+    let report = omega_explore::explore(path, &text, &runtime, &options);
     if flags.format_json {
-        println!("{}", report.json(&file_uri(path)));
+        println!("{}", omega::json::explore_report(&report, &file_uri(path)));
     } else {
         print!("{}", report.human());
     }

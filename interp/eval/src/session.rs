@@ -25,6 +25,8 @@ pub struct Session {
     machine: Machine,
     sources: Vec<SourceFile>,
     llm: Box<dyn LlmPort>,
+    /// The cancel token is the embedder's (`set_cancel_token`): runs do not reset it.
+    shared_cancel: bool,
 }
 
 /// Internal procedures the expander's derived forms call.
@@ -65,7 +67,7 @@ impl Session {
             machine.define_global(internal_name(name), Value::Null);
             machine.define_global(Symbol::intern(name), Value::Null);
         }
-        let mut session = Session { machine, sources: Vec::new(), llm };
+        let mut session = Session { machine, sources: Vec::new(), llm, shared_cancel: false };
         session.load_prelude();
         session
     }
@@ -108,6 +110,14 @@ impl Session {
     /// A token that stops the running evaluation from any thread.
     pub fn cancel_token(&self) -> CancelToken {
         self.machine.cancel.clone()
+    }
+
+    /// Makes `token` the one that stops this session's runs. It stays the embedder's: a run
+    /// does not reset it, so one token stops many sessions, and a cancel made before a run
+    /// starts stops it too (an exploration's runs, one after another).
+    pub fn set_cancel_token(&mut self, token: CancelToken) {
+        self.machine.cancel = token;
+        self.shared_cancel = true;
     }
 
     /// Makes `parallel` interleavings reproducible (`--schedule SEED`), and seeds `random`.
@@ -171,7 +181,9 @@ impl Session {
         }
         // Each run (a file, a REPL input, a buffer) has the whole step, time, memory and LLM
         // call budget, and is cancelled only by a cancel made while it runs.
-        self.machine.cancel.reset();
+        if !self.shared_cancel {
+            self.machine.cancel.reset();
+        }
         self.machine.start_budget();
         self.llm.start_run();
         for form in &parsed.data {

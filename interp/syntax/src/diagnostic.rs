@@ -44,6 +44,8 @@ pub enum Code {
     AnalysisIncomplete,
     EvalError,
     LlmError,
+    /// A problem exploring schedules showed that no static warning points at (LSP).
+    ScheduleFinding,
 }
 
 impl Code {
@@ -61,6 +63,7 @@ impl Code {
         Code::AnalysisIncomplete,
         Code::EvalError,
         Code::LlmError,
+        Code::ScheduleFinding,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -78,6 +81,7 @@ impl Code {
             Code::AnalysisIncomplete => "omega::analysis-incomplete",
             Code::EvalError => "omega::eval-error",
             Code::LlmError => "omega::llm-error",
+            Code::ScheduleFinding => "omega::schedule-finding",
         }
     }
 

@@ -1,5 +1,6 @@
 --- OmegaLLM for Neovim: the `omega` filetype, the omega-lsp language server, inline results,
---- and commands to run, cancel and read a program's output.
+--- commands to run, cancel and read a program's output, and to explore schedules for a
+--- deadlock or race warning (code lenses show "▶ Replay seed S" when one is reproduced).
 ---
 --- require("omega").setup({
 ---   trusted = { "~/src/agents" },      -- or true; elsewhere only analysis, never evaluation
@@ -17,6 +18,8 @@ local defaults = {
   settings = {},
   -- Show inline results (inlay hints) in omega buffers.
   inlay_hints = true,
+  -- Show code lenses (Run, Cancel, Replay seed S) in omega buffers.
+  code_lenses = true,
   -- Markers that make a folder the project root, nearest first in this order of preference.
   root_markers = { "omega.toml", ".git" },
 }
@@ -189,6 +192,17 @@ function M.start(bufnr)
       if M.config.inlay_hints and vim.lsp.inlay_hint then
         vim.lsp.inlay_hint.enable(true, { bufnr = buf })
       end
+      if M.config.code_lenses and vim.lsp.codelens then
+        -- Lenses follow the diagnostics: an exploration's verdict brings "▶ Replay seed S".
+        vim.lsp.codelens.refresh({ bufnr = buf })
+        vim.api.nvim_create_autocmd({ "DiagnosticChanged", "BufEnter", "InsertLeave" }, {
+          group = group,
+          buffer = buf,
+          callback = function()
+            vim.lsp.codelens.refresh({ bufnr = buf })
+          end,
+        })
+      end
     end,
   }, { bufnr = bufnr })
 end
@@ -232,6 +246,29 @@ function M.clear_cache(on_done)
   execute("omega.clearCache", {}, on_done)
 end
 
+local EXPLORABLE = { ["omega::deadlock-order"] = true, ["omega::self-deadlock"] = true, ["omega::race"] = true }
+
+--- Explores schedules for the deadlock or race warning nearest the cursor: the warning then
+--- says "reproduced with seed S" (with a "▶ Replay seed S" lens) or "not reproduced in N schedules".
+function M.explore(on_done)
+  local bufnr = vim.api.nvim_get_current_buf()
+  local row = vim.api.nvim_win_get_cursor(0)[1] - 1
+  local nearest, distance
+  for _, d in ipairs(vim.diagnostic.get(bufnr)) do
+    local lsp = d.user_data and d.user_data.lsp
+    if lsp and EXPLORABLE[lsp.code] and (not distance or math.abs(d.lnum - row) < distance) then
+      nearest, distance = lsp, math.abs(d.lnum - row)
+    end
+  end
+  if not nearest then
+    vim.notify("omega: no deadlock or race warning in this buffer to explore", vim.log.levels.WARN)
+    return
+  end
+  local data = nearest.data or {}
+  local target = { code = nearest.code, locks = data.locks or {}, state = data.state }
+  execute("omega.explore", { vim.uri_from_bufnr(bufnr), target }, on_done)
+end
+
 -- Setup ---------------------------------------------------------------------------------------
 
 function M.setup(opts)
@@ -261,6 +298,7 @@ function M.setup(opts)
     OmegaRunForm = { M.run_form, "Run the top-level form under the cursor" },
     OmegaCancel = { M.cancel, "Cancel the current file's run" },
     OmegaClearCache = { M.clear_cache, "Forget cached LLM answers" },
+    OmegaExplore = { M.explore, "Explore schedules for the deadlock or race warning nearest the cursor" },
     OmegaOutput = { M.show_output, "Show the output of runs in a scratch buffer" },
   }
   for name, spec in pairs(commands) do

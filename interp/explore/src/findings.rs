@@ -1,14 +1,12 @@
-//! Findings of `omega explore`: each distinct problem once (by kind, locations and locks),
+//! Findings of an exploration: each distinct problem once (by kind, locations and locks),
 //! with the first seed that showed it and the static diagnostic it confirms.
 
 use std::collections::BTreeSet;
 
 use omega_syntax::diagnostic::Diagnostic;
 use omega_syntax::syntax::{SourceFile, Span};
-use serde_json::{json, Value as Json};
 
-use super::outcome::{define_span, Outcome};
-use crate::json::lsp_range;
+use crate::outcome::{define_span, Outcome};
 
 #[derive(Clone, Debug)]
 pub struct Finding {
@@ -29,11 +27,29 @@ pub struct Finding {
     pub stand_ins: bool,
 }
 
+impl Finding {
+    /// Whether this finding is static diagnostic `d` happening: the same locks (deadlocks) or
+    /// the same shared variable (races).
+    pub fn confirms_diagnostic(&self, d: &Diagnostic) -> bool {
+        let mut locks = d.data.locks.clone();
+        locks.sort();
+        locks.dedup();
+        match (self.kind, d.code.as_str()) {
+            ("deadlock", "omega::deadlock-order") => locks == self.locks,
+            ("self-deadlock", "omega::self-deadlock") => locks == self.locks || locks.is_empty(),
+            ("race" | "divergent-outcome", "omega::race") => self.state.is_some() && d.data.state == self.state,
+            _ => false,
+        }
+    }
+}
+
 pub struct Report {
     pub file: SourceFile,
     pub schedules: u64,
     pub findings: Vec<Finding>,
     pub stand_in_runs: u64,
+    /// The exploration was cancelled before its budget of schedules ran out.
+    pub cancelled: bool,
     diagnostics: Vec<Diagnostic>,
     keys: BTreeSet<String>,
     /// The first run that finished without error: what other runs are compared with.
@@ -49,6 +65,7 @@ impl Report {
             schedules: 0,
             findings: Vec::new(),
             stand_in_runs: 0,
+            cancelled: false,
             diagnostics,
             keys: BTreeSet::new(),
             baseline: None,
@@ -198,13 +215,11 @@ impl Report {
                 self.push(f);
             }
         }
-        for i in 0..self.findings.len() {
-            let confirms = self.confirmed(&self.findings[i]);
-            self.findings[i].confirms = confirms;
-        }
     }
 
-    fn push(&mut self, f: Finding) {
+    /// Keeps `f` unless an earlier finding is the same problem; matched with the static
+    /// diagnostic it confirms as it comes, so a progress callback sees confirmations at once.
+    fn push(&mut self, mut f: Finding) {
         let mut places: Vec<String> =
             f.related.iter().filter_map(|r| r.1).map(|s| format!("{}-{}", s.start, s.end)).collect();
         places.extend(f.span.map(|s| format!("{}-{}", s.start, s.end)));
@@ -218,27 +233,29 @@ impl Report {
             _ => format!("{}|{}|{:?}", f.kind, places.join(","), f.state),
         };
         if self.keys.insert(key) {
+            f.confirms = self.confirmed(&f);
             self.findings.push(f);
         }
     }
 
     /// The static diagnostic with the same locks (deadlocks) or the same location (races).
     fn confirmed(&self, f: &Finding) -> Option<(String, String)> {
-        let d = self.diagnostics.iter().find(|d| {
-            let mut locks = d.data.locks.clone();
-            locks.sort();
-            locks.dedup();
-            match (f.kind, d.code.as_str()) {
-                ("deadlock", "omega::deadlock-order") => locks == f.locks,
-                ("self-deadlock", "omega::self-deadlock") => locks == f.locks || locks.is_empty(),
-                ("race" | "divergent-outcome", "omega::race") => f.state.is_some() && d.data.state == f.state,
-                _ => false,
-            }
-        })?;
+        let d = self.diagnostics.iter().find(|d| f.confirms_diagnostic(d))?;
         Some((d.code.as_str().to_string(), self.line_col(&d.span)))
     }
 
-    fn line_col(&self, span: &Span) -> String {
+    /// The static diagnostics of the explored text (what findings are matched with).
+    pub fn diagnostics(&self) -> &[Diagnostic] {
+        &self.diagnostics
+    }
+
+    /// The first finding that shows static diagnostic `d` happening.
+    pub fn confirming(&self, d: &Diagnostic) -> Option<&Finding> {
+        self.findings.iter().find(|f| f.confirms_diagnostic(d))
+    }
+
+    /// `LINE:COL` (1-based, columns in characters) of a span of the explored text.
+    pub fn line_col(&self, span: &Span) -> String {
         let (l, c) = self.file.lines.line_col(&self.file.text, span.start as usize);
         format!("{}:{}", l + 1, c + 1)
     }
@@ -284,35 +301,6 @@ impl Report {
             out.push_str(&format!("  replay: {}\n", self.replay(f)));
         }
         out
-    }
-
-    pub fn json(&self, uri: &str) -> Json {
-        let findings: Vec<Json> = self
-            .findings
-            .iter()
-            .map(|f| {
-                let related: Vec<Json> = f
-                    .related
-                    .iter()
-                    .filter_map(|(m, s)| {
-                        s.map(|s| json!({"location": {"uri": uri, "range": lsp_range(&self.file, s)}, "message": m}))
-                    })
-                    .collect();
-                json!({
-                    "kind": f.kind,
-                    "seed": f.seed,
-                    "message": f.message,
-                    "locks": f.locks,
-                    "state": f.state,
-                    "range": f.span.map(|s| lsp_range(&self.file, s)),
-                    "related": related,
-                    "confirms": f.confirms.as_ref().map(|c| &c.0),
-                    "detail": f.detail,
-                    "replay": self.replay(f),
-                })
-            })
-            .collect();
-        json!({"file": &*self.file.name, "schedules": self.schedules, "findings": findings})
     }
 }
 

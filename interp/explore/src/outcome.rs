@@ -8,7 +8,7 @@ use std::rc::Rc;
 
 use omega_eval::error::{ErrorKind, Loc};
 use omega_eval::printer::write_string;
-use omega_eval::{Limits, Output, RaceReport};
+use omega_eval::{CancelToken, Limits, Output, RaceReport};
 use omega_llm::Runtime;
 use omega_syntax::syntax::Span;
 
@@ -35,6 +35,8 @@ pub struct Outcome {
     pub decisions: u64,
     /// LLM answers that were stand-ins (no cached or scripted answer).
     pub stand_ins: u64,
+    /// The run was cancelled: what it left says nothing about the program.
+    pub cancelled: bool,
 }
 
 /// Program output split by the task that wrote it.
@@ -56,7 +58,15 @@ impl Output for TaskOutput {
 }
 
 impl Outcome {
-    pub fn run(runtime: &Runtime, name: &str, text: &str, seed: u64, limits: &Limits, live: bool) -> Outcome {
+    pub fn run(
+        runtime: &Runtime,
+        name: &str,
+        text: &str,
+        seed: u64,
+        limits: &Limits,
+        live: bool,
+        cancel: Option<&CancelToken>,
+    ) -> Outcome {
         let by_task = Rc::new(RefCell::new(BTreeMap::new()));
         let out = Box::new(TaskOutput { task: "main".into(), by_task: by_task.clone() });
         let (mut session, counts) = if live {
@@ -66,16 +76,21 @@ impl Outcome {
             (s, Some(counts))
         };
         session.set_limits(limits.clone());
+        if let Some(token) = cancel {
+            session.set_cancel_token(token.clone());
+        }
         session.set_schedule(seed);
         session.observe_races();
         let mut failure = None;
         let mut source = None;
+        let mut cancelled = false;
         let _ = session.run_source(name, text, |s, r| {
             source = Some(r.source);
             match r.result {
                 Ok(_) => ControlFlow::Continue(()),
                 Err(e) => {
-                    if !matches!(e.kind, ErrorKind::Exit(_)) {
+                    cancelled = e.kind == ErrorKind::Cancelled;
+                    if !matches!(e.kind, ErrorKind::Exit(_) | ErrorKind::Cancelled) {
                         failure = Some(Failure {
                             deadlock: e.kind == ErrorKind::Deadlock,
                             message: e.message.clone(),
@@ -122,6 +137,7 @@ impl Outcome {
             finals,
             decisions: session.schedule_decisions(),
             stand_ins: counts.map_or(0, |c| c.stand_ins.get()),
+            cancelled,
         }
     }
 }
