@@ -119,6 +119,35 @@ async function trusted(page, editorLines) {
     hoverText.includes("possible deadlock") && hoverText.includes("ledger-serializer"), hoverText || "no hover");
   await page.mouse.move(5, 300);
 
+  // The warning's quick fix "Reproduce by exploring schedules", through the language client:
+  // the warning gains its seed, a "▶ Replay seed S" lens appears, and the replay shows where
+  // each task is blocked. No request reaches the LLM server (stand-in answers).
+  const beforeExplore = await requestsSeen();
+  await page.keyboard.press("F1");
+  await page.locator(".quick-input-widget input").fill(":13:12");
+  await page.keyboard.press("Enter");
+  await page.waitForTimeout(200);
+  await page.keyboard.press("Control+.");
+  const action = page.locator(".action-widget .monaco-list-row", { hasText: "Reproduce by exploring schedules" }).first();
+  const offered = await action.waitFor({ state: "visible", timeout: 10000 }).then(() => true, () => false);
+  check("the deadlock warning offers the quick fix Reproduce by exploring schedules", offered);
+  if (offered) await action.click();
+  else await page.keyboard.press("Escape");
+  const lens = page.locator(".codelens-decoration a", { hasText: "Replay seed" }).first();
+  const lensShown = await lens.waitFor({ state: "visible", timeout: 60000 }).then(() => true, () => false);
+  check("exploring adds a ▶ Replay seed lens", lensShown, lensShown ? "" : await renderedText(editorLines));
+  if (lensShown) {
+    await lens.click();
+    const blocked = await until(async () => {
+      const t = await renderedText(editorLines);
+      return (t.match(/⏸ task \d+ waits for \S+-serializer/g) || []).length >= 2 ? t : undefined;
+    }, 20000);
+    check("Replay seed: the replayed deadlock shows each task's blocked place inline", !!blocked,
+      await renderedText(editorLines));
+  }
+  check("exploring and replaying sent nothing to the LLM server", (await requestsSeen()) === beforeExplore,
+    `requests ${beforeExplore} -> ${await requestsSeen()}`);
+
   // Edit and save: the run on save, the status bar, the inline answer.
   await editorLines.click();
   await page.keyboard.press("Control+End");
