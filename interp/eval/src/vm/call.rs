@@ -4,6 +4,7 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use super::code::Fast;
+use super::run::{push_new, take_slot};
 use super::sched::Wait;
 use super::{Closure, Flow, Frame, Machine};
 use crate::error::{Error, ErrorKind};
@@ -83,10 +84,10 @@ impl Machine {
             return Err(too_deep());
         }
         let extra = (closure.proto.locals - closure.proto.params) as usize;
-        if extra > 0 {
-            self.stack.resize(self.stack.len() + extra, Value::Unspecified);
+        for _ in 0..extra {
+            push_new(&mut self.stack, || Value::Unspecified);
         }
-        self.frames.push(Frame::Call { closure, pc: 0, fp: fp as u32 });
+        push_new(&mut self.frames, || Frame::Call { closure, pc: 0, fp: fp as u32 });
         Ok(())
     }
 
@@ -101,12 +102,12 @@ impl Machine {
             self.stack.swap(base + k, from + k);
         }
         self.stack.truncate(base + argc + 1);
-        let Value::Closure(c) = std::mem::take(&mut self.stack[base]) else {
+        let Value::Closure(c) = take_slot(&mut self.stack[base]) else {
             unreachable!("replace_frame: the callee is a closure")
         };
         let extra = (c.proto.locals - c.proto.params) as usize;
-        if extra > 0 {
-            self.stack.resize(self.stack.len() + extra, Value::Unspecified);
+        for _ in 0..extra {
+            push_new(&mut self.stack, || Value::Unspecified);
         }
         if let Some(Frame::Call { closure, pc, .. }) = self.frames.last_mut() {
             *closure = c;
@@ -131,10 +132,19 @@ impl Machine {
     /// the generic drop of every kind of frame.
     #[inline(always)]
     pub(super) fn pop_call_frame(&mut self) {
-        let Some(Frame::Call { closure, .. }) = self.frames.pop() else {
+        let len = self.frames.len();
+        let Some(Frame::Call { closure, .. }) = self.frames.last_mut() else {
             unreachable!("pop_call_frame: the running frame is a call frame")
         };
-        drop(closure);
+        // Only the closure is read out: moving the whole frame out would read back the `pc`
+        // just stored into it as part of a wider load, which the processor cannot forward.
+        // SAFETY: the closure is moved out and the frame, whose other fields are plain
+        // numbers, is then forgotten by shortening the vector, so nothing is dropped twice.
+        unsafe {
+            let closure = std::ptr::read(closure);
+            self.frames.set_len(len - 1);
+            drop(closure);
+        }
     }
 
     pub(super) fn arity_error(&self, f: &Value, got: usize) -> Error {

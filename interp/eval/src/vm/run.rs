@@ -318,7 +318,7 @@ impl Machine {
                     match &self.stack[callee] {
                         Value::Closure(c) if !c.proto.rest && c.proto.params == argc => {
                             // The frame takes over the callee's slot's reference.
-                            let Value::Closure(c) = std::mem::take(&mut self.stack[callee]) else { unreachable!() };
+                            let Value::Closure(c) = take_slot(&mut self.stack[callee]) else { unreachable!() };
                             clo = Rc::as_ptr(&c);
                             code = c.proto.code.as_slice();
                             self.enter(c, callee + 1)?;
@@ -414,7 +414,7 @@ impl Machine {
                             match code!()[pc] {
                                 // A test followed by a branch: branch at once.
                                 Op::JumpIfFalse(target) => pc = if t { pc + 1 } else { target as usize },
-                                _ => self.stack.push(Value::Bool(t)),
+                                _ => push_new(&mut self.stack, || Value::Bool(t)),
                             }
                             continue;
                         }
@@ -425,7 +425,7 @@ impl Machine {
                             _ => None,
                         };
                         if let Some(r) = sum {
-                            self.stack.push(Value::Int(r));
+                            push_new(&mut self.stack, || Value::Int(r));
                             continue;
                         }
                     }
@@ -455,6 +455,37 @@ impl Machine {
                 }
             }
         }
+    }
+}
+
+/// Pushes the value `make` builds straight into the vector's next slot. `Vec::push` takes a
+/// value built beforehand, which has to live in a temporary while the capacity check may
+/// grow (and so unwind); writing its tag byte and payload there and copying it out whole
+/// stalls the processor (a store it cannot forward to the wider load). Here the capacity is
+/// made first, so the value is built in place.
+#[inline(always)]
+pub(super) fn push_new<T>(v: &mut Vec<T>, make: impl FnOnce() -> T) {
+    if v.len() == v.capacity() {
+        v.reserve(1);
+    }
+    let len = v.len();
+    // SAFETY: there is room for one more element (reserved above); the length grows only
+    // after the slot is written, so a panic in `make` leaves the vector as it was.
+    unsafe {
+        v.as_mut_ptr().add(len).write(make());
+        v.set_len(len + 1);
+    }
+}
+
+/// Takes the value out of `slot`, leaving `Unspecified`, written in place (see `push_new`).
+#[inline(always)]
+pub(super) fn take_slot(slot: &mut Value) -> Value {
+    // SAFETY: the value is moved out and the slot overwritten at once, with nothing in
+    // between that could unwind and see the slot moved-from.
+    unsafe {
+        let v = std::ptr::read(slot);
+        std::ptr::write(slot, Value::Unspecified);
+        v
     }
 }
 
@@ -504,7 +535,8 @@ fn fast_builtin(op: Fast, stack: &mut Vec<Value>) -> bool {
             (Fast::IsZero, Int(a)) => Bool(*a == 0),
             _ => return false,
         };
-        stack[len - 1] = r;
+        // Written before the old value is dropped, so `r` goes straight into the slot.
+        drop(std::mem::replace(&mut stack[len - 1], r));
         return true;
     }
     let (a, b) = (&stack[len - 2], &stack[len - 1]);
@@ -536,7 +568,8 @@ fn fast_builtin(op: Fast, stack: &mut Vec<Value>) -> bool {
         }
         _ => return false,
     };
+    let a = std::mem::replace(&mut stack[len - 2], r);
     stack.truncate(len - 1);
-    stack[len - 2] = r;
+    drop(a);
     true
 }
