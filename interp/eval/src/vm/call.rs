@@ -4,7 +4,7 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use super::code::Fast;
-use super::run::{push_new, take_slot};
+use super::run::{holds_heap, push_new};
 use super::sched::Wait;
 use super::{Closure, Flow, Frame, Machine};
 use crate::error::{Error, ErrorKind};
@@ -98,13 +98,29 @@ impl Machine {
     pub(super) fn replace_frame(&mut self, fp: usize, argc: usize) {
         let base = fp - 1;
         let from = self.stack.len() - argc - 1;
-        for k in 0..=argc {
-            self.stack.swap(base + k, from + k);
-        }
-        self.stack.truncate(base + argc + 1);
-        let Value::Closure(c) = take_slot(&mut self.stack[base]) else {
-            unreachable!("replace_frame: the callee is a closure")
+        assert!(base <= from, "replace_frame: the callee is above the running frame");
+        // The running frame's values go, then the callee is taken out and its arguments move
+        // down to where the frame's arguments were.
+        // SAFETY: `base <= from < len` (asserted; `from` is in bounds as `len - argc - 1`).
+        // The length is cut to `base` first, so each value of `base..from` is dropped once
+        // here and those of `from..len` are moved once: the callee read out, the arguments
+        // copied (`ptr::copy` allows the overlap) into `fp..fp + argc`, and the callee's old
+        // slot rewritten with a plain value, before the length takes them back.
+        let callee = unsafe {
+            let p = self.stack.as_mut_ptr();
+            self.stack.set_len(base);
+            for i in base..from {
+                if holds_heap(&*p.add(i)) {
+                    std::ptr::drop_in_place(p.add(i));
+                }
+            }
+            let callee = std::ptr::read(p.add(from));
+            std::ptr::copy(p.add(from + 1), p.add(fp), argc);
+            std::ptr::write(p.add(base), Value::Unspecified);
+            self.stack.set_len(fp + argc);
+            callee
         };
+        let Value::Closure(c) = callee else { unreachable!("replace_frame: the callee is a closure") };
         let extra = (c.proto.locals - c.proto.params) as usize;
         for _ in 0..extra {
             push_new(&mut self.stack, || Value::Unspecified);

@@ -113,7 +113,7 @@ impl Machine {
         macro_rules! return_value {
             ($v:expr) => {{
                 let v = $v;
-                self.stack.truncate(fp - 1);
+                cut(&mut self.stack, fp - 1);
                 self.pop_call_frame();
                 if let Some(Frame::Call { closure, pc: p, fp: f }) = self.frames.last() {
                     clo = Rc::as_ptr(closure);
@@ -141,7 +141,7 @@ impl Machine {
                         if !fast_builtin(op, &mut self.stack) {
                             save_pc!();
                             let r = (p.f)(&mut self.ctx, &self.stack[len - n..])?;
-                            self.stack.truncate(len - n);
+                            cut(&mut self.stack, len - n);
                             self.stack.push(r);
                         }
                         if tail {
@@ -329,7 +329,7 @@ impl Machine {
                             let p = *p;
                             if argc as usize >= p.min && p.max.is_none_or(|m| argc as usize <= m) {
                                 let r = (p.f)(&mut self.ctx, &self.stack[callee + 1..])?;
-                                self.stack.truncate(callee);
+                                cut(&mut self.stack, callee);
                                 self.stack.push(r);
                                 if self.ctx.budget.work > 0 {
                                     save_pc!();
@@ -489,6 +489,44 @@ pub(super) fn take_slot(slot: &mut Value) -> Value {
     }
 }
 
+/// Whether dropping `v` has anything to do (it holds a reference count).
+#[inline(always)]
+pub(super) fn holds_heap(v: &Value) -> bool {
+    !matches!(
+        v,
+        Value::Unspecified
+            | Value::Undefined
+            | Value::Null
+            | Value::Bool(_)
+            | Value::Int(_)
+            | Value::Float(_)
+            | Value::Char(_)
+            | Value::Symbol(_)
+            | Value::Primitive(_)
+    )
+}
+
+/// Shortens the stack to `n` values. `Vec::truncate` calls the generic drop, out of line, for
+/// every value; here numbers, booleans and the like are skipped with a test of their tag.
+#[inline(always)]
+pub(super) fn cut(stack: &mut Vec<Value>, n: usize) {
+    let len = stack.len();
+    if n >= len {
+        return;
+    }
+    // SAFETY: the length is shortened first, so the values past it are owned by this loop
+    // alone and each is dropped once (a panicking drop leaks the rest, which is safe).
+    unsafe {
+        stack.set_len(n);
+        let p = stack.as_mut_ptr();
+        for i in n..len {
+            if holds_heap(&*p.add(i)) {
+                std::ptr::drop_in_place(p.add(i));
+            }
+        }
+    }
+}
+
 /// A copy of `v` for a push: the reference count is taken as by `clone`, and the value is
 /// copied as whole words straight from its slot. A derived `clone` builds the copy in a
 /// temporary field by field first, and reading it back whole stalls the processor on every
@@ -569,7 +607,7 @@ fn fast_builtin(op: Fast, stack: &mut Vec<Value>) -> bool {
         _ => return false,
     };
     let a = std::mem::replace(&mut stack[len - 2], r);
-    stack.truncate(len - 1);
+    cut(stack, len - 1);
     drop(a);
     true
 }
