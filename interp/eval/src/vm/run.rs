@@ -438,6 +438,11 @@ impl Machine {
                     let v = self.stack.pop().unwrap();
                     return_value!(v);
                 }
+                Op::ReturnLocal(i) => {
+                    // The frame's locals go with it: the value is moved out, not copied.
+                    let v = take_slot(&mut self.stack[fp + i as usize]);
+                    return_value!(v);
+                }
                 Op::Effect { op, argc } => {
                     let Value::Symbol(op) = clo!().proto.consts[op as usize] else { unreachable!() };
                     flow!(self.perform(op, argc as usize));
