@@ -362,7 +362,7 @@ impl Machine {
                         return self.deliver(v);
                     };
                     if !rest.is_empty() {
-                        self.frames.push(Frame::Compose { procs: procs.clone().into(), next: rest.len() });
+                        self.frames.push(Frame::Compose { procs: procs.clone().into(), next: rest.len() as u32 });
                     }
                     self.stack[callee] = last.clone();
                     self.apply(callee, argc)
@@ -417,16 +417,16 @@ impl Machine {
                 }
                 Frame::Guard { base, .. } => self.stack.truncate(base as usize),
                 Frame::WindAfter { after } => {
-                    self.frames.push(Frame::ReturnValue { value: v });
-                    return self.call_value(after, vec![]);
+                    self.frames.push(Frame::ReturnValue { value: Box::new(v) });
+                    return self.call_value(*after, vec![]);
                 }
-                Frame::ReturnValue { value } => v = value,
+                Frame::ReturnValue { value } => v = *value,
                 Frame::TailFrom { .. } => {}
                 Frame::Reraise { error } => {
                     return Err(error.take().unwrap_or_else(|| Error::new("error lost while unwinding")))
                 }
                 Frame::Force { promise, force_result } => {
-                    let Value::Object(o) = &promise else { unreachable!() };
+                    let Value::Object(o) = &*promise else { unreachable!() };
                     let Object::Promise(p) = &**o else { unreachable!() };
                     if let Promise::Forced(done) = &*p.borrow() {
                         v = done.clone();
@@ -434,13 +434,13 @@ impl Machine {
                     }
                     if force_result && promise_state(&v).is_some() {
                         // delay-force: this promise's value is the inner promise's.
-                        self.frames.push(Frame::Force { promise: promise.clone(), force_result: false });
+                        self.frames.push(Frame::Force { promise, force_result: false });
                         return self.force(v);
                     }
                     *p.borrow_mut() = Promise::Forced(v.clone());
                 }
                 Frame::Compose { procs, next } => {
-                    let f = procs[next - 1].clone();
+                    let f = procs[next as usize - 1].clone();
                     if next > 1 {
                         self.frames.push(Frame::Compose { procs, next: next - 1 });
                     }
@@ -455,8 +455,9 @@ impl Machine {
                 Frame::CrossResume { owner, depth } => {
                     return Ok(Flow::Suspend(Wait::AbortTo { owner, depth: depth as usize, value: v }))
                 }
-                Frame::ThenWind { thunk, after } => {
-                    self.frames.push(Frame::WindAfter { after });
+                Frame::ThenWind { thunk_after } => {
+                    let [thunk, after] = *thunk_after;
+                    self.frames.push(Frame::WindAfter { after: Box::new(after) });
                     return self.call_value(thunk, vec![]);
                 }
                 Frame::AbortRelease { k } => self.release_unresumed(&k),
@@ -479,7 +480,7 @@ impl Machine {
                 Frame::Guard { handler, base } if e.is_catchable() => {
                     self.stack.truncate(base as usize);
                     let condition = e.condition();
-                    return match self.call_value(handler, vec![condition]) {
+                    return match self.call_value(*handler, vec![condition]) {
                         Ok(_) => Ok(()),
                         Err(e2) => self.unwind(e2),
                     };
@@ -487,7 +488,7 @@ impl Machine {
                 Frame::AbortRelease { k } => self.release_unresumed(&k),
                 Frame::WindAfter { after } if e.is_catchable() => {
                     self.frames.push(Frame::Reraise { error: Rc::new(Cell::new(Some(e))) });
-                    return match self.call_value(after, vec![]) {
+                    return match self.call_value(*after, vec![]) {
                         Ok(_) => Ok(()),
                         Err(e2) => self.unwind(e2),
                     };
@@ -523,7 +524,7 @@ impl Machine {
                         return Err(Error::wrong_type("dynamic-wind", "procedure", a));
                     }
                 }
-                self.frames.push(Frame::ThenWind { thunk: args[1].clone(), after: args[2].clone() });
+                self.frames.push(Frame::ThenWind { thunk_after: Box::new([args[1].clone(), args[2].clone()]) });
                 self.call_value(args[0].clone(), vec![])
             }
             "eval" => self.eval_value(&args[0]),
@@ -574,11 +575,11 @@ impl Machine {
         match state {
             Promise::Forced(x) => self.deliver(x),
             Promise::Delayed(thunk) => {
-                self.frames.push(Frame::Force { promise: v, force_result: false });
+                self.frames.push(Frame::Force { promise: Box::new(v), force_result: false });
                 self.call_value(thunk, vec![])
             }
             Promise::DelayedForce(thunk) => {
-                self.frames.push(Frame::Force { promise: v, force_result: true });
+                self.frames.push(Frame::Force { promise: Box::new(v), force_result: true });
                 self.call_value(thunk, vec![])
             }
         }
