@@ -109,19 +109,23 @@ impl Machine {
         }
 
         // Returns `v` from the running frame: straight into a calling frame, or through
-        // `deliver` when a special frame is below.
+        // `deliver` when a special frame is below. The value goes at once into the callee's
+        // slot below the frame, where the caller expects it: held across the drops of the
+        // frame's values instead, it would sit in a temporary (see `push_new`).
         macro_rules! return_value {
             ($v:expr) => {{
                 let v = $v;
-                cut(&mut self.stack, fp - 1);
+                let callee_slot = std::mem::replace(&mut self.stack[fp - 1], v);
+                cut(&mut self.stack, fp);
+                drop_value(callee_slot);
                 self.pop_call_frame();
                 if let Some(Frame::Call { closure, pc: p, fp: f }) = self.frames.last() {
                     clo = Rc::as_ptr(closure);
                     code = closure.proto.code.as_slice();
                     pc = *p as usize;
                     fp = *f as usize;
-                    self.stack.push(v);
                 } else {
+                    let v = self.stack.pop().unwrap();
                     match self.deliver(v) {
                         Ok(Flow::Continue) => reload!(),
                         other => return other,
@@ -137,6 +141,14 @@ impl Machine {
                 let n = op.arity();
                 let len = self.stack.len();
                 match self.builtin_if_original(g, op) {
+                    // In tail position, a result on numbers goes straight to the caller,
+                    // without a round trip through the stack (the arguments go with the frame).
+                    Some(_)
+                        if tail && n == 2 && int_result(op, &self.stack[len - 2], &self.stack[len - 1]).is_some() =>
+                    {
+                        let r = int_result(op, &self.stack[len - 2], &self.stack[len - 1]).unwrap();
+                        return_value!(r);
+                    }
                     Some(p) => {
                         if !fast_builtin(op, &mut self.stack) {
                             save_pc!();
@@ -559,6 +571,34 @@ fn set_box(cell: &Value, v: Value) {
 
 fn used_early(name: &str) -> Error {
     Error::new(format!("{name}: used before its definition"))
+}
+
+/// `op` on two integers, when it does not overflow.
+#[inline(always)]
+fn int_result(op: Fast, a: &Value, b: &Value) -> Option<Value> {
+    let (Value::Int(a), Value::Int(b)) = (a, b) else { return None };
+    let (a, b) = (*a, *b);
+    Some(match op {
+        Fast::Add => Value::Int(a.checked_add(b)?),
+        Fast::Sub => Value::Int(a.checked_sub(b)?),
+        Fast::Mul => Value::Int(a.checked_mul(b)?),
+        Fast::Lt => Value::Bool(a < b),
+        Fast::Gt => Value::Bool(a > b),
+        Fast::Le => Value::Bool(a <= b),
+        Fast::Ge => Value::Bool(a >= b),
+        Fast::NumEq | Fast::IsEq => Value::Bool(a == b),
+        _ => return None,
+    })
+}
+
+/// Drops `v`, without the call of the generic drop when it holds no reference.
+#[inline(always)]
+fn drop_value(v: Value) {
+    if holds_heap(&v) {
+        drop(v)
+    } else {
+        std::mem::forget(v)
+    }
 }
 
 /// The common cases of a fast built-in, done in place on the stack without a call; `false`
