@@ -116,6 +116,16 @@ impl Machine {
             ($v:expr) => {{
                 let v = $v;
                 let callee_slot = std::mem::replace(&mut self.stack[fp - 1], v);
+                return_from_frame!(callee_slot);
+            }};
+        }
+        // The rest of a return, once the value is in the callee's slot (`callee_slot` is what
+        // the slot held). Each return site writes its value itself: a value built there (an
+        // integer result) is then stored straight from registers, where a value shared by all
+        // sites would be merged through a temporary.
+        macro_rules! return_from_frame {
+            ($callee_slot:expr) => {{
+                let callee_slot = $callee_slot;
                 cut(&mut self.stack, fp);
                 drop_value(callee_slot);
                 self.pop_call_frame();
@@ -146,8 +156,14 @@ impl Machine {
                     Some(_)
                         if tail && n == 2 && int_result(op, &self.stack[len - 2], &self.stack[len - 1]).is_some() =>
                     {
-                        let r = int_result(op, &self.stack[len - 2], &self.stack[len - 1]).unwrap();
-                        return_value!(r);
+                        let r = int_result(op, &self.stack[len - 2], &self.stack[len - 1]);
+                        let slot = &mut self.stack[fp - 1];
+                        let callee_slot = match r {
+                            Some(IntResult::Int(r)) => std::mem::replace(slot, Value::Int(r)),
+                            Some(IntResult::Bool(t)) => std::mem::replace(slot, Value::Bool(t)),
+                            None => unreachable!("checked above"),
+                        };
+                        return_from_frame!(callee_slot);
                     }
                     Some(p) => {
                         if !fast_builtin(op, &mut self.stack) {
@@ -573,20 +589,27 @@ fn used_early(name: &str) -> Error {
     Error::new(format!("{name}: used before its definition"))
 }
 
+/// The result of a fast built-in on two integers, apart from `Value` so that each kind is
+/// stored where it goes without a temporary.
+enum IntResult {
+    Int(i64),
+    Bool(bool),
+}
+
 /// `op` on two integers, when it does not overflow.
 #[inline(always)]
-fn int_result(op: Fast, a: &Value, b: &Value) -> Option<Value> {
+fn int_result(op: Fast, a: &Value, b: &Value) -> Option<IntResult> {
     let (Value::Int(a), Value::Int(b)) = (a, b) else { return None };
     let (a, b) = (*a, *b);
     Some(match op {
-        Fast::Add => Value::Int(a.checked_add(b)?),
-        Fast::Sub => Value::Int(a.checked_sub(b)?),
-        Fast::Mul => Value::Int(a.checked_mul(b)?),
-        Fast::Lt => Value::Bool(a < b),
-        Fast::Gt => Value::Bool(a > b),
-        Fast::Le => Value::Bool(a <= b),
-        Fast::Ge => Value::Bool(a >= b),
-        Fast::NumEq | Fast::IsEq => Value::Bool(a == b),
+        Fast::Add => IntResult::Int(a.checked_add(b)?),
+        Fast::Sub => IntResult::Int(a.checked_sub(b)?),
+        Fast::Mul => IntResult::Int(a.checked_mul(b)?),
+        Fast::Lt => IntResult::Bool(a < b),
+        Fast::Gt => IntResult::Bool(a > b),
+        Fast::Le => IntResult::Bool(a <= b),
+        Fast::Ge => IntResult::Bool(a >= b),
+        Fast::NumEq | Fast::IsEq => IntResult::Bool(a == b),
         _ => return None,
     })
 }
