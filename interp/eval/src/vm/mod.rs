@@ -11,6 +11,8 @@ pub mod code;
 mod effects;
 pub mod pct;
 mod races;
+#[cfg(test)]
+mod returns_tests;
 mod run;
 mod sched;
 
