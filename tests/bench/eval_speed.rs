@@ -3,7 +3,7 @@
 //! `cargo bench -p omega-tests --bench eval_speed` (builds the release `omega` first). Guile
 //! compiles a script on its first run and caches it, so a warm-up run precedes the timed ones.
 //! `OMEGA_BIN=/path/to/omega` measures that build instead of the fresh one. Reports the median
-//! of several runs, the ratios to Guile with its JIT (the default) and to
+//! of several runs (omega and the two Guile settings in turn, round after round), the ratios to Guile with its JIT (the default) and to
 //! Guile's bytecode interpreter alone (`GUILE_JIT_THRESHOLD=-1`), and peak memory (via
 //! /usr/bin/time).
 
@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-const RUNS: usize = 7;
+const RUNS: usize = 9;
 /// `empty` measures start-up alone; `deep-recursion` is 1,000,000 nested non-tail calls.
 const PROGRAMS: &[&str] =
     &["fib", "tail-loop", "deep-recursion", "sort", "strings", "closures", "hash-strings", "empty"];
@@ -36,15 +36,23 @@ fn main() {
     for name in PROGRAMS {
         let dir = root.join("tests/bench/programs");
         let omega_file = dir.join(format!("{name}.omega"));
-        let t_omega = median(|| run(Command::new(&omega).arg("run").arg(&omega_file)));
-        let peak = peak_kib(&omega, &omega_file);
         let file = dir.join(format!("{name}.scm"));
-        let t_guile = guile.as_ref().map(|g| {
+        if let Some(g) = &guile {
             run(Command::new(g).arg(&file)); // compiles and caches
-            median(|| run(Command::new(g).arg(&file)))
-        });
-        let t_interp =
-            guile.as_ref().map(|g| median(|| run(Command::new(g).arg(&file).env("GUILE_JIT_THRESHOLD", "-1"))));
+        }
+        // The three are run in turn, round after round, so that a change of load on a shared
+        // machine falls on all of them alike.
+        let mut times: [Vec<Duration>; 3] = Default::default();
+        for _ in 0..RUNS {
+            times[0].push(run(Command::new(&omega).arg("run").arg(&omega_file)));
+            if let Some(g) = &guile {
+                times[1].push(run(Command::new(g).arg(&file)));
+                times[2].push(run(Command::new(g).arg(&file).env("GUILE_JIT_THRESHOLD", "-1")));
+            }
+        }
+        let [t_omega, t_guile, t_interp] = times.map(median);
+        let t_omega = t_omega.expect("omega ran");
+        let peak = peak_kib(&omega, &omega_file);
         let show = |t: Option<Duration>| t.map(|g| format!("{:.1}ms", ms(g))).unwrap_or_else(|| "-".into());
         let ratio = |t: Option<Duration>| {
             t.map(|g| format!("{:.2}x", t_omega.as_secs_f64() / g.as_secs_f64())).unwrap_or_else(|| "-".into())
@@ -73,10 +81,10 @@ fn run(cmd: &mut Command) -> Duration {
     start.elapsed()
 }
 
-fn median(mut f: impl FnMut() -> Duration) -> Duration {
-    let mut times: Vec<Duration> = (0..RUNS).map(|_| f()).collect();
+/// The median of the times, if there are any.
+fn median(mut times: Vec<Duration>) -> Option<Duration> {
     times.sort();
-    times[RUNS / 2]
+    times.get(times.len() / 2).copied()
 }
 
 /// Peak resident memory of one run, in KiB, if /usr/bin/time is there.

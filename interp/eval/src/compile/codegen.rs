@@ -222,7 +222,15 @@ impl Codegen<'_> {
             }
             Expr::Local(v) => {
                 self.load(*v, span);
-                self.ret(tail, span);
+                let st = self.st();
+                match st.code.last_mut() {
+                    // Returning a plain local, as in a recursion's base case: one instruction.
+                    Some(op @ Op::Local(_)) if tail => {
+                        let Op::Local(slot) = *op else { unreachable!() };
+                        *op = Op::ReturnLocal(slot);
+                    }
+                    _ => self.ret(tail, span),
+                }
             }
             Expr::Global(s) => {
                 let g = self.globals.id(*s);

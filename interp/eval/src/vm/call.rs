@@ -4,6 +4,7 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use super::code::Fast;
+use super::run::{holds_heap, push_new};
 use super::sched::Wait;
 use super::{Closure, Flow, Frame, Machine};
 use crate::error::{Error, ErrorKind};
@@ -83,10 +84,10 @@ impl Machine {
             return Err(too_deep());
         }
         let extra = (closure.proto.locals - closure.proto.params) as usize;
-        if extra > 0 {
-            self.stack.resize(self.stack.len() + extra, Value::Unspecified);
+        for _ in 0..extra {
+            push_new(&mut self.stack, || Value::Unspecified);
         }
-        self.frames.push(Frame::Call { closure, pc: 0, fp: fp as u32 });
+        push_new(&mut self.frames, || Frame::Call { closure, pc: 0, fp: fp as u32 });
         Ok(())
     }
 
@@ -97,16 +98,32 @@ impl Machine {
     pub(super) fn replace_frame(&mut self, fp: usize, argc: usize) {
         let base = fp - 1;
         let from = self.stack.len() - argc - 1;
-        for k in 0..=argc {
-            self.stack.swap(base + k, from + k);
-        }
-        self.stack.truncate(base + argc + 1);
-        let Value::Closure(c) = std::mem::take(&mut self.stack[base]) else {
-            unreachable!("replace_frame: the callee is a closure")
+        assert!(base <= from, "replace_frame: the callee is above the running frame");
+        // The running frame's values go, then the callee is taken out and its arguments move
+        // down to where the frame's arguments were.
+        // SAFETY: `base <= from < len` (asserted; `from` is in bounds as `len - argc - 1`).
+        // The length is cut to `base` first, so each value of `base..from` is dropped once
+        // here and those of `from..len` are moved once: the callee read out, the arguments
+        // copied (`ptr::copy` allows the overlap) into `fp..fp + argc`, and the callee's old
+        // slot rewritten with a plain value, before the length takes them back.
+        let callee = unsafe {
+            let p = self.stack.as_mut_ptr();
+            self.stack.set_len(base);
+            for i in base..from {
+                if holds_heap(&*p.add(i)) {
+                    std::ptr::drop_in_place(p.add(i));
+                }
+            }
+            let callee = std::ptr::read(p.add(from));
+            std::ptr::copy(p.add(from + 1), p.add(fp), argc);
+            std::ptr::write(p.add(base), Value::Unspecified);
+            self.stack.set_len(fp + argc);
+            callee
         };
+        let Value::Closure(c) = callee else { unreachable!("replace_frame: the callee is a closure") };
         let extra = (c.proto.locals - c.proto.params) as usize;
-        if extra > 0 {
-            self.stack.resize(self.stack.len() + extra, Value::Unspecified);
+        for _ in 0..extra {
+            push_new(&mut self.stack, || Value::Unspecified);
         }
         if let Some(Frame::Call { closure, pc, .. }) = self.frames.last_mut() {
             *closure = c;
@@ -131,10 +148,19 @@ impl Machine {
     /// the generic drop of every kind of frame.
     #[inline(always)]
     pub(super) fn pop_call_frame(&mut self) {
-        let Some(Frame::Call { closure, .. }) = self.frames.pop() else {
+        let len = self.frames.len();
+        let Some(Frame::Call { closure, .. }) = self.frames.last_mut() else {
             unreachable!("pop_call_frame: the running frame is a call frame")
         };
-        drop(closure);
+        // Only the closure is read out: moving the whole frame out would read back the `pc`
+        // just stored into it as part of a wider load, which the processor cannot forward.
+        // SAFETY: the closure is moved out and the frame, whose other fields are plain
+        // numbers, is then forgotten by shortening the vector, so nothing is dropped twice.
+        unsafe {
+            let closure = std::ptr::read(closure);
+            self.frames.set_len(len - 1);
+            drop(closure);
+        }
     }
 
     pub(super) fn arity_error(&self, f: &Value, got: usize) -> Error {
@@ -336,7 +362,7 @@ impl Machine {
                         return self.deliver(v);
                     };
                     if !rest.is_empty() {
-                        self.frames.push(Frame::Compose { procs: procs.clone().into(), next: rest.len() });
+                        self.frames.push(Frame::Compose { procs: procs.clone().into(), next: rest.len() as u32 });
                     }
                     self.stack[callee] = last.clone();
                     self.apply(callee, argc)
@@ -391,16 +417,16 @@ impl Machine {
                 }
                 Frame::Guard { base, .. } => self.stack.truncate(base as usize),
                 Frame::WindAfter { after } => {
-                    self.frames.push(Frame::ReturnValue { value: v });
-                    return self.call_value(after, vec![]);
+                    self.frames.push(Frame::ReturnValue { value: Box::new(v) });
+                    return self.call_value(*after, vec![]);
                 }
-                Frame::ReturnValue { value } => v = value,
+                Frame::ReturnValue { value } => v = *value,
                 Frame::TailFrom { .. } => {}
                 Frame::Reraise { error } => {
                     return Err(error.take().unwrap_or_else(|| Error::new("error lost while unwinding")))
                 }
                 Frame::Force { promise, force_result } => {
-                    let Value::Object(o) = &promise else { unreachable!() };
+                    let Value::Object(o) = &*promise else { unreachable!() };
                     let Object::Promise(p) = &**o else { unreachable!() };
                     if let Promise::Forced(done) = &*p.borrow() {
                         v = done.clone();
@@ -408,13 +434,13 @@ impl Machine {
                     }
                     if force_result && promise_state(&v).is_some() {
                         // delay-force: this promise's value is the inner promise's.
-                        self.frames.push(Frame::Force { promise: promise.clone(), force_result: false });
+                        self.frames.push(Frame::Force { promise, force_result: false });
                         return self.force(v);
                     }
                     *p.borrow_mut() = Promise::Forced(v.clone());
                 }
                 Frame::Compose { procs, next } => {
-                    let f = procs[next - 1].clone();
+                    let f = procs[next as usize - 1].clone();
                     if next > 1 {
                         self.frames.push(Frame::Compose { procs, next: next - 1 });
                     }
@@ -429,8 +455,9 @@ impl Machine {
                 Frame::CrossResume { owner, depth } => {
                     return Ok(Flow::Suspend(Wait::AbortTo { owner, depth: depth as usize, value: v }))
                 }
-                Frame::ThenWind { thunk, after } => {
-                    self.frames.push(Frame::WindAfter { after });
+                Frame::ThenWind { thunk_after } => {
+                    let [thunk, after] = *thunk_after;
+                    self.frames.push(Frame::WindAfter { after: Box::new(after) });
                     return self.call_value(thunk, vec![]);
                 }
                 Frame::AbortRelease { k } => self.release_unresumed(&k),
@@ -453,7 +480,7 @@ impl Machine {
                 Frame::Guard { handler, base } if e.is_catchable() => {
                     self.stack.truncate(base as usize);
                     let condition = e.condition();
-                    return match self.call_value(handler, vec![condition]) {
+                    return match self.call_value(*handler, vec![condition]) {
                         Ok(_) => Ok(()),
                         Err(e2) => self.unwind(e2),
                     };
@@ -461,7 +488,7 @@ impl Machine {
                 Frame::AbortRelease { k } => self.release_unresumed(&k),
                 Frame::WindAfter { after } if e.is_catchable() => {
                     self.frames.push(Frame::Reraise { error: Rc::new(Cell::new(Some(e))) });
-                    return match self.call_value(after, vec![]) {
+                    return match self.call_value(*after, vec![]) {
                         Ok(_) => Ok(()),
                         Err(e2) => self.unwind(e2),
                     };
@@ -497,7 +524,7 @@ impl Machine {
                         return Err(Error::wrong_type("dynamic-wind", "procedure", a));
                     }
                 }
-                self.frames.push(Frame::ThenWind { thunk: args[1].clone(), after: args[2].clone() });
+                self.frames.push(Frame::ThenWind { thunk_after: Box::new([args[1].clone(), args[2].clone()]) });
                 self.call_value(args[0].clone(), vec![])
             }
             "eval" => self.eval_value(&args[0]),
@@ -548,11 +575,11 @@ impl Machine {
         match state {
             Promise::Forced(x) => self.deliver(x),
             Promise::Delayed(thunk) => {
-                self.frames.push(Frame::Force { promise: v, force_result: false });
+                self.frames.push(Frame::Force { promise: Box::new(v), force_result: false });
                 self.call_value(thunk, vec![])
             }
             Promise::DelayedForce(thunk) => {
-                self.frames.push(Frame::Force { promise: v, force_result: true });
+                self.frames.push(Frame::Force { promise: Box::new(v), force_result: true });
                 self.call_value(thunk, vec![])
             }
         }

@@ -60,6 +60,8 @@ pub enum Op {
         k: u16,
     },
     Return,
+    /// Returns local `i` (`Local(i)` then `Return`).
+    ReturnLocal(u32),
     /// `(effect op a…)`: constant `op` holds the op symbol; `argc` arguments are on the stack.
     Effect {
         op: u32,

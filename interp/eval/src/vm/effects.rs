@@ -43,7 +43,7 @@ impl Machine {
         let handler = self.stack.pop().unwrap();
         let body = self.stack.pop().unwrap();
         let base = self.stack.len() as u32;
-        self.frames.push(Frame::Guard { handler, base });
+        self.frames.push(Frame::Guard { handler: Box::new(handler), base });
         self.call_value(body, vec![])
     }
 

@@ -11,6 +11,8 @@ pub mod code;
 mod effects;
 pub mod pct;
 mod races;
+#[cfg(test)]
+mod returns_tests;
 mod run;
 mod sched;
 
@@ -64,7 +66,9 @@ pub struct HandlerSet {
     pub ret: Option<Value>,
 }
 
-/// One entry of a task's frame stack.
+/// One entry of a task's frame stack: 24 bytes, the size of a call frame, so that deep
+/// recursion takes no more memory than it needs; the rarer frames that hold values keep them
+/// in a box.
 #[derive(Clone)]
 pub enum Frame {
     /// A running procedure: its closure, the next instruction, and where its locals start.
@@ -79,21 +83,21 @@ pub enum Frame {
     /// while the task still waits for it).
     Release { lock: Rc<Lock>, held: bool },
     /// A `guard` form: catches errors raised above it.
-    Guard { handler: Value, base: u32 },
+    Guard { handler: Box<Value>, base: u32 },
     /// `dynamic-wind`: calls `after` when the thunk above returns.
-    WindAfter { after: Value },
+    WindAfter { after: Box<Value> },
     /// Delivers `value` when the `after` thunk above returns.
-    ReturnValue { value: Value },
+    ReturnValue { value: Box<Value> },
     /// Goes on raising `error` when the `after` thunk above returns.
     Reraise { error: Rc<Cell<Option<Error>>> },
     /// Stores the result of forcing `promise`.
-    Force { promise: Value, force_result: bool },
+    Force { promise: Box<Value>, force_result: bool },
     /// `(compose f g …)`: calls the remaining procedures on the value, right to left.
-    Compose { procs: Rc<[Value]>, next: usize },
+    Compose { procs: Rc<[Value]>, next: u32 },
     /// The bottom of a parallel task: calls the value if it is a procedure of no arguments.
     TaskEntry,
     /// `dynamic-wind` after `before` returned: calls `thunk`, then `after`.
-    ThenWind { thunk: Value, after: Value },
+    ThenWind { thunk_after: Box<[Value; 2]> },
     /// Marks where a cross-task handler clause runs; resuming its continuation cuts back here.
     /// A clause that returns instead aborts to the handler: frame `depth` of task `owner`.
     CrossResume { owner: TaskId, depth: u32 },
@@ -101,6 +105,9 @@ pub enum Frame {
     /// fails without resuming it (a handler abort), they are released and it cannot resume.
     AbortRelease { k: Rc<Continuation> },
 }
+
+// Frames that hold more than a call frame's closure and two numbers box it (see `Frame`).
+const _: () = assert!(std::mem::size_of::<Frame>() == 24);
 
 /// Limits on one evaluation.
 #[derive(Clone, Debug)]

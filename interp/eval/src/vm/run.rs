@@ -109,19 +109,33 @@ impl Machine {
         }
 
         // Returns `v` from the running frame: straight into a calling frame, or through
-        // `deliver` when a special frame is below.
+        // `deliver` when a special frame is below. The value goes at once into the callee's
+        // slot below the frame, where the caller expects it: held across the drops of the
+        // frame's values instead, it would sit in a temporary (see `push_new`).
         macro_rules! return_value {
             ($v:expr) => {{
                 let v = $v;
-                self.stack.truncate(fp - 1);
+                let callee_slot = std::mem::replace(&mut self.stack[fp - 1], v);
+                return_from_frame!(callee_slot);
+            }};
+        }
+        // The rest of a return, once the value is in the callee's slot (`callee_slot` is what
+        // the slot held). Each return site writes its value itself: a value built there (an
+        // integer result) is then stored straight from registers, where a value shared by all
+        // sites would be merged through a temporary.
+        macro_rules! return_from_frame {
+            ($callee_slot:expr) => {{
+                let callee_slot = $callee_slot;
+                cut(&mut self.stack, fp);
+                drop_value(callee_slot);
                 self.pop_call_frame();
                 if let Some(Frame::Call { closure, pc: p, fp: f }) = self.frames.last() {
                     clo = Rc::as_ptr(closure);
                     code = closure.proto.code.as_slice();
                     pc = *p as usize;
                     fp = *f as usize;
-                    self.stack.push(v);
                 } else {
+                    let v = self.stack.pop().unwrap();
                     match self.deliver(v) {
                         Ok(Flow::Continue) => reload!(),
                         other => return other,
@@ -137,11 +151,25 @@ impl Machine {
                 let n = op.arity();
                 let len = self.stack.len();
                 match self.builtin_if_original(g, op) {
+                    // In tail position, a result on numbers goes straight to the caller,
+                    // without a round trip through the stack (the arguments go with the frame).
+                    Some(_)
+                        if tail && n == 2 && int_result(op, &self.stack[len - 2], &self.stack[len - 1]).is_some() =>
+                    {
+                        let r = int_result(op, &self.stack[len - 2], &self.stack[len - 1]);
+                        let slot = &mut self.stack[fp - 1];
+                        let callee_slot = match r {
+                            Some(IntResult::Int(r)) => std::mem::replace(slot, Value::Int(r)),
+                            Some(IntResult::Bool(t)) => std::mem::replace(slot, Value::Bool(t)),
+                            None => unreachable!("checked above"),
+                        };
+                        return_from_frame!(callee_slot);
+                    }
                     Some(p) => {
                         if !fast_builtin(op, &mut self.stack) {
                             save_pc!();
                             let r = (p.f)(&mut self.ctx, &self.stack[len - n..])?;
-                            self.stack.truncate(len - n);
+                            cut(&mut self.stack, len - n);
                             self.stack.push(r);
                         }
                         if tail {
@@ -318,7 +346,7 @@ impl Machine {
                     match &self.stack[callee] {
                         Value::Closure(c) if !c.proto.rest && c.proto.params == argc => {
                             // The frame takes over the callee's slot's reference.
-                            let Value::Closure(c) = std::mem::take(&mut self.stack[callee]) else { unreachable!() };
+                            let Value::Closure(c) = take_slot(&mut self.stack[callee]) else { unreachable!() };
                             clo = Rc::as_ptr(&c);
                             code = c.proto.code.as_slice();
                             self.enter(c, callee + 1)?;
@@ -329,7 +357,7 @@ impl Machine {
                             let p = *p;
                             if argc as usize >= p.min && p.max.is_none_or(|m| argc as usize <= m) {
                                 let r = (p.f)(&mut self.ctx, &self.stack[callee + 1..])?;
-                                self.stack.truncate(callee);
+                                cut(&mut self.stack, callee);
                                 self.stack.push(r);
                                 if self.ctx.budget.work > 0 {
                                     save_pc!();
@@ -414,7 +442,7 @@ impl Machine {
                             match code!()[pc] {
                                 // A test followed by a branch: branch at once.
                                 Op::JumpIfFalse(target) => pc = if t { pc + 1 } else { target as usize },
-                                _ => self.stack.push(Value::Bool(t)),
+                                _ => push_new(&mut self.stack, || Value::Bool(t)),
                             }
                             continue;
                         }
@@ -425,7 +453,7 @@ impl Machine {
                             _ => None,
                         };
                         if let Some(r) = sum {
-                            self.stack.push(Value::Int(r));
+                            push_new(&mut self.stack, || Value::Int(r));
                             continue;
                         }
                     }
@@ -436,6 +464,11 @@ impl Machine {
                 }
                 Op::Return => {
                     let v = self.stack.pop().unwrap();
+                    return_value!(v);
+                }
+                Op::ReturnLocal(i) => {
+                    // The frame's locals go with it: the value is moved out, not copied.
+                    let v = take_slot(&mut self.stack[fp + i as usize]);
                     return_value!(v);
                 }
                 Op::Effect { op, argc } => {
@@ -453,6 +486,75 @@ impl Machine {
                     let p = if force_result { Promise::DelayedForce(thunk) } else { Promise::Delayed(thunk) };
                     self.stack.push(Value::object(Object::Promise(RefCell::new(p))));
                 }
+            }
+        }
+    }
+}
+
+/// Pushes the value `make` builds straight into the vector's next slot. `Vec::push` takes a
+/// value built beforehand, which has to live in a temporary while the capacity check may
+/// grow (and so unwind); writing its tag byte and payload there and copying it out whole
+/// stalls the processor (a store it cannot forward to the wider load). Here the capacity is
+/// made first, so the value is built in place.
+#[inline(always)]
+pub(super) fn push_new<T>(v: &mut Vec<T>, make: impl FnOnce() -> T) {
+    if v.len() == v.capacity() {
+        v.reserve(1);
+    }
+    let len = v.len();
+    // SAFETY: there is room for one more element (reserved above); the length grows only
+    // after the slot is written, so a panic in `make` leaves the vector as it was.
+    unsafe {
+        v.as_mut_ptr().add(len).write(make());
+        v.set_len(len + 1);
+    }
+}
+
+/// Takes the value out of `slot`, leaving `Unspecified`, written in place (see `push_new`).
+#[inline(always)]
+pub(super) fn take_slot(slot: &mut Value) -> Value {
+    // SAFETY: the value is moved out and the slot overwritten at once, with nothing in
+    // between that could unwind and see the slot moved-from.
+    unsafe {
+        let v = std::ptr::read(slot);
+        std::ptr::write(slot, Value::Unspecified);
+        v
+    }
+}
+
+/// Whether dropping `v` has anything to do (it holds a reference count).
+#[inline(always)]
+pub(super) fn holds_heap(v: &Value) -> bool {
+    !matches!(
+        v,
+        Value::Unspecified
+            | Value::Undefined
+            | Value::Null
+            | Value::Bool(_)
+            | Value::Int(_)
+            | Value::Float(_)
+            | Value::Char(_)
+            | Value::Symbol(_)
+            | Value::Primitive(_)
+    )
+}
+
+/// Shortens the stack to `n` values. `Vec::truncate` calls the generic drop, out of line, for
+/// every value; here numbers, booleans and the like are skipped with a test of their tag.
+#[inline(always)]
+pub(super) fn cut(stack: &mut Vec<Value>, n: usize) {
+    let len = stack.len();
+    if n >= len {
+        return;
+    }
+    // SAFETY: the length is shortened first, so the values past it are owned by this loop
+    // alone and each is dropped once (a panicking drop leaks the rest, which is safe).
+    unsafe {
+        stack.set_len(n);
+        let p = stack.as_mut_ptr();
+        for i in n..len {
+            if holds_heap(&*p.add(i)) {
+                std::ptr::drop_in_place(p.add(i));
             }
         }
     }
@@ -487,6 +589,41 @@ fn used_early(name: &str) -> Error {
     Error::new(format!("{name}: used before its definition"))
 }
 
+/// The result of a fast built-in on two integers, apart from `Value` so that each kind is
+/// stored where it goes without a temporary.
+enum IntResult {
+    Int(i64),
+    Bool(bool),
+}
+
+/// `op` on two integers, when it does not overflow.
+#[inline(always)]
+fn int_result(op: Fast, a: &Value, b: &Value) -> Option<IntResult> {
+    let (Value::Int(a), Value::Int(b)) = (a, b) else { return None };
+    let (a, b) = (*a, *b);
+    Some(match op {
+        Fast::Add => IntResult::Int(a.checked_add(b)?),
+        Fast::Sub => IntResult::Int(a.checked_sub(b)?),
+        Fast::Mul => IntResult::Int(a.checked_mul(b)?),
+        Fast::Lt => IntResult::Bool(a < b),
+        Fast::Gt => IntResult::Bool(a > b),
+        Fast::Le => IntResult::Bool(a <= b),
+        Fast::Ge => IntResult::Bool(a >= b),
+        Fast::NumEq | Fast::IsEq => IntResult::Bool(a == b),
+        _ => return None,
+    })
+}
+
+/// Drops `v`, without the call of the generic drop when it holds no reference.
+#[inline(always)]
+fn drop_value(v: Value) {
+    if holds_heap(&v) {
+        drop(v)
+    } else {
+        std::mem::forget(v)
+    }
+}
+
 /// The common cases of a fast built-in, done in place on the stack without a call; `false`
 /// (stack untouched) leaves the rest (other number types, errors) to the primitive itself.
 #[inline(always)]
@@ -504,7 +641,8 @@ fn fast_builtin(op: Fast, stack: &mut Vec<Value>) -> bool {
             (Fast::IsZero, Int(a)) => Bool(*a == 0),
             _ => return false,
         };
-        stack[len - 1] = r;
+        // Written before the old value is dropped, so `r` goes straight into the slot.
+        drop(std::mem::replace(&mut stack[len - 1], r));
         return true;
     }
     let (a, b) = (&stack[len - 2], &stack[len - 1]);
@@ -536,7 +674,8 @@ fn fast_builtin(op: Fast, stack: &mut Vec<Value>) -> bool {
         }
         _ => return false,
     };
-    stack.truncate(len - 1);
-    stack[len - 2] = r;
+    let a = std::mem::replace(&mut stack[len - 2], r);
+    cut(stack, len - 1);
+    drop(a);
     true
 }

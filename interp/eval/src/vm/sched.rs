@@ -354,10 +354,10 @@ impl Machine {
             Resume::Raise(e) => Err(e),
             Resume::AfterThunks { afters, then } => {
                 self.frames.push(match then {
-                    Ok(value) => Frame::ReturnValue { value },
+                    Ok(value) => Frame::ReturnValue { value: Box::new(value) },
                     Err(error) => Frame::Reraise { error: Rc::new(Cell::new(Some(error))) },
                 });
-                self.frames.extend(afters.into_iter().rev().map(|after| Frame::WindAfter { after }));
+                self.frames.extend(afters.into_iter().rev().map(|after| Frame::WindAfter { after: Box::new(after) }));
                 self.deliver(Value::Unspecified)
             }
             Resume::Granted { call } => self.granted(call),
@@ -628,7 +628,7 @@ impl Machine {
                 // A lock handed over while the task waited to run is held all the same.
                 Frame::Release { lock, held } if held || lock.holder.get() == Some(t) => self.release(&lock),
                 Frame::Release { lock, .. } => lock.remove_waiter(t),
-                Frame::WindAfter { after } => afters.push(after),
+                Frame::WindAfter { after } => afters.push(*after),
                 _ => {}
             }
         }
@@ -655,7 +655,7 @@ impl Machine {
             match f {
                 Frame::Release { lock, held } if held || lock.holder.get() == Some(owner) => self.release(&lock),
                 Frame::Release { lock, .. } => lock.remove_waiter(owner),
-                Frame::WindAfter { after } => afters.push(after),
+                Frame::WindAfter { after } => afters.push(*after),
                 _ => {}
             }
         }
