@@ -212,6 +212,8 @@ fn the_in_flight_cap_bounds_parallel_calls() {
 fn a_failing_task_cancels_its_siblings_and_their_requests() {
     let server = LlmServer::start();
     server.on("hang", Reply::hang());
+    // Task 2 fails only once the other two are waiting on the server.
+    server.on("think", Reply::echo().once_in_flight(3));
     let cache = TempDir::new("cancel");
     let (mut s, out) = session(&served(&server, &cache));
     let r = run_in(

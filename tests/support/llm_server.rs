@@ -33,6 +33,8 @@ pub struct Reply {
     retry_after: Option<String>,
     /// Uses left; `None`: unlimited.
     times: Option<usize>,
+    /// Answer only once this many requests are in flight (this one included).
+    with_in_flight: Option<usize>,
 }
 
 #[derive(Clone, Debug)]
@@ -99,6 +101,13 @@ impl Reply {
         self
     }
 
+    /// Answers only once `n` requests are in flight, this one included: orders the answer
+    /// after other requests without guessing a delay.
+    pub fn once_in_flight(mut self, n: usize) -> Reply {
+        self.with_in_flight = Some(n);
+        self
+    }
+
     /// Applies to the first `n` matching requests only.
     pub fn times(mut self, n: usize) -> Reply {
         self.times = Some(n);
@@ -106,7 +115,7 @@ impl Reply {
     }
 
     fn new(action: Action) -> Reply {
-        Reply { action, delay: Duration::ZERO, retry_after: None, times: None }
+        Reply { action, delay: Duration::ZERO, retry_after: None, times: None, with_in_flight: None }
     }
 }
 
@@ -389,6 +398,14 @@ async fn handle(
     }
 
     let reply = choose(state, &prompt);
+    if let Some(n) = reply.with_in_flight {
+        while state.in_flight.load(Ordering::SeqCst) < n {
+            if pause(stream, buffer, Duration::from_millis(5)).await.is_err() {
+                state.disconnects.fetch_add(1, Ordering::SeqCst);
+                return Err(());
+            }
+        }
+    }
     if !reply.delay.is_zero() {
         let paused = Instant::now();
         if pause(stream, buffer, reply.delay).await.is_err() {
