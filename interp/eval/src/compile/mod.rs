@@ -5,6 +5,7 @@ pub mod codegen;
 pub mod core;
 pub mod expand;
 pub mod macros;
+mod own_name;
 
 use std::rc::Rc;
 
@@ -31,5 +32,6 @@ pub fn compile_toplevel(
         }
         e
     })?;
+    own_name::resolve(&node, &mut ex.vars);
     Ok(codegen::compile_toplevel(&node, &ex.vars, globals, source, hidden))
 }

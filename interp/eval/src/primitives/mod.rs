@@ -283,6 +283,17 @@ pub(crate) mod testing {
         }
     }
 
+    /// No LLM, for programs that perform no effects.
+    pub struct NoLlm;
+
+    impl crate::vm::LlmPort for NoLlm {
+        fn submit(&mut self, _: u64, _: &crate::vm::LlmWork) {}
+        fn cancel(&mut self, _: u64) {}
+        fn next(&mut self, _: Option<std::time::Duration>) -> Option<crate::vm::LlmEvent> {
+            None
+        }
+    }
+
     pub fn ctx() -> Ctx {
         Ctx::new(Box::new(SharedOutput::default()))
     }

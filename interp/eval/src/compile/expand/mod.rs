@@ -262,7 +262,7 @@ impl<'e> Expander<'e> {
 
     fn new_var(&mut self, name: Symbol, letrec: bool) -> VarId {
         let owner = self.current_fn();
-        self.vars.push(VarInfo { name, owner, assigned: false, captured: false, letrec });
+        self.vars.push(VarInfo { name, owner, assigned: false, captured: false, letrec, own_procedure: None });
         self.vars.len() - 1
     }
 
