@@ -45,6 +45,11 @@ pub trait Output {
     fn failure(&mut self) -> Option<String> {
         None
     }
+
+    /// Writes out what is still buffered (at the end of a run); why that failed, as `failure`.
+    fn flush(&mut self) -> Option<String> {
+        self.failure()
+    }
 }
 
 /// The state primitives may touch besides their arguments.
