@@ -170,3 +170,25 @@ fn a_program_writing_to_a_full_or_closed_stdout_stops_with_an_error() {
     assert_eq!(status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("error: cannot write to stdout: Broken pipe"), "{stderr}");
 }
+
+/// Output small enough to stay in the buffer until the program ends is written then, and a
+/// failure to write it fails the run as well.
+#[test]
+fn buffered_output_to_a_full_stdout_fails_the_run() {
+    use std::process::{Command, Stdio};
+
+    let dir = TempDir::new("error-places");
+    std::fs::write(dir.join("hello.omega"), "(display \"hello\")\n").unwrap();
+    for (args, place) in [(&["run", "hello.omega"][..], "hello.omega"), (&["eval", "(+ 1 2)"][..], "<eval>")] {
+        let full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+        let ran = Command::new(omega_tests::cli::omega_bin())
+            .args(args)
+            .current_dir(dir.path())
+            .stdout(Stdio::from(full))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&ran.stderr);
+        assert_eq!(ran.status.code(), Some(1), "{args:?}: {stderr}");
+        assert_eq!(stderr, format!("{place}: error: cannot write to stdout: No space left on device (os error 28)\n"));
+    }
+}

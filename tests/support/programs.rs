@@ -68,3 +68,23 @@ pub fn run(cfg: &LlmConfig, text: &str) -> Run {
     let (mut s, out) = session(cfg);
     run_in(&mut s, &out, text)
 }
+
+/// A copy of the scripted answers `script` without their `delay_ms` (which only make an example
+/// look like a real LLM at work), in a file of this process: for runs that measure the
+/// evaluator, not sleeps.
+pub fn without_delays(script: &Path) -> std::path::PathBuf {
+    let text = std::fs::read_to_string(script).unwrap();
+    let undelayed: Vec<String> = text
+        .lines()
+        .map(|l| match l.find(", delay_ms = ") {
+            Some(i) => format!("{}{}", &l[..i], &l[l[i..].find(" }").map_or(l.len(), |j| i + j)..]),
+            None => l.to_string(),
+        })
+        .collect();
+    let undelayed = undelayed.join("\n");
+    assert!(!undelayed.contains("delay_ms"), "a delay this does not remove: {undelayed}");
+    let name = script.file_stem().unwrap().to_string_lossy();
+    let path = std::env::temp_dir().join(format!("omega-{name}-undelayed-{}.toml", std::process::id()));
+    std::fs::write(&path, undelayed).unwrap();
+    path
+}

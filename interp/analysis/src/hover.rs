@@ -44,11 +44,12 @@ struct Seen {
 }
 
 /// What the file shows about one serializer: its nestings, the other serializers held at
-/// each (gate candidates, by the other serializer of the nesting), the findings naming it.
+/// each (gate candidates, by the other serializer of the nesting; named only when a verdict
+/// needs them), the findings naming it.
 #[derive(Default)]
 struct Facts<'d> {
     seen: BTreeSet<Seen>,
-    gates: BTreeMap<String, Vec<BTreeSet<String>>>,
+    gates: BTreeMap<String, Vec<Vec<LockId>>>,
     diags: Vec<&'d Diagnostic>,
 }
 
@@ -78,17 +79,17 @@ pub fn notes(ctx: &Context<'_>, diags: &[Diagnostic]) -> Vec<LockOrderNote> {
             break;
         }
         let task = task_label(ctx, e);
+        let line = ctx.line(e.token);
         for h in &e.held {
             let (LockId::Made(outer), LockId::Made(inner)) = (&h.lock, &e.lock) else { continue };
             if outer == inner {
                 continue;
             }
-            let line = ctx.line(e.token);
             for (me, other, rel) in [(*inner, &h.lock, Rel::After), (*outer, &e.lock, Rel::Before)] {
                 if let Some(f) = facts.get_mut(&me) {
                     let other_name = ctx.lock(other);
                     f.seen.insert(Seen { line, rel, other: other_name.clone(), task: task.clone() });
-                    f.gates.entry(other_name).or_default().push(others_held(ctx, e, &h.lock, &e.lock));
+                    f.gates.entry(other_name).or_default().push(others_held(e, &h.lock, &e.lock));
                 }
             }
         }
@@ -141,7 +142,7 @@ fn note_for(ctx: &Context<'_>, id: BindingId, lock: &LockId, facts: &Facts<'_>) 
         parts.push(format!("{rel} {other} at line {}{task}", s.line));
         last_other = Some(&s.other);
     }
-    let verdict = verdict(&facts.diags, seen, &facts.gates);
+    let verdict = verdict(ctx, &facts.diags, seen, &facts.gates);
     let text = if parts.is_empty() {
         let reentry = facts
             .diags
@@ -161,15 +162,20 @@ fn note_for(ctx: &Context<'_>, id: BindingId, lock: &LockId, facts: &Facts<'_>) 
 }
 
 /// Serializers held at a nesting besides the two it orders: gate candidates.
-fn others_held(ctx: &Context<'_>, e: &Acquire, a: &LockId, b: &LockId) -> BTreeSet<String> {
+fn others_held(e: &Acquire, a: &LockId, b: &LockId) -> Vec<LockId> {
     e.held
         .iter()
         .filter(|h| &h.lock != a && &h.lock != b && !matches!(h.lock, LockId::Unknown | LockId::Param { .. }))
-        .map(|h| ctx.lock(&h.lock))
+        .map(|h| h.lock.clone())
         .collect()
 }
 
-fn verdict(diags: &[&Diagnostic], seen: &BTreeSet<Seen>, gates: &BTreeMap<String, Vec<BTreeSet<String>>>) -> String {
+fn verdict(
+    ctx: &Context<'_>,
+    diags: &[&Diagnostic],
+    seen: &BTreeSet<Seen>,
+    gates: &BTreeMap<String, Vec<Vec<LockId>>>,
+) -> String {
     if diags.iter().any(|d| d.code == Code::DeadlockOrder) {
         return "possible deadlock".into();
     }
@@ -189,11 +195,13 @@ fn verdict(diags: &[&Diagnostic], seen: &BTreeSet<Seen>, gates: &BTreeMap<String
     if diags.iter().any(|d| d.code == Code::LockOrderLatent) {
         return "inverted, but never in tasks that run at the same time".into();
     }
+    let names = |locks: &[LockId]| -> BTreeSet<String> { locks.iter().map(|l| ctx.lock(l)).collect() };
     for other in inverted {
         let sets = &gates[other];
-        let mut common = sets[0].clone();
+        let mut common = names(&sets[0]);
         for s in &sets[1..] {
-            common = common.intersection(s).cloned().collect();
+            let these = names(s);
+            common.retain(|name| these.contains(name));
         }
         if let Some(gate) = common.iter().next() {
             return format!("inverted, always under `{gate}`");

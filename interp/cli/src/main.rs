@@ -250,6 +250,13 @@ impl Output for Stdout {
         let e = self.failed.as_ref()?;
         Some(format!("cannot write to stdout: {e}"))
     }
+
+    fn flush(&mut self) -> Option<String> {
+        if self.failed.is_none() {
+            self.failed = self.out.flush().err();
+        }
+        self.failure()
+    }
 }
 
 impl Drop for Stdout {
@@ -350,8 +357,15 @@ fn run_file(path: &Path, flags: &Flags) -> Result<ExitCode, Usage> {
             ControlFlow::Break(())
         }
     });
+    let failed = failed.or_else(|| unwritten(s, &name));
     running.report(flags);
     finish(&name, &text, outcome.map(|_| ()), failed)
+}
+
+/// Flushes the program's output at the end of a run: a failure to write it (a full disk)
+/// fails the run, which otherwise looks as if it succeeded.
+fn unwritten(s: &mut Session, name: &str) -> Option<(u8, String)> {
+    s.flush_output().map(|message| (1, format!("{name}: error: {message}")))
 }
 
 /// How an evaluation error ends the program: `(exit N)` with code N and nothing on stderr,
@@ -412,6 +426,7 @@ fn eval_text(text: &str, flags: &Flags) -> Result<ExitCode, Usage> {
         line.push('\n');
         s.write_output(&line);
     }
+    let failed = failed.or_else(|| unwritten(s, "<eval>"));
     running.report(flags);
     let code = finish("<eval>", text, outcome.map(|_| ()), failed);
     drop(running);

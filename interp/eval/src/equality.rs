@@ -86,7 +86,8 @@ const HASH_NODE_LIMIT: usize = 64;
 
 /// A hash consistent with `eqv` (when `eqv` is true) or with `equal`.
 pub fn hash_value<H: Hasher>(v: &Value, eqv: bool, state: &mut H) {
-    if eqv {
+    // Atoms (most keys) hash without the work list and its allocation.
+    if eqv || !matches!(v, Value::Pair(_) | Value::Vector(_)) {
         hash_atom(v, state);
         return;
     }

@@ -151,6 +151,12 @@ impl Session {
         self.machine.ctx.out.write_str(text);
     }
 
+    /// Writes out the program's buffered output: why it could not be written, if it could not
+    /// (a host reports that as an error: the output a user expects is lost).
+    pub fn flush_output(&mut self) -> Option<String> {
+        self.machine.ctx.out.flush()
+    }
+
     pub fn steps(&self) -> u64 {
         self.machine.steps
     }

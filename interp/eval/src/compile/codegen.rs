@@ -154,6 +154,8 @@ impl Codegen<'_> {
         let parent = depth - 1;
         let from = if self.fns[parent].id == self.vars[v].owner {
             CaptureFrom::Local(self.fns[parent].slots[&v])
+        } else if self.vars[v].own_procedure == Some(self.fns[parent].id) {
+            CaptureFrom::OwnClosure
         } else {
             CaptureFrom::Capture(self.capture(parent, v))
         };
@@ -171,6 +173,13 @@ impl Codegen<'_> {
                 (true, false) => Op::LocalBox(slot),
                 (false, true) => Op::LocalChecked(slot),
                 (false, false) => Op::Local(slot),
+            }
+        } else if info.own_procedure.is_some_and(|p| self.fns.iter().any(|f| f.id == p)) {
+            // The variable's own procedure, or one inside it, naming it (see `own_name`).
+            if info.own_procedure == Some(self.fns.last().unwrap().id) {
+                Op::OwnClosure
+            } else {
+                Op::Capture(self.capture(self.fns.len() - 1, v))
             }
         } else {
             let i = self.capture(self.fns.len() - 1, v);

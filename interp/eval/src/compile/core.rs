@@ -19,6 +19,10 @@ pub struct VarInfo {
     pub captured: bool,
     /// Bound by `letrec`/internal `define`: may be read before it is initialised.
     pub letrec: bool,
+    /// For a `letrec` variable never assigned and bound to a procedure: that procedure, in
+    /// which (and in whose nested procedures) the variable is the running closure itself
+    /// (see `own_name`).
+    pub own_procedure: Option<usize>,
 }
 
 impl VarInfo {

@@ -5,6 +5,7 @@ pub mod codegen;
 pub mod core;
 pub mod expand;
 pub mod macros;
+mod own_name;
 
 use std::rc::Rc;
 
@@ -25,11 +26,15 @@ pub fn compile_toplevel(
     hidden: bool,
 ) -> Result<Rc<Proto>, Error> {
     let mut ex = expand::Expander::new(env, hidden);
-    let node = ex.toplevel(form).map_err(|mut e| {
+    let expanded = ex.toplevel(form);
+    let mut vars = std::mem::take(&mut ex.vars);
+    env.end_form();
+    let node = expanded.map_err(|mut e| {
         if let Some(loc) = &mut e.loc {
             loc.source = source;
         }
         e
     })?;
-    Ok(codegen::compile_toplevel(&node, &ex.vars, globals, source, hidden))
+    own_name::resolve(&node, &mut vars);
+    Ok(codegen::compile_toplevel(&node, &vars, globals, source, hidden))
 }

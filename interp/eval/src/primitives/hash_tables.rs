@@ -53,17 +53,17 @@ fn is_hash_table(_: &mut Ctx, args: &[Value]) -> R {
     boolean(matches!(&args[0], Value::Object(o) if matches!(&**o, Object::Table(t) if !t.is_sicp)))
 }
 
-fn set(name: &str, args: &[Value]) -> R {
-    table_set(hash_table(name, &args[0])?, &args[1], args[2].clone());
+fn set(ctx: &Ctx, name: &str, args: &[Value]) -> R {
+    table_set(ctx, hash_table(name, &args[0])?, &args[1], args[2].clone())?;
     unspecified()
 }
 
-fn hash_table_set(_: &mut Ctx, args: &[Value]) -> R {
-    set("hash-table-set!", args)
+fn hash_table_set(ctx: &mut Ctx, args: &[Value]) -> R {
+    set(ctx, "hash-table-set!", args)
 }
 
-fn hash_set(_: &mut Ctx, args: &[Value]) -> R {
-    set("hash-set!", args)
+fn hash_set(ctx: &mut Ctx, args: &[Value]) -> R {
+    set(ctx, "hash-set!", args)
 }
 
 fn hash_table_ref_default(_: &mut Ctx, args: &[Value]) -> R {
@@ -236,5 +236,21 @@ mod tests {
         assert_eq!(show(call_in(&mut c, "hash-table-count", &[h.clone()])), "10000");
         assert_eq!(show(call_in(&mut c, "hash-table-ref/default", &[h, list(&[int(9999), s("k")]), int(-1)])), "9999");
         let _ = Value::Null;
+    }
+
+    /// The last doubling of a table is as large as all it holds: it is refused before it is
+    /// allocated, even when the allocator's count of live bytes does not show the table.
+    #[test]
+    fn a_table_that_would_outgrow_the_memory_budget_fails_before_growing() {
+        let mut ctx = ctx();
+        ctx.budget.start(Some(1 << 20));
+        let table = call_in(&mut ctx, "make-hash-table", &[]).unwrap();
+        let failed =
+            (0..1_000_000).find_map(|i| call_in(&mut ctx, "hash-table-set!", &[table.clone(), int(i), int(i)]).err());
+        let e = failed.expect("the table stops growing within the budget");
+        assert!(e.message.starts_with("memory limit exceeded"), "{}", e.message);
+        let count = show(call_in(&mut ctx, "hash-table-count", &[table]));
+        let count: u64 = count.parse().unwrap();
+        assert!((4_000..=16_384).contains(&count), "{count} entries within 1 MB");
     }
 }

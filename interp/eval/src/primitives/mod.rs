@@ -45,6 +45,11 @@ pub trait Output {
     fn failure(&mut self) -> Option<String> {
         None
     }
+
+    /// Writes out what is still buffered (at the end of a run); why that failed, as `failure`.
+    fn flush(&mut self) -> Option<String> {
+        self.failure()
+    }
 }
 
 /// The state primitives may touch besides their arguments.
@@ -258,8 +263,19 @@ fn table_get(t: &Table, k: &Value) -> Option<Value> {
     t.entries.borrow().get(&table_key(t, k)).cloned()
 }
 
-fn table_set(t: &Table, k: &Value, v: Value) {
-    t.entries.borrow_mut().insert(table_key(t, k), v);
+/// Sets `k` to `v` in `t`. A table's entries and index double when full, so its last growth
+/// allocates as much as everything before it: the memory budget is asked for that growth
+/// first, and a table that would pass the limit fails before allocating and copying it.
+fn table_set(ctx: &Ctx, t: &Table, k: &Value, v: Value) -> Result<(), Error> {
+    let key = table_key(t, k);
+    let mut entries = t.entries.borrow_mut();
+    if entries.len() == entries.capacity() && !entries.contains_key(&key) {
+        // An entry (its hash, key and value) and its slot in the index, with the index's slack.
+        let entry_bytes = std::mem::size_of::<(usize, crate::value::Key, Value)>() + 2 * std::mem::size_of::<usize>();
+        ctx.budget.reserve((entries.capacity() as u64).saturating_mul(entry_bytes as u64))?;
+    }
+    entries.insert(key, v);
+    Ok(())
 }
 
 #[cfg(test)]
@@ -280,6 +296,17 @@ pub(crate) mod testing {
     impl Output for SharedOutput {
         fn write_str(&mut self, text: &str) {
             self.0.borrow_mut().push_str(text);
+        }
+    }
+
+    /// No LLM, for programs that perform no effects.
+    pub struct NoLlm;
+
+    impl crate::vm::LlmPort for NoLlm {
+        fn submit(&mut self, _: u64, _: &crate::vm::LlmWork) {}
+        fn cancel(&mut self, _: u64) {}
+        fn next(&mut self, _: Option<std::time::Duration>) -> Option<crate::vm::LlmEvent> {
+            None
         }
     }
 

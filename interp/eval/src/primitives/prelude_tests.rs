@@ -3,22 +3,9 @@
 //! `error: MESSAGE`) and, with `check_out`, the program's output.
 
 use std::ops::ControlFlow;
-use std::time::Duration;
 
-use super::testing::SharedOutput;
+use super::testing::{NoLlm, SharedOutput};
 use crate::session::Session;
-use crate::vm::{LlmEvent, LlmPort, LlmWork};
-
-/// No LLM: these programs perform no effects.
-struct NoLlm;
-
-impl LlmPort for NoLlm {
-    fn submit(&mut self, _: u64, _: &LlmWork) {}
-    fn cancel(&mut self, _: u64) {}
-    fn next(&mut self, _: Option<Duration>) -> Option<LlmEvent> {
-        None
-    }
-}
 
 /// The last form's printed result and the program's output.
 fn eval(program: &str) -> (String, String) {

@@ -37,8 +37,8 @@ fn read_table(ctx: &mut Ctx, args: &[Value]) -> R {
     Ok(Value::object(Object::Table(snapshot)))
 }
 
-fn add_entry(_: &mut Ctx, args: &[Value]) -> R {
-    table_set(table("add-entry", &args[0])?, &args[1], args[2].clone());
+fn add_entry(ctx: &mut Ctx, args: &[Value]) -> R {
+    table_set(ctx, table("add-entry", &args[0])?, &args[1], args[2].clone())?;
     unspecified()
 }
 

@@ -45,10 +45,10 @@ fn lookup(_: &mut Ctx, args: &[Value]) -> R {
 }
 
 /// `(insert! k v t)`, `(insert! k1 k2 v t)`: returns `ok`.
-fn insert(_: &mut Ctx, args: &[Value]) -> R {
+fn insert(ctx: &mut Ctx, args: &[Value]) -> R {
     let (t, rest) = args.split_last().expect("arity checked");
     let (v, keys) = rest.split_last().expect("arity checked");
-    table_set(table("insert!", t)?, &key(keys), v.clone());
+    table_set(ctx, table("insert!", t)?, &key(keys), v.clone())?;
     Ok(Value::sym("ok"))
 }
 
@@ -70,7 +70,7 @@ fn op_table(ctx: &mut Ctx) -> Value {
 /// `(put op type item)`: returns `ok`, as SICP's `insert!` does.
 fn put(ctx: &mut Ctx, args: &[Value]) -> R {
     let t = op_table(ctx);
-    table_set(table("put", &t)?, &key(&args[..2]), args[2].clone());
+    table_set(ctx, table("put", &t)?, &key(&args[..2]), args[2].clone())?;
     Ok(Value::sym("ok"))
 }
 

@@ -460,6 +460,10 @@ impl Machine {
                     self.frames.push(Frame::WindAfter { after: Box::new(after) });
                     return self.call_value(thunk, vec![]);
                 }
+                Frame::AbortRelease { k } if super::effects::holds_winds(&k) => {
+                    self.leave_unresumed(&k, Frame::ReturnValue { value: v });
+                    v = Value::Unspecified;
+                }
                 Frame::AbortRelease { k } => self.release_unresumed(&k),
             }
         }
@@ -481,6 +485,13 @@ impl Machine {
                     self.stack.truncate(base as usize);
                     let condition = e.condition();
                     return match self.call_value(*handler, vec![condition]) {
+                        Ok(_) => Ok(()),
+                        Err(e2) => self.unwind(e2),
+                    };
+                }
+                Frame::AbortRelease { k } if e.is_catchable() && super::effects::holds_winds(&k) => {
+                    self.leave_unresumed(&k, Frame::Reraise { error: Rc::new(Cell::new(Some(e))) });
+                    return match self.deliver(Value::Unspecified) {
                         Ok(_) => Ok(()),
                         Err(e2) => self.unwind(e2),
                     };

@@ -27,6 +27,9 @@ pub enum Op {
     /// Stores a fresh box holding `Undefined` in local `i` (entry of a `letrec` scope).
     NewBox(u32),
     Capture(u32),
+    /// The running procedure's own closure: how a local procedure names itself (no capture
+    /// of the variable that holds it, which would be a reference cycle).
+    OwnClosure,
     CaptureBox(u32),
     CaptureBoxChecked(u32),
     SetCaptureBox(u32),
@@ -166,6 +169,9 @@ impl Fast {
 pub enum CaptureFrom {
     Local(u32),
     Capture(u32),
+    /// The closure of the procedure that makes it (a nested procedure naming the local
+    /// procedure it is inside).
+    OwnClosure,
 }
 
 /// A compiled procedure (or a compiled top-level form, a procedure of no arguments).

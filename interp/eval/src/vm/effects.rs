@@ -87,7 +87,7 @@ impl Machine {
     fn run_clause(&mut self, set: &HandlerSet, op: Symbol, args: Vec<Value>, k: Continuation) -> Result<Flow, Error> {
         let (_, list_form, proc) = set.clauses.iter().find(|c| c.0 == op).unwrap();
         let k = Rc::new(k);
-        if k.one_shot && k.cross.is_none() {
+        if (k.one_shot || holds_winds(&k)) && k.cross.is_none() {
             self.frames.push(Frame::AbortRelease { k: k.clone() });
         }
         let k = Value::object(Object::Continuation(k));
@@ -117,6 +117,23 @@ impl Machine {
         for f in &k.frames {
             if let Frame::Release { lock, held: true } = f {
                 self.release(lock);
+            }
+        }
+    }
+
+    /// A handler clause finished without resuming `k`, whose dynamic-wind extents are left
+    /// as by an error: pushes `bottom` (what to do after) and, innermost on top, `k`'s
+    /// after-thunks and held serializers, for `deliver` to run and release in order.
+    pub(super) fn leave_unresumed(&mut self, k: &Continuation, bottom: Frame) {
+        k.used.set(true);
+        self.frames.push(bottom);
+        for f in &k.frames {
+            match f {
+                Frame::Release { lock, held: true } => {
+                    self.frames.push(Frame::Release { lock: lock.clone(), held: true })
+                }
+                Frame::WindAfter { after } => self.frames.push(Frame::WindAfter { after: after.clone() }),
+                _ => {}
             }
         }
     }
@@ -220,6 +237,12 @@ pub fn prompt_text(payload: &Value) -> String {
         },
         other => display_string(other),
     }
+}
+
+/// Whether `k` is inside a `dynamic-wind` thunk it has not resumed yet: a handler clause
+/// that returns or fails without resuming it must run the after-thunks.
+pub(super) fn holds_winds(k: &Continuation) -> bool {
+    !k.used.get() && k.frames.iter().any(|f| matches!(f, Frame::WindAfter { .. }))
 }
 
 /// Shifts a frame's stack positions by `delta`.

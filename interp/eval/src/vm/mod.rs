@@ -101,8 +101,9 @@ pub enum Frame {
     /// Marks where a cross-task handler clause runs; resuming its continuation cuts back here.
     /// A clause that returns instead aborts to the handler: frame `depth` of task `owner`.
     CrossResume { owner: TaskId, depth: u32 },
-    /// Under a handler clause whose continuation holds serializers: if the clause returns or
-    /// fails without resuming it (a handler abort), they are released and it cannot resume.
+    /// Under a handler clause whose continuation holds serializers or dynamic-wind extents: if
+    /// the clause returns or fails without resuming it (a handler abort), the after-thunks run
+    /// and the serializers are released, innermost first; holding serializers, it cannot resume.
     AbortRelease { k: Rc<Continuation> },
 }
 

@@ -243,6 +243,12 @@ impl Machine {
                 }
                 Op::NewBox(i) => self.stack[fp + i as usize] = Value::Boxed(Rc::new(RefCell::new(Value::Undefined))),
                 Op::Capture(i) => self.stack.push(dup(&clo!().captures[i as usize])),
+                Op::OwnClosure => {
+                    let Some(Frame::Call { closure, .. }) = self.frames.last() else {
+                        unreachable!("the running frame is a call frame")
+                    };
+                    self.stack.push(Value::Closure(closure.clone()));
+                }
                 Op::CaptureBox(i) => {
                     if self.races.is_some() {
                         save_pc!();
@@ -333,6 +339,10 @@ impl Machine {
                         .map(|c| match *c {
                             CaptureFrom::Local(s) => self.stack[fp + s as usize].clone(),
                             CaptureFrom::Capture(j) => clo!().captures[j as usize].clone(),
+                            CaptureFrom::OwnClosure => match self.frames.last() {
+                                Some(Frame::Call { closure, .. }) => Value::Closure(closure.clone()),
+                                _ => unreachable!("the running frame is a call frame"),
+                            },
                         })
                         .collect();
                     self.stack.push(Value::Closure(Rc::new(Closure { proto, captures })));

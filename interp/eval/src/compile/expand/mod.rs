@@ -8,7 +8,7 @@
 //! This file holds the environment, the expander's core and the core special forms;
 //! `derived.rs` the derived forms, `data.rs` quoted data as values and back.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
 use super::core::*;
@@ -19,6 +19,7 @@ use crate::symbol::Symbol;
 use crate::syntax::{Datum, DatumKind, Span};
 use crate::value::{Object, RecordProcKind, RecordType, Value};
 
+mod aliases;
 mod data;
 mod derived;
 
@@ -117,11 +118,15 @@ pub struct Alias {
     pub depth: usize,
 }
 
-/// Expansion state that outlives one top-level form: global macros and aliases.
+/// Expansion state that outlives one top-level form: global macros and the aliases their
+/// rules name (`aliases.rs`).
 #[derive(Default)]
 pub struct ExpandEnv {
     pub macros: HashMap<Symbol, Rc<Macro>>,
     pub aliases: HashMap<Symbol, Alias>,
+    /// The aliases to keep after a form, recomputed when `macros` changed.
+    macro_aliases: HashSet<Symbol>,
+    macros_changed: bool,
 }
 
 impl ExpandEnv {
@@ -262,7 +267,7 @@ impl<'e> Expander<'e> {
 
     fn new_var(&mut self, name: Symbol, letrec: bool) -> VarId {
         let owner = self.current_fn();
-        self.vars.push(VarInfo { name, owner, assigned: false, captured: false, letrec });
+        self.vars.push(VarInfo { name, owner, assigned: false, captured: false, letrec, own_procedure: None });
         self.vars.len() - 1
     }
 
@@ -318,7 +323,9 @@ impl<'e> Expander<'e> {
                 Special::Define => {
                     let (name, value) = self.parse_define(&d, items)?;
                     let name = self.env.strip(name);
-                    self.env.macros.remove(&name);
+                    if self.env.macros.remove(&name).is_some() {
+                        self.env.macros_changed = true;
+                    }
                     let value = self.expand_named(&value, Some(name))?;
                     if self.internal {
                         // Defines the internal name, then the public one as a copy.
@@ -333,6 +340,7 @@ impl<'e> Expander<'e> {
                 Special::DefineSyntax => {
                     let (name, mac) = self.parse_define_syntax(items, span)?;
                     self.env.macros.insert(self.env.strip(name), mac);
+                    self.env.macros_changed = true;
                     return Ok(Node::unspecified(span));
                 }
                 Special::DefineRecordType => {
