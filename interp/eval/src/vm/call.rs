@@ -461,7 +461,7 @@ impl Machine {
                     return self.call_value(thunk, vec![]);
                 }
                 Frame::AbortRelease { k } if super::effects::holds_winds(&k) => {
-                    self.leave_unresumed(&k, Frame::ReturnValue { value: v });
+                    self.leave_unresumed(&k, Frame::ReturnValue { value: Box::new(v) });
                     v = Value::Unspecified;
                 }
                 Frame::AbortRelease { k } => self.release_unresumed(&k),
