@@ -314,6 +314,25 @@ pub(crate) mod testing {
         Ctx::new(Box::new(SharedOutput::default()))
     }
 
+    /// Runs `program` in a new session with no LLM: what the REPL would print for its last
+    /// form (`error: MESSAGE` for an error), and what the program wrote.
+    pub fn run_program(program: &str) -> (String, String) {
+        let out = SharedOutput::default();
+        let mut session = crate::session::Session::new(Box::new(out.clone()), Box::new(NoLlm));
+        let mut last = String::new();
+        session
+            .run_source("<test>", program, |_, form| {
+                last = match form.result {
+                    Ok(v) => crate::printer::write_string(&v),
+                    Err(e) => format!("error: {}", e.message),
+                };
+                std::ops::ControlFlow::Continue(())
+            })
+            .unwrap_or_else(|errors| panic!("{program} does not read: {}", errors[0].message));
+        let printed = out.0.borrow().clone();
+        (last, printed)
+    }
+
     /// Calls the primitive `name` after the machine's arity check.
     pub fn call_in(ctx: &mut Ctx, name: &str, args: &[Value]) -> Result<Value, Error> {
         let p = super::all().find(|p| p.name == name).unwrap_or_else(|| panic!("no primitive {name}"));

@@ -2,28 +2,7 @@
 //! program and compares what the REPL would print for its last form (`write` form, or
 //! `error: MESSAGE`) and, with `check_out`, the program's output.
 
-use std::ops::ControlFlow;
-
-use super::testing::{NoLlm, SharedOutput};
-use crate::session::Session;
-
-/// The last form's printed result and the program's output.
-fn eval(program: &str) -> (String, String) {
-    let out = SharedOutput::default();
-    let mut session = Session::new(Box::new(out.clone()), Box::new(NoLlm));
-    let mut last = String::new();
-    session
-        .run_source("<test>", program, |_, form| {
-            last = match form.result {
-                Ok(v) => crate::printer::write_string(&v),
-                Err(e) => format!("error: {}", e.message),
-            };
-            ControlFlow::Continue(())
-        })
-        .unwrap_or_else(|errors| panic!("{program} does not read: {}", errors[0].message));
-    let printed = out.0.borrow().clone();
-    (last, printed)
-}
+use super::testing::run_program as eval;
 
 #[track_caller]
 fn check(program: &str, expected: &str) {

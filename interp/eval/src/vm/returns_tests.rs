@@ -2,39 +2,12 @@
 //! frame, a built-in's result handed straight to the caller, a self tail call moving its
 //! arguments down, and returns into special frames rather than calling frames.
 
-use std::ops::ControlFlow;
-use std::time::Duration;
-
-use crate::primitives::testing::SharedOutput;
-use crate::session::Session;
-use crate::vm::{LlmEvent, LlmPort, LlmWork};
-
-/// No LLM: these programs perform no effects.
-struct NoLlm;
-
-impl LlmPort for NoLlm {
-    fn submit(&mut self, _: u64, _: &LlmWork) {}
-    fn cancel(&mut self, _: u64) {}
-    fn next(&mut self, _: Option<Duration>) -> Option<LlmEvent> {
-        None
-    }
-}
+use crate::primitives::testing::run_program;
 
 /// What the REPL would print for the program's last form.
 #[track_caller]
 fn check(program: &str, expected: &str) {
-    let mut session = Session::new(Box::new(SharedOutput::default()), Box::new(NoLlm));
-    let mut last = String::new();
-    session
-        .run_source("<test>", program, |_, form| {
-            last = match form.result {
-                Ok(v) => crate::printer::write_string(&v),
-                Err(e) => format!("error: {}", e.message),
-            };
-            ControlFlow::Continue(())
-        })
-        .unwrap_or_else(|errors| panic!("{program} does not read: {}", errors[0].message));
-    assert_eq!(last, expected, "program: {program}");
+    assert_eq!(run_program(program).0, expected, "program: {program}");
 }
 
 #[test]
@@ -58,17 +31,7 @@ fn built_ins_in_tail_position_return_their_result() {
     // An overflowing product leaves the fast path for the primitive, with the same result
     // as outside tail position.
     let big = "4611686018427387904";
-    let mut expected = String::new();
-    let mut session = Session::new(Box::new(SharedOutput::default()), Box::new(NoLlm));
-    session
-        .run_source("<test>", &format!("(* {big} {big})"), |_, form| {
-            expected = form
-                .result
-                .map(|v| crate::printer::write_string(&v))
-                .unwrap_or_else(|e| format!("error: {}", e.message));
-            ControlFlow::Continue(())
-        })
-        .unwrap();
+    let (expected, _) = run_program(&format!("(* {big} {big})"));
     check(&format!("(define (sq a) (* a a)) (sq {big})"), &expected);
     check("(define (bad a) (+ a 1)) (bad \"x\")", "error: +: expected number, got \"x\"");
 }

@@ -59,11 +59,8 @@ impl ExpandEnv {
 
 #[cfg(test)]
 mod tests {
-    use std::ops::ControlFlow;
-
     use crate::compile::{compile_toplevel, ExpandEnv, GlobalNames};
-    use crate::primitives::testing::{NoLlm, SharedOutput};
-    use crate::session::Session;
+    use crate::primitives::testing::run_program;
 
     fn compile(env: &mut ExpandEnv, text: &str) {
         let read = crate::reader::read(text);
@@ -98,22 +95,12 @@ mod tests {
 
     #[test]
     fn a_macro_defined_by_a_macro_works_in_later_forms() {
-        let mut session = Session::new(Box::new(SharedOutput::default()), Box::new(NoLlm));
         let program = "(define-syntax def-first (syntax-rules () ((_ name) \
                          (define-syntax name (syntax-rules () ((_ x) (let ((t x)) (car t))))))))
                        (def-first first)
                        (define t '(9))
                        (list (first '(1 2)) (first t))";
-        let mut last = String::new();
-        session
-            .run_source("<test>", program, |_, form| {
-                last = match form.result {
-                    Ok(v) => crate::printer::write_string(&v),
-                    Err(e) => format!("error: {}", e.message),
-                };
-                ControlFlow::Continue(())
-            })
-            .unwrap_or_else(|_| panic!("does not read"));
+        let (last, _) = run_program(program);
         assert_eq!(last, "(1 9)");
     }
 }
