@@ -59,6 +59,17 @@ pub enum Op {
         slot: u16,
         k: u16,
     },
+    /// A comparison of local `slot` with constant `k` that decides a branch (`(if (< n 2) …)`):
+    /// jumps to `target` when false, else skips the `JumpIfFalse(target)` that always follows.
+    /// When `g` no longer holds the built-in or an operand is not an integer, it acts as
+    /// `BuiltinLocalConst` and that `JumpIfFalse` takes the result.
+    TestLocalConst {
+        g: u16,
+        op: Fast,
+        slot: u16,
+        k: u16,
+        target: u32,
+    },
     Return,
     /// Returns local `i` (`Local(i)` then `Return`).
     ReturnLocal(u32),
@@ -144,6 +155,11 @@ impl Fast {
             Fast::IsEq => "eq?",
             Fast::IsZero => "zero?",
         }
+    }
+
+    /// Whether the instruction compares two numbers.
+    pub fn is_comparison(self) -> bool {
+        matches!(self, Fast::Lt | Fast::Gt | Fast::Le | Fast::Ge | Fast::NumEq)
     }
 
     /// How many arguments the instruction takes.

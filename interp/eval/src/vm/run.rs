@@ -462,6 +462,27 @@ impl Machine {
                     self.stack.push(b);
                     builtin!(g, op, false)
                 }
+                Op::TestLocalConst { g, op, slot, k, target } => {
+                    let (a, b) = (&self.stack[fp + slot as usize], &clo!().proto.consts[k as usize]);
+                    if let (Value::Int(x), Value::Int(y), Some(_)) = (a, b, self.builtin_if_original(g as u32, op)) {
+                        let t = match op {
+                            Fast::Lt => x < y,
+                            Fast::Gt => x > y,
+                            Fast::Le => x <= y,
+                            Fast::Ge => x >= y,
+                            // The compiler fuses only comparisons (`Fast::is_comparison`).
+                            _ => x == y,
+                        };
+                        // True skips the `JumpIfFalse` that follows.
+                        pc = if t { pc + 1 } else { target as usize };
+                        continue;
+                    }
+                    // Any other case goes the general way; the `JumpIfFalse` takes the result.
+                    let (a, b) = (a.clone(), b.clone());
+                    self.stack.push(a);
+                    self.stack.push(b);
+                    builtin!(g as u32, op, false)
+                }
                 Op::Return => {
                     let v = self.stack.pop().unwrap();
                     return_value!(v);
