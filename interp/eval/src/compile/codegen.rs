@@ -133,6 +133,7 @@ impl Codegen<'_> {
         }
         self.expr(body, true);
         let st = self.fns.pop().unwrap();
+        crate::vm::code::check_code(&st.code);
         let capture_names = st.captures.iter().map(|(v, _)| self.vars[*v].name).collect();
         Rc::new(Proto {
             name,

@@ -177,6 +177,23 @@ impl Fast {
     }
 }
 
+/// Asserts what the instruction loop relies on to read instructions without bounds checks:
+/// every jump target is an instruction, the last instruction never goes on to the next (it
+/// returns or tail-calls), and a `TestLocalConst` is followed by the `JumpIfFalse` it fuses.
+pub fn check_code(code: &[Op]) {
+    let last_returns = matches!(code.last(), Some(Op::Return | Op::ReturnLocal(_) | Op::Builtin { tail: true, .. }));
+    assert!(last_returns, "compiled code must end in a return: {:?}", code.last());
+    for (i, op) in code.iter().enumerate() {
+        match *op {
+            Op::Jump(t) | Op::JumpIfFalse(t) => assert!((t as usize) < code.len(), "jump target {t} out of bounds"),
+            Op::TestLocalConst { target, .. } => {
+                assert!(matches!(code.get(i + 1), Some(&Op::JumpIfFalse(t)) if t == target), "unfused test at {i}")
+            }
+            _ => {}
+        }
+    }
+}
+
 /// Where a closure's captured variable comes from in the procedure that makes it.
 #[derive(Clone, Copy, Debug)]
 pub enum CaptureFrom {
