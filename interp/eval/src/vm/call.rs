@@ -598,7 +598,7 @@ impl Machine {
             false,
         )?;
         self.sync_globals();
-        self.call_value(Value::Closure(Rc::new(Closure::new(proto, Box::new([])))), vec![])
+        self.call_value(Value::Closure(Rc::new(Closure { proto, captures: Box::new([]) })), vec![])
     }
 }
 

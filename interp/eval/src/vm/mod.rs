@@ -39,18 +39,9 @@ use code::Proto;
 pub struct Closure {
     pub proto: Rc<Proto>,
     pub captures: Box<[Value]>,
-    /// The procedure's number of parameters when it takes exactly that many (no rest
-    /// parameter), else `u32::MAX`: copied from `proto` so that a call checks its arity
-    /// without following the pointer to the procedure.
-    pub exact_arity: u32,
 }
 
 impl Closure {
-    pub fn new(proto: Rc<Proto>, captures: Box<[Value]>) -> Closure {
-        let exact_arity = if proto.rest { u32::MAX } else { proto.params };
-        Closure { proto, captures, exact_arity }
-    }
-
     pub fn name(&self) -> Option<Symbol> {
         self.proto.name
     }
@@ -280,7 +271,7 @@ impl Machine {
     /// Runs a compiled top-level form to completion (all its tasks, LLM calls, waits).
     pub fn run_toplevel(&mut self, proto: Rc<Proto>, llm: &mut dyn LlmPort) -> Result<Value, Error> {
         self.sync_globals();
-        let closure = Rc::new(Closure::new(proto, Box::new([])));
+        let closure = Rc::new(Closure { proto, captures: Box::new([]) });
         self.eval_site = None;
         let result = self.run_main(closure, llm);
         self.sched.reset();

@@ -346,7 +346,7 @@ impl Machine {
                             CaptureFrom::Capture(j) => clo!().captures[j as usize].clone(),
                         })
                         .collect();
-                    self.stack.push(Value::Closure(Rc::new(Closure::new(proto, captures))));
+                    self.stack.push(Value::Closure(Rc::new(Closure { proto, captures })));
                 }
                 Op::Call(argc) => {
                     let callee = self.stack.len() - argc as usize - 1;
@@ -355,7 +355,7 @@ impl Machine {
                     self.tick()?;
                     // Fast paths: a closure or a plain primitive.
                     match &self.stack[callee] {
-                        Value::Closure(c) if c.exact_arity == argc => {
+                        Value::Closure(c) if !c.proto.rest && c.proto.params == argc => {
                             // The frame takes over the callee's slot's reference.
                             let Value::Closure(c) = take_slot(&mut self.stack[callee]) else { unreachable!() };
                             clo = Rc::as_ptr(&c);
@@ -388,7 +388,7 @@ impl Machine {
                     self.tick()?;
                     if let Value::Closure(c) = &self.stack[self.stack.len() - argc as usize - 1] {
                         let into_prelude = c.proto.hidden && !clo!().proto.hidden;
-                        if c.exact_arity == argc && !into_prelude {
+                        if !c.proto.rest && c.proto.params == argc && !into_prelude {
                             self.replace_frame(fp, argc as usize);
                             reload!();
                             continue;
