@@ -98,6 +98,12 @@ impl Codegen<'_> {
             Op::Jump(x) | Op::JumpIfFalse(x) => *x = t,
             _ => unreachable!("only jumps are patched"),
         }
+        // The comparison fused with this branch carries the same target.
+        if at > 0 {
+            if let Op::TestLocalConst { target, .. } = &mut self.st().code[at - 1] {
+                *target = t;
+            }
+        }
     }
 
     fn function(
@@ -127,6 +133,7 @@ impl Codegen<'_> {
         }
         self.expr(body, true);
         let st = self.fns.pop().unwrap();
+        crate::vm::code::check_code(&st.code);
         let capture_names = st.captures.iter().map(|(v, _)| self.vars[*v].name).collect();
         Rc::new(Proto {
             name,
@@ -267,7 +274,9 @@ impl Codegen<'_> {
                 self.ret(tail, span);
             }
             Expr::If(t, c, a) => {
-                self.expr(t, false);
+                if !self.test_local_const(t) {
+                    self.expr(t, false);
+                }
                 let jf = self.here();
                 self.emit(Op::JumpIfFalse(0), span);
                 self.expr(c, tail);
@@ -420,6 +429,21 @@ impl Codegen<'_> {
         let k = u16::try_from(self.fns.last().unwrap().consts.len()).ok()?;
         self.constant(c.clone());
         Some((slot, k))
+    }
+
+    /// A test `(op x K)` of a built-in comparison, a plain local and a number literal, as
+    /// `Op::TestLocalConst` (its target patched with the `JumpIfFalse` that follows);
+    /// `false` when the test is not of that form.
+    fn test_local_const(&mut self, test: &Node) -> bool {
+        let Expr::Call(f, args) = &test.expr else { return false };
+        let Expr::Global(name) = &f.expr else { return false };
+        let Some(op) = Fast::from_name(name.as_str()).filter(|op| op.is_comparison() && args.len() == 2) else {
+            return false;
+        };
+        let Ok(g) = u16::try_from(self.globals.id(*name)) else { return false };
+        let Some((slot, k)) = self.local_and_constant(args) else { return false };
+        self.emit(Op::TestLocalConst { g, op, slot, k, target: 0 }, test.span);
+        true
     }
 
     fn unspecified(&mut self, tail: bool, span: Span) {

@@ -62,6 +62,17 @@ pub enum Op {
         slot: u16,
         k: u16,
     },
+    /// A comparison of local `slot` with constant `k` that decides a branch (`(if (< n 2) …)`):
+    /// jumps to `target` when false, else skips the `JumpIfFalse(target)` that always follows.
+    /// When `g` no longer holds the built-in or an operand is not an integer, it acts as
+    /// `BuiltinLocalConst` and that `JumpIfFalse` takes the result.
+    TestLocalConst {
+        g: u16,
+        op: Fast,
+        slot: u16,
+        k: u16,
+        target: u32,
+    },
     Return,
     /// Returns local `i` (`Local(i)` then `Return`).
     ReturnLocal(u32),
@@ -149,6 +160,11 @@ impl Fast {
         }
     }
 
+    /// Whether the instruction compares two numbers.
+    pub fn is_comparison(self) -> bool {
+        matches!(self, Fast::Lt | Fast::Gt | Fast::Le | Fast::Ge | Fast::NumEq)
+    }
+
     /// How many arguments the instruction takes.
     pub fn arity(self) -> usize {
         match self {
@@ -161,6 +177,23 @@ impl Fast {
     pub fn from_name(name: &str) -> Option<Fast> {
         let name = name.strip_prefix("#%").unwrap_or(name);
         Fast::ALL.into_iter().find(|f| f.name() == name)
+    }
+}
+
+/// Asserts what the instruction loop relies on to read instructions without bounds checks:
+/// every jump target is an instruction, the last instruction never goes on to the next (it
+/// returns or tail-calls), and a `TestLocalConst` is followed by the `JumpIfFalse` it fuses.
+pub fn check_code(code: &[Op]) {
+    let last_returns = matches!(code.last(), Some(Op::Return | Op::ReturnLocal(_) | Op::Builtin { tail: true, .. }));
+    assert!(last_returns, "compiled code must end in a return: {:?}", code.last());
+    for (i, op) in code.iter().enumerate() {
+        match *op {
+            Op::Jump(t) | Op::JumpIfFalse(t) => assert!((t as usize) < code.len(), "jump target {t} out of bounds"),
+            Op::TestLocalConst { target, .. } => {
+                assert!(matches!(code.get(i + 1), Some(&Op::JumpIfFalse(t)) if t == target), "unfused test at {i}")
+            }
+            _ => {}
+        }
     }
 }
 

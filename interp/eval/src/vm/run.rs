@@ -38,11 +38,22 @@ impl Machine {
         let mut code: *const [Op] = closure.proto.code.as_slice();
         let mut pc = *pc as usize;
         let mut fp = *fp as usize;
-        macro_rules! code {
-            () => {
-                // SAFETY: as for `clo`: the instructions belong to the closure's procedure.
-                unsafe { &*code }
-            };
+        // The instruction at `at`, read without a bounds check.
+        macro_rules! op_at {
+            ($at:expr) => {{
+                let at: usize = $at;
+                // SAFETY: `code` is borrowed as `clo` is (the instructions belong to the
+                // closure's procedure). `at` is in bounds: every `pc` the loop reaches is 0, a
+                // jump target, one past an instruction that is not its procedure's last, or
+                // one saved in a frame from those; `code::check_code`, run on every procedure
+                // the compiler makes, asserts that jump targets are in bounds and that the last
+                // instruction never goes on to the next.
+                unsafe {
+                    let code: &[Op] = &*code;
+                    debug_assert!(at < code.len(), "instruction {at} out of bounds");
+                    *code.get_unchecked(at)
+                }
+            }};
         }
         macro_rules! clo {
             () => {
@@ -175,7 +186,7 @@ impl Machine {
                         if tail {
                             let r = self.stack.pop().unwrap();
                             return_value!(r);
-                        } else if let Op::JumpIfFalse(t) = code!()[pc] {
+                        } else if let Op::JumpIfFalse(t) = op_at!(pc) {
                             // A test followed by a branch: branch at once.
                             pc = if let Some(Value::Bool(false)) = self.stack.pop() { t as usize } else { pc + 1 };
                         }
@@ -200,7 +211,7 @@ impl Machine {
         }
 
         loop {
-            let op = code!()[pc];
+            let op = op_at!(pc);
             pc += 1;
             match op {
                 Op::Const(i) => self.stack.push(dup(&clo!().proto.consts[i as usize])),
@@ -449,7 +460,7 @@ impl Machine {
                             _ => None,
                         };
                         if let Some(t) = test {
-                            match code!()[pc] {
+                            match op_at!(pc) {
                                 // A test followed by a branch: branch at once.
                                 Op::JumpIfFalse(target) => pc = if t { pc + 1 } else { target as usize },
                                 _ => push_new(&mut self.stack, || Value::Bool(t)),
@@ -471,6 +482,27 @@ impl Machine {
                     self.stack.push(a);
                     self.stack.push(b);
                     builtin!(g, op, false)
+                }
+                Op::TestLocalConst { g, op, slot, k, target } => {
+                    let (a, b) = (&self.stack[fp + slot as usize], &clo!().proto.consts[k as usize]);
+                    if let (Value::Int(x), Value::Int(y), Some(_)) = (a, b, self.builtin_if_original(g as u32, op)) {
+                        let t = match op {
+                            Fast::Lt => x < y,
+                            Fast::Gt => x > y,
+                            Fast::Le => x <= y,
+                            Fast::Ge => x >= y,
+                            // The compiler fuses only comparisons (`Fast::is_comparison`).
+                            _ => x == y,
+                        };
+                        // True skips the `JumpIfFalse` that follows.
+                        pc = if t { pc + 1 } else { target as usize };
+                        continue;
+                    }
+                    // Any other case goes the general way; the `JumpIfFalse` takes the result.
+                    let (a, b) = (a.clone(), b.clone());
+                    self.stack.push(a);
+                    self.stack.push(b);
+                    builtin!(g as u32, op, false)
                 }
                 Op::Return => {
                     let v = self.stack.pop().unwrap();
