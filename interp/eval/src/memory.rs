@@ -194,7 +194,8 @@ pub fn memory_error(limit: u64) -> Error {
     )
 }
 
-/// The error that ends a run whose timeout passed.
+/// The error that ends a run whose timeout passed, as the machine raises it between
+/// instructions (`Machine::check_clock`, which builds its own to stay small in the hot loop).
 pub fn timeout_error(secs: f64) -> Error {
     Error::with_kind(ErrorKind::Budget, format!("timeout after {secs} s"))
 }

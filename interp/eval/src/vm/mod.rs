@@ -332,11 +332,12 @@ impl Machine {
 
     fn check_clock(&self) -> Result<(), Error> {
         if self.cancel.is_cancelled() {
-            return Err(crate::memory::cancelled_error());
+            return Err(Error::with_kind(ErrorKind::Cancelled, "evaluation cancelled"));
         }
         if let Some(deadline) = self.limits.deadline {
             if Instant::now() >= deadline {
-                return Err(crate::memory::timeout_error(self.limits.timeout_secs.unwrap_or(0.0)));
+                let secs = self.limits.timeout_secs.unwrap_or(0.0);
+                return Err(Error::with_kind(ErrorKind::Budget, format!("timeout after {secs} s")));
             }
         }
         Ok(())
