@@ -88,3 +88,47 @@ fn a_cancel_stops_string_append_and_string_join_before_the_text_is_built() {
     }
     assert!(problems.is_empty(), "{problems:?}");
 }
+
+/// Each covered primitive, cancelled before it runs over a list, vector or string of 1M items:
+/// the run ends with the cancel error having held far less than the 1M-pair result (64 MB and
+/// more) on top of the 16 MB of its argument's items.
+#[test]
+fn a_cancel_stops_each_long_list_and_string_primitive_midway() {
+    let (mut s, out) = session(&LlmConfig::new(AdapterKind::None));
+    let setup = run_in(
+        &mut s,
+        &out,
+        "(define xs (iota 1000000))
+         (define v (list->vector xs))
+         (define text (let loop ((s \"ab\") (n 19)) (if (= n 0) s (loop (string-append s s) (- n 1)))))
+         (string-length text)",
+    );
+    assert_eq!(setup.results.last().unwrap().as_deref(), Some("=> 1048576"));
+    let token = omega_eval::CancelToken::default();
+    s.set_cancel_token(token.clone());
+    token.cancel();
+    let mut problems = Vec::new();
+    for call in [
+        "(reverse xs)",
+        "(append xs '(1))",
+        "(list-copy xs)",
+        "(delete -1 xs)",
+        "(delete-duplicates xs)",
+        "(vector->list v)",
+        "(sort xs >)",
+        "(string->list text)",
+        "(string-split text \"\")",
+        "(string-split text \"a\")",
+    ] {
+        crate::reset_thread_peak();
+        let before = crate::thread_live();
+        let run = run_in(&mut s, &out, &format!("(define r {call})"));
+        let peak = crate::thread_peak() - before;
+        if run.results != vec![Some("error: evaluation cancelled".to_string())] {
+            problems.push(format!("{call}: {:?}", run.results));
+        } else if peak >= 48 << 20 {
+            problems.push(format!("{call}: the run reached {} MB", peak >> 20));
+        }
+    }
+    assert!(problems.is_empty(), "{problems:#?}");
+}

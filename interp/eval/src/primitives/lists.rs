@@ -323,7 +323,13 @@ fn iota(ctx: &mut Ctx, args: &[Value]) -> R {
 fn delete(ctx: &mut Ctx, args: &[Value]) -> R {
     let items = list_arg("delete", &args[1])?;
     reserve_list(ctx, items.len())?;
-    let kept = items.into_iter().filter(|v| !equal(&args[0], v)).collect::<Vec<_>>();
+    let mut kept = Vec::new();
+    for item in items {
+        ctx.budget.progress(1)?;
+        if !equal(&args[0], &item) {
+            kept.push(item);
+        }
+    }
     build_list(ctx, kept, Value::Null)
 }
 
@@ -333,7 +339,13 @@ fn delete_duplicates(ctx: &mut Ctx, args: &[Value]) -> R {
     let items = list_arg("delete-duplicates", &args[0])?;
     reserve_list(ctx, items.len())?;
     let mut seen = HashSet::new();
-    let kept: Vec<Value> = items.into_iter().filter(|v| seen.insert(Key { value: v.clone(), eqv: false })).collect();
+    let mut kept = Vec::new();
+    for item in items {
+        ctx.budget.progress(1)?;
+        if seen.insert(Key { value: item.clone(), eqv: false }) {
+            kept.push(item);
+        }
+    }
     build_list(ctx, kept, Value::Null)
 }
 

@@ -188,6 +188,16 @@ fn build_list(ctx: &mut Ctx, items: Vec<Value>, tail: Value) -> Result<Value, Er
     Ok(list)
 }
 
+/// The values `items` yields, each counted as progress (see [`build_list`]).
+fn collect_polled(ctx: &mut Ctx, items: impl Iterator<Item = Value>) -> Result<Vec<Value>, Error> {
+    let mut out = Vec::with_capacity(items.size_hint().0);
+    for item in items {
+        ctx.budget.progress(1)?;
+        out.push(item);
+    }
+    Ok(out)
+}
+
 /// An exact integer argument.
 fn int_arg(name: &str, v: &Value) -> Result<i64, Error> {
     match v {

@@ -4,7 +4,8 @@
 use std::rc::Rc;
 
 use super::{
-    boolean, build_list, index_arg, index_error, list_arg, prim, reserve_list, reserve_text, str_arg, unspecified, Ctx,
+    boolean, build_list, collect_polled, index_arg, index_error, list_arg, prim, reserve_list, reserve_text, str_arg,
+    unspecified, Ctx,
 };
 use crate::error::Error;
 use crate::printer::{display_string, write_string};
@@ -177,10 +178,10 @@ fn string_split(ctx: &mut Ctx, args: &[Value]) -> R {
     let fields = if delim.is_empty() { s.len() } else { s.matches(&**delim).count() + 1 };
     reserve_list(ctx, fields)?;
     reserve_text(ctx, s.len() + fields * 16)?;
-    let fields: Vec<Value> = if delim.is_empty() {
-        s.chars().map(|c| Value::str(c.encode_utf8(&mut [0; 4]))).collect()
+    let fields = if delim.is_empty() {
+        collect_polled(ctx, s.chars().map(|c| Value::str(c.encode_utf8(&mut [0; 4]))))?
     } else {
-        s.split(&**delim).map(Value::str).collect()
+        collect_polled(ctx, s.split(&**delim).map(Value::str))?
     };
     build_list(ctx, fields, Value::Null)
 }
@@ -244,7 +245,8 @@ fn string_ref(_: &mut Ctx, args: &[Value]) -> R {
 fn string_to_list(ctx: &mut Ctx, args: &[Value]) -> R {
     let s = str_arg("string->list", &args[0])?;
     reserve_list(ctx, s.len())?;
-    build_list(ctx, s.chars().map(Value::Char).collect(), Value::Null)
+    let chars = collect_polled(ctx, s.chars().map(Value::Char))?;
+    build_list(ctx, chars, Value::Null)
 }
 
 fn chars_to_string(name: &str, items: &[Value]) -> R {
