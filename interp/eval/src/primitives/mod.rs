@@ -175,10 +175,10 @@ fn reserve_text(ctx: &mut Ctx, bytes: usize) -> Result<(), Error> {
 ///
 /// Left out, as their work is bounded by work the run already did and was checked for:
 /// walking an existing list into a vector (`list->vector`, `apply`, `length`, `member` … read
-/// what took at least as many checked steps to build, and cost a fraction of it; what `apply`
-/// calls checks on its own), copies
-/// of one existing string or vector (a single `memcpy`), and hash table listings (each entry
-/// took a `hash-table-set!` instruction).
+/// what took at least as many checked steps to build, at a fraction of its cost; what `apply`
+/// calls checks on its own), one pass over one existing string or vector (`string-copy`,
+/// `string-upcase`, `string-replace-all`, `vector-fill!`: a `memcpy` or close to it), and hash
+/// table listings (each entry took a `hash-table-set!` instruction).
 fn build_list(ctx: &mut Ctx, items: Vec<Value>, tail: Value) -> Result<Value, Error> {
     let mut list = tail;
     for item in items.into_iter().rev() {
