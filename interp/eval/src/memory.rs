@@ -11,12 +11,18 @@
 //!   before allocating, so a single call cannot jump past the limit between two checks.
 //!
 //! A host that does not install [`CountingAlloc`] keeps the second measure only.
+//!
+//! The budget also carries the run's deadline and cancel flag ([`RunBudget::watch`]), so a
+//! primitive that goes through many items stops when they fire, not only after it finished
+//! ([`RunBudget::progress`]).
 
 use std::alloc::{GlobalAlloc, Layout};
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU8, Ordering};
+use std::time::Instant;
 
 use crate::error::{Error, ErrorKind};
+use crate::vm::CancelToken;
 
 /// The memory a run may use unless told otherwise: enough for any reasonable program, and
 /// far from what takes a developer's machine down.
@@ -100,7 +106,17 @@ pub struct RunBudget {
     base: isize,
     /// Steps' worth of work done inside primitives since the machine last collected it.
     pub work: u64,
+    /// Items primitives went through since the clock and the cancel flag were last looked at.
+    unpolled: u64,
+    /// When the run's time is up, and its timeout in seconds for the message.
+    deadline: Option<(Instant, f64)>,
+    /// Set from another thread to stop the run.
+    cancel: Option<CancelToken>,
 }
+
+/// Items a primitive goes through between two looks at the clock and the cancel flag: a few
+/// milliseconds of work even in a debug build, and a clock read costs nothing next to it.
+pub const POLL_EVERY: u64 = 1 << 16;
 
 impl RunBudget {
     /// Starts counting a run's memory from now.
@@ -108,6 +124,39 @@ impl RunBudget {
         self.limit = limit;
         self.base = thread_live_bytes().unwrap_or(0);
         self.work = 0;
+        self.unpolled = 0;
+    }
+
+    /// What stops the run from outside besides its limits: the deadline (with the timeout
+    /// it came from, for the message) and the cancel flag, looked at by [`progress`](Self::progress).
+    pub fn watch(&mut self, deadline: Option<Instant>, timeout_secs: Option<f64>, cancel: CancelToken) {
+        self.deadline = deadline.map(|at| (at, timeout_secs.unwrap_or(0.0)));
+        self.cancel = Some(cancel);
+    }
+
+    /// Counts `items` a primitive went through; every [`POLL_EVERY`] items, fails if the run was
+    /// cancelled or its time is up, with the errors the machine raises between instructions.
+    /// Primitives whose work grows with their arguments call it in their loops, so a timeout or
+    /// a cancel (a new save in the editor) does not wait for them to finish.
+    #[inline]
+    pub fn progress(&mut self, items: u64) -> Result<(), Error> {
+        self.unpolled += items;
+        if self.unpolled >= POLL_EVERY {
+            return self.poll();
+        }
+        Ok(())
+    }
+
+    #[cold]
+    fn poll(&mut self) -> Result<(), Error> {
+        self.unpolled = 0;
+        if self.cancel.as_ref().is_some_and(CancelToken::is_cancelled) {
+            return Err(cancelled_error());
+        }
+        match self.deadline {
+            Some((at, secs)) if Instant::now() >= at => Err(timeout_error(secs)),
+            _ => Ok(()),
+        }
     }
 
     /// Bytes the run holds now, as far as it is known.
@@ -145,6 +194,17 @@ pub fn memory_error(limit: u64) -> Error {
     )
 }
 
+/// The error that ends a run whose timeout passed, as the machine raises it between
+/// instructions (`Machine::check_clock`, which builds its own to stay small in the hot loop).
+pub fn timeout_error(secs: f64) -> Error {
+    Error::with_kind(ErrorKind::Budget, format!("timeout after {secs} s"))
+}
+
+/// The error that ends a run cancelled from outside.
+pub fn cancelled_error() -> Error {
+    Error::with_kind(ErrorKind::Cancelled, "evaluation cancelled")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -168,5 +228,20 @@ mod tests {
         budget.reserve_items(1000, 16).unwrap();
         assert_eq!(budget.work, 1000);
         assert!(budget.reserve_items(u64::MAX, 16).is_err());
+    }
+
+    #[test]
+    fn progress_stops_at_a_passed_deadline_or_a_cancel_only_when_it_polls() {
+        let mut budget = RunBudget::default();
+        budget.start(None);
+        let cancel = CancelToken::default();
+        budget.watch(None, None, cancel.clone());
+        assert!(budget.progress(POLL_EVERY * 4).is_ok());
+        cancel.cancel();
+        assert!(budget.progress(POLL_EVERY - 1).is_ok(), "between polls nothing is looked at");
+        assert_eq!(budget.progress(1).unwrap_err().kind, ErrorKind::Cancelled);
+        budget.watch(Some(Instant::now()), Some(2.5), CancelToken::default());
+        let e = budget.progress(POLL_EVERY).unwrap_err();
+        assert_eq!((e.kind, e.message.as_str()), (ErrorKind::Budget, "timeout after 2.5 s"));
     }
 }

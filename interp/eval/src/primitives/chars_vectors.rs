@@ -4,7 +4,9 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use super::{boolean, index_arg, int_arg, length_arg, list_arg, prim, reserve_list, reserve_vector, unspecified, Ctx};
+use super::{
+    boolean, build_list, index_arg, int_arg, length_arg, list_arg, prim, reserve_list, reserve_vector, unspecified, Ctx,
+};
 use crate::error::Error;
 use crate::value::{Primitive, Value};
 
@@ -113,7 +115,15 @@ fn make_vector(ctx: &mut Ctx, args: &[Value]) -> R {
     let k = length_arg("make-vector", "length", &args[0])?;
     reserve_vector(ctx, k)?;
     let fill = args.get(1).cloned().unwrap_or(Value::Int(0));
-    new_vector(vec![fill; k])
+    // Filled a chunk at a time, so a timeout or cancel stops a huge one midway.
+    let chunk = crate::memory::POLL_EVERY as usize;
+    let mut items = Vec::with_capacity(k);
+    while items.len() < k {
+        let n = chunk.min(k - items.len());
+        items.extend(std::iter::repeat_n(&fill, n).cloned());
+        ctx.budget.progress(n as u64)?;
+    }
+    new_vector(items)
 }
 
 fn vector_length(_: &mut Ctx, args: &[Value]) -> R {
@@ -136,7 +146,8 @@ fn vector_set(_: &mut Ctx, args: &[Value]) -> R {
 fn vector_to_list(ctx: &mut Ctx, args: &[Value]) -> R {
     let items = vector_arg("vector->list", &args[0])?;
     reserve_list(ctx, items.borrow().len())?;
-    Ok(Value::list(items.borrow().clone()))
+    let items = items.borrow().clone();
+    build_list(ctx, items, Value::Null)
 }
 
 fn list_to_vector(ctx: &mut Ctx, args: &[Value]) -> R {

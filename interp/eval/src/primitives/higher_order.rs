@@ -121,6 +121,10 @@ fn sort_by_primitive(ctx: &mut Ctx, args: &[Value]) -> R {
         if failure.is_some() {
             return std::cmp::Ordering::Equal;
         }
+        if let Err(e) = ctx.budget.progress(1) {
+            failure = Some(e);
+            return std::cmp::Ordering::Equal;
+        }
         let mut test = |x: &Value, y: &Value| match (less.f)(ctx, &[x.clone(), y.clone()]) {
             Ok(v) => v.is_true(),
             Err(e) => {
@@ -138,7 +142,7 @@ fn sort_by_primitive(ctx: &mut Ctx, args: &[Value]) -> R {
     });
     match failure {
         Some(e) => Err(e),
-        None => Ok(Value::list(items)),
+        None => super::build_list(ctx, items, Value::Null),
     }
 }
 

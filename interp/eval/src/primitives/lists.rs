@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 use std::rc::Rc;
 
-use super::{index_error, int_arg, length_arg, list_arg, prim, reserve_list, unspecified, Ctx};
+use super::{build_list, index_error, int_arg, length_arg, list_arg, prim, reserve_list, unspecified, Ctx};
 use crate::equality::{equal, eqv};
 use crate::error::Error;
 use crate::numbers::{self, Num};
@@ -167,13 +167,18 @@ fn append(ctx: &mut Ctx, args: &[Value]) -> R {
         reserve_list(ctx, items.len() + more.len())?;
         items.extend(more);
     }
-    Ok(Value::list_with_tail(items, last.clone()))
+    build_list(ctx, items, last.clone())
 }
 
 fn reverse(ctx: &mut Ctx, args: &[Value]) -> R {
     let items = list_arg("reverse", &args[0])?;
     reserve_list(ctx, items.len())?;
-    Ok(items.into_iter().fold(Value::Null, |acc, v| Value::cons(v, acc)))
+    let mut reversed = Value::Null;
+    for item in items {
+        ctx.budget.progress(1)?;
+        reversed = Value::cons(item, reversed);
+    }
+    Ok(reversed)
 }
 
 /// The list after `k` cdrs; `k` may equal the length when `to_end` is allowed.
@@ -230,7 +235,7 @@ fn list_copy(ctx: &mut Ctx, args: &[Value]) -> R {
         return Err(Error::wrong_type("list-copy", "list", &args[0]));
     }
     reserve_list(ctx, items.len())?;
-    Ok(Value::list_with_tail(items, w.cur))
+    build_list(ctx, items, w.cur)
 }
 
 /// The first tail of `lst` whose car satisfies `same`, or `#f`.
@@ -309,15 +314,23 @@ fn iota(ctx: &mut Ctx, args: &[Value]) -> R {
     let step = args.get(2).map_or(Ok(Num::Int(1)), |v| Num::of("iota", v))?;
     let mut items = Vec::with_capacity(count as usize);
     for i in 0..count {
+        ctx.budget.progress(1)?;
         items.push(numbers::add(start, numbers::mul(Num::Int(i), step)?)?.to_value());
     }
-    Ok(Value::list(items))
+    build_list(ctx, items, Value::Null)
 }
 
 fn delete(ctx: &mut Ctx, args: &[Value]) -> R {
     let items = list_arg("delete", &args[1])?;
     reserve_list(ctx, items.len())?;
-    Ok(Value::list(items.into_iter().filter(|v| !equal(&args[0], v)).collect::<Vec<_>>()))
+    let mut kept = Vec::new();
+    for item in items {
+        ctx.budget.progress(1)?;
+        if !equal(&args[0], &item) {
+            kept.push(item);
+        }
+    }
+    build_list(ctx, kept, Value::Null)
 }
 
 // The set lives only for this call, while no program code can mutate the values it holds.
@@ -326,8 +339,14 @@ fn delete_duplicates(ctx: &mut Ctx, args: &[Value]) -> R {
     let items = list_arg("delete-duplicates", &args[0])?;
     reserve_list(ctx, items.len())?;
     let mut seen = HashSet::new();
-    let kept: Vec<Value> = items.into_iter().filter(|v| seen.insert(Key { value: v.clone(), eqv: false })).collect();
-    Ok(Value::list(kept))
+    let mut kept = Vec::new();
+    for item in items {
+        ctx.budget.progress(1)?;
+        if seen.insert(Key { value: item.clone(), eqv: false }) {
+            kept.push(item);
+        }
+    }
+    build_list(ctx, kept, Value::Null)
 }
 
 #[cfg(test)]

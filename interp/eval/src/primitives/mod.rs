@@ -166,6 +166,38 @@ fn reserve_text(ctx: &mut Ctx, bytes: usize) -> Result<(), Error> {
     ctx.budget.reserve(bytes as u64)
 }
 
+/// A list of `items` ending in `tail`. The primitives that build or go through data as long as
+/// their arguments make it call [`RunBudget::progress`](crate::memory::RunBudget::progress)
+/// as they go, so a timeout or a cancel stops them midway, with their call site and stack:
+/// `iota`, `make-vector`, `append`, `reverse`, `list-copy`, `delete`, `delete-duplicates`,
+/// `vector->list`, `string->list`, `string-split`, `string-append`, `string-join`, and `sort`
+/// with a primitive order (`sort` with a procedure runs as program code).
+///
+/// Left out, as their work is bounded by work the run already did and was checked for:
+/// walking an existing list into a vector (`list->vector`, `apply`, `length`, `member` … read
+/// what took at least as many checked steps to build, at a fraction of its cost; what `apply`
+/// calls checks on its own), one pass over one existing string or vector (`string-copy`,
+/// `string-upcase`, `string-replace-all`, `vector-fill!`: a `memcpy` or close to it), and hash
+/// table listings (each entry took a `hash-table-set!` instruction).
+fn build_list(ctx: &mut Ctx, items: Vec<Value>, tail: Value) -> Result<Value, Error> {
+    let mut list = tail;
+    for item in items.into_iter().rev() {
+        ctx.budget.progress(1)?;
+        list = Value::cons(item, list);
+    }
+    Ok(list)
+}
+
+/// The values `items` yields, each counted as progress (see [`build_list`]).
+fn collect_polled(ctx: &mut Ctx, items: impl Iterator<Item = Value>) -> Result<Vec<Value>, Error> {
+    let mut out = Vec::with_capacity(items.size_hint().0);
+    for item in items {
+        ctx.budget.progress(1)?;
+        out.push(item);
+    }
+    Ok(out)
+}
+
 /// An exact integer argument.
 fn int_arg(name: &str, v: &Value) -> Result<i64, Error> {
     match v {

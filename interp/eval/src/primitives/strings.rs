@@ -3,7 +3,10 @@
 
 use std::rc::Rc;
 
-use super::{boolean, index_arg, index_error, list_arg, prim, reserve_list, reserve_text, str_arg, unspecified, Ctx};
+use super::{
+    boolean, build_list, collect_polled, index_arg, index_error, list_arg, prim, reserve_list, reserve_text, str_arg,
+    unspecified, Ctx,
+};
 use crate::error::Error;
 use crate::printer::{display_string, write_string};
 use crate::symbol::Symbol;
@@ -75,9 +78,12 @@ fn string_append(ctx: &mut Ctx, args: &[Value]) -> R {
     }
     // The text is built, then copied into the string value: twice its size for a moment.
     reserve_text(ctx, total.saturating_mul(2))?;
-    let mut out = String::with_capacity(total);
+    // Huge texts grow as they are built, so one stopped midway never held its whole size.
+    let mut out = String::with_capacity(total.min(1 << 20));
     for a in args {
-        out.push_str(str_arg("string-append", a)?);
+        let s = str_arg("string-append", a)?;
+        ctx.budget.progress(1 + s.len() as u64 / 64)?;
+        out.push_str(s);
     }
     text(out)
 }
@@ -172,12 +178,12 @@ fn string_split(ctx: &mut Ctx, args: &[Value]) -> R {
     let fields = if delim.is_empty() { s.len() } else { s.matches(&**delim).count() + 1 };
     reserve_list(ctx, fields)?;
     reserve_text(ctx, s.len() + fields * 16)?;
-    let fields: Vec<Value> = if delim.is_empty() {
-        s.chars().map(|c| Value::str(c.encode_utf8(&mut [0; 4]))).collect()
+    let fields = if delim.is_empty() {
+        collect_polled(ctx, s.chars().map(|c| Value::str(c.encode_utf8(&mut [0; 4]))))?
     } else {
-        s.split(&**delim).map(Value::str).collect()
+        collect_polled(ctx, s.split(&**delim).map(Value::str))?
     };
-    Ok(Value::list(fields))
+    build_list(ctx, fields, Value::Null)
 }
 
 fn string_join(ctx: &mut Ctx, args: &[Value]) -> R {
@@ -196,7 +202,9 @@ fn string_join(ctx: &mut Ctx, args: &[Value]) -> R {
         if i > 0 {
             out.push_str(&delim);
         }
-        out.push_str(str_arg("string-join", item)?);
+        let s = str_arg("string-join", item)?;
+        ctx.budget.progress(1 + (delim.len() + s.len()) as u64 / 64)?;
+        out.push_str(s);
     }
     text(out)
 }
@@ -237,7 +245,8 @@ fn string_ref(_: &mut Ctx, args: &[Value]) -> R {
 fn string_to_list(ctx: &mut Ctx, args: &[Value]) -> R {
     let s = str_arg("string->list", &args[0])?;
     reserve_list(ctx, s.len())?;
-    Ok(Value::list(s.chars().map(Value::Char).collect::<Vec<_>>()))
+    let chars = collect_polled(ctx, s.chars().map(Value::Char))?;
+    build_list(ctx, chars, Value::Null)
 }
 
 fn chars_to_string(name: &str, items: &[Value]) -> R {

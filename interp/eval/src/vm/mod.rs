@@ -149,7 +149,7 @@ pub fn check_timeout(secs: f64) -> Result<std::time::Duration, String> {
 }
 
 /// Stops an evaluation from another thread.
-#[derive(Clone, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct CancelToken(Arc<AtomicBool>);
 
 impl CancelToken {
@@ -235,6 +235,7 @@ impl Machine {
         // A timeout out of range (checked by hosts, see `check_timeout`) sets no deadline.
         self.limits.deadline =
             self.limits.timeout_secs.and_then(|secs| Instant::now().checked_add(check_timeout(secs).ok()?));
+        self.ctx.budget.watch(self.limits.deadline, self.limits.timeout_secs, self.cancel.clone());
     }
 
     /// Switches to the seeded scheduler (docs/language.md §8.5).
