@@ -4,6 +4,7 @@ use std::fmt;
 
 use crate::syntax::Span;
 use crate::value::{ErrorObject, Object, Value};
+pub use crate::wait_cycle::{LockKind, WaitCycle, WaitStep, Waited};
 
 /// A place in a loaded source: which source (an index into the session's sources) and where.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -53,6 +54,9 @@ pub struct Error {
     /// Other places that explain the error: for a deadlock, where each other task on the
     /// cycle waits, with its call stack.
     pub related: Vec<Related>,
+    /// For a deadlock: the cycle of waiting tasks the message spells, as data. Boxed: errors
+    /// travel on hot paths and most have none.
+    pub cycle: Option<Box<WaitCycle>>,
 }
 
 /// A place that explains an error.
@@ -74,7 +78,14 @@ impl Error {
             loc: None,
             stack: Vec::new(),
             related: Vec::new(),
+            cycle: None,
         }
+    }
+
+    /// A deadlock error whose message is printed from `cycle`.
+    pub fn deadlock(cycle: WaitCycle) -> Error {
+        let message = cycle.message();
+        Error { cycle: Some(Box::new(cycle)), ..Error::with_kind(ErrorKind::Deadlock, message) }
     }
 
     pub fn with_kind(kind: ErrorKind, message: impl Into<String>) -> Error {
