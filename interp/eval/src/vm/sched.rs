@@ -721,7 +721,7 @@ impl Machine {
                         steps.push(step);
                     }
                     let mut e = Error::deadlock(WaitCycle { steps });
-                    e.related = related;
+                    e.related = related.into();
                     if let Some(races) = &mut self.races {
                         let mut seen = Error::with_kind(ErrorKind::Deadlock, e.message.clone());
                         seen.loc = loc;
