@@ -432,8 +432,7 @@ fn failure(source: u32, form: Span, e: &Error) -> Failure {
         stack(&mut related, &r.stack, "that task: ");
     }
     let blocked = if e.kind == ErrorKind::Deadlock {
-        let related: Vec<(String, Option<Span>)> = e.related.iter().map(|r| (r.message.clone(), here(r.loc))).collect();
-        let blocked = omega_explore::blocked_places(&e.message, here(e.loc), &related);
+        let blocked = omega_explore::blocked_places(e, here);
         blocked.iter().map(|b| Place { span: b.span, message: b.label() }).collect()
     } else {
         Vec::new()

@@ -21,7 +21,7 @@ use tokio::sync::mpsc::unbounded_channel;
 use tower_lsp_server::ls_types::*;
 
 use omega_eval::CancelToken;
-use omega_explore::{blocked_places, explore_with, Control, ExploreOptions, Finding, Report};
+use omega_explore::{explore_with, Control, ExploreOptions, Finding, Report};
 use omega_llm::config::LlmConfig;
 use omega_llm::Runtime;
 use omega_syntax::diagnostic::{Code, Diagnostic as OmegaDiagnostic};
@@ -210,11 +210,8 @@ pub fn annotate(diagnostic: &mut Diagnostic, verdict: &Verdict, map: &LineMap, u
 /// The places of the interleaving a finding saw: where each task of a deadlock is blocked,
 /// the two racing accesses, or the variable whose final value differed.
 fn places(f: &Finding) -> Vec<Place> {
-    if matches!(f.kind, "deadlock" | "self-deadlock") {
-        let blocked = blocked_places(&f.message, f.span, &f.related);
-        if !blocked.is_empty() {
-            return blocked.iter().map(|b| Place { span: b.span, message: b.label() }).collect();
-        }
+    if matches!(f.kind, "deadlock" | "self-deadlock") && !f.blocked.is_empty() {
+        return f.blocked.iter().map(|b| Place { span: b.span, message: b.label() }).collect();
     }
     let mut out: Vec<Place> = f.span.map(|span| Place { span, message: f.message.clone() }).into_iter().collect();
     out.extend(f.related.iter().filter_map(|(m, s)| s.map(|span| Place { span, message: m.clone() })));

@@ -4,6 +4,7 @@ use std::fmt;
 
 use crate::syntax::Span;
 use crate::value::{ErrorObject, Object, Value};
+pub use crate::wait_cycle::{LockKind, WaitCycle, WaitStep, Waited};
 
 /// A place in a loaded source: which source (an index into the session's sources) and where.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -51,9 +52,18 @@ pub struct Error {
     /// Innermost first.
     pub stack: Vec<StackFrame>,
     /// Other places that explain the error: for a deadlock, where each other task on the
-    /// cycle waits, with its call stack.
-    pub related: Vec<Related>,
+    /// cycle waits, with its call stack. A boxed slice, not a `Vec`: it is rarely filled and
+    /// the saved word pays for `cycle`, keeping `Error` at 120 bytes.
+    pub related: Box<[Related]>,
+    /// For a deadlock: the cycle of waiting tasks the message spells, as data. Boxed: errors
+    /// travel on hot paths and most have none.
+    pub cycle: Option<Box<WaitCycle>>,
 }
+
+// Errors are returned on every fallible step: a bigger one makes every `Result` bigger (and
+// clippy's `result_large_err` starts at 128 bytes).
+#[cfg(target_pointer_width = "64")]
+const _: () = assert!(std::mem::size_of::<Error>() <= 120);
 
 /// A place that explains an error.
 #[derive(Clone, Debug, PartialEq)]
@@ -73,8 +83,15 @@ impl Error {
             payload: None,
             loc: None,
             stack: Vec::new(),
-            related: Vec::new(),
+            related: Box::default(),
+            cycle: None,
         }
+    }
+
+    /// A deadlock error whose message is printed from `cycle`.
+    pub fn deadlock(cycle: WaitCycle) -> Error {
+        let message = cycle.message();
+        Error { cycle: Some(Box::new(cycle)), ..Error::with_kind(ErrorKind::Deadlock, message) }
     }
 
     pub fn with_kind(kind: ErrorKind, message: impl Into<String>) -> Error {

@@ -23,6 +23,7 @@ pub mod printer;
 pub mod session;
 pub mod value;
 pub(crate) mod vm;
+pub mod wait_cycle;
 
 // The facade: what an embedder (the command line, the language server, the LLM layer) uses.
 pub use error::{Error, ErrorKind};

@@ -3,9 +3,11 @@
 
 use std::collections::BTreeSet;
 
+use omega_eval::error::WaitCycle;
 use omega_syntax::diagnostic::Diagnostic;
 use omega_syntax::syntax::{SourceFile, Span};
 
+use crate::blocked::Blocked;
 use crate::outcome::{define_span, Outcome};
 
 #[derive(Clone, Debug)]
@@ -21,6 +23,8 @@ pub struct Finding {
     pub state: Option<String>,
     pub span: Option<Span>,
     pub related: Vec<(String, Option<Span>)>,
+    /// For a deadlock: where each task on the cycle is blocked, and on what.
+    pub blocked: Vec<Blocked>,
     /// The static diagnostic this confirms: code and its 1-based `LINE:COL`.
     pub confirms: Option<(String, String)>,
     /// The run used stand-in LLM answers: the replay needs `--stand-ins`.
@@ -104,16 +108,16 @@ impl Report {
                 state: Some(race.location.clone()),
                 span: *second,
                 related,
+                blocked: Vec::new(),
                 confirms: None,
                 stand_ins,
             });
         }
         if let Some(f) = &run.failure {
             if f.deadlock {
-                let locks = cycle_locks(&f.message);
+                let locks = f.cycle.as_ref().map(cycle_locks).unwrap_or_default();
                 // One lock edge on the cycle: a task waits for itself, or for a task it joins.
-                let edges =
-                    f.message.matches("waits for serializer ").count() + f.message.matches("waits for mutex ").count();
+                let edges = f.cycle.as_ref().map_or(0, WaitCycle::lock_edges);
                 let kind = if edges == 1 { "self-deadlock" } else { "deadlock" };
                 self.push(Finding {
                     kind,
@@ -124,6 +128,7 @@ impl Report {
                     state: None,
                     span: f.span,
                     related: f.related.clone(),
+                    blocked: f.blocked.clone(),
                     confirms: None,
                     stand_ins,
                 });
@@ -137,6 +142,7 @@ impl Report {
                     state: None,
                     span: f.span,
                     related: Vec::new(),
+                    blocked: Vec::new(),
                     confirms: None,
                     stand_ins,
                 };
@@ -176,6 +182,7 @@ impl Report {
                     state: Some(name.clone()),
                     span: define_span(&self.file.text, name),
                     related: Vec::new(),
+                    blocked: Vec::new(),
                     confirms: None,
                     stand_ins,
                 });
@@ -200,6 +207,7 @@ impl Report {
                 state: None,
                 span: None,
                 related: Vec::new(),
+                blocked: Vec::new(),
                 confirms: None,
                 stand_ins,
             });
@@ -317,16 +325,7 @@ fn same_parts(a: &str, b: &str) -> bool {
     a == b || parts(a) == parts(b)
 }
 
-/// The locks named on a deadlock cycle (`… waits for serializer NAME held by …`), sorted.
-fn cycle_locks(message: &str) -> Vec<String> {
-    let mut locks = BTreeSet::new();
-    for kind in ["waits for serializer ", "waits for mutex "] {
-        for (i, _) in message.match_indices(kind) {
-            let rest = &message[i + kind.len()..];
-            if let Some(name) = rest.split(" held by").next() {
-                locks.insert(name.to_string());
-            }
-        }
-    }
-    locks.into_iter().collect()
+/// The locks named on a deadlock cycle, sorted, each once.
+fn cycle_locks(cycle: &WaitCycle) -> Vec<String> {
+    cycle.lock_names().map(str::to_string).collect::<BTreeSet<_>>().into_iter().collect()
 }

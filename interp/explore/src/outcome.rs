@@ -6,11 +6,13 @@ use std::collections::BTreeMap;
 use std::ops::ControlFlow;
 use std::rc::Rc;
 
-use omega_eval::error::{ErrorKind, Loc};
+use omega_eval::error::{ErrorKind, Loc, WaitCycle};
 use omega_eval::printer::write_string;
 use omega_eval::{CancelToken, Limits, Output, RaceReport};
 use omega_llm::Runtime;
 use omega_syntax::syntax::Span;
+
+use crate::blocked::{blocked_places, Blocked};
 
 /// A failure of the run, as `omega run` would print it.
 pub struct Failure {
@@ -22,6 +24,10 @@ pub struct Failure {
     pub span: Option<Span>,
     /// Where the other tasks on a deadlock cycle are blocked.
     pub related: Vec<(String, Option<Span>)>,
+    /// A deadlock's cycle of waiting tasks.
+    pub cycle: Option<WaitCycle>,
+    /// Where each task on a deadlock's cycle is blocked, in this file.
+    pub blocked: Vec<Blocked>,
 }
 
 pub struct Outcome {
@@ -97,6 +103,8 @@ impl Outcome {
                             text: s.format_error(&e),
                             span: span_in(e.loc, r.source),
                             related: e.related.iter().map(|x| (x.message.clone(), span_in(x.loc, r.source))).collect(),
+                            cycle: e.cycle.as_deref().cloned(),
+                            blocked: blocked_places(&e, |loc| span_in(loc, r.source)),
                         });
                     }
                     ControlFlow::Break(())
@@ -113,6 +121,8 @@ impl Outcome {
                     text: format!("{} (caught by the program)", session.format_error(&e)),
                     span: span_in(e.loc, source),
                     related: e.related.iter().map(|x| (x.message.clone(), span_in(x.loc, source))).collect(),
+                    cycle: e.cycle.as_deref().cloned(),
+                    blocked: blocked_places(&e, |loc| span_in(loc, source)),
                 });
             }
         }

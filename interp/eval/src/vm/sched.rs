@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use super::effects::ChoicePoint;
 use super::{Flow, Frame, HandlerSet, Machine};
-use crate::error::{Error, ErrorKind, Loc, Related};
+use crate::error::{Error, ErrorKind, Loc, LockKind, Related, WaitCycle, WaitStep, Waited};
 use crate::lock::{Lock, TaskId};
 use crate::symbol::Symbol;
 use crate::value::{Object, Value};
@@ -280,8 +280,13 @@ impl Machine {
                 .find(|&t| matches!(self.sched.tasks[t as usize].state, State::Blocked { .. }));
             match blocked {
                 Some(t) => {
-                    let msg = format!("deadlock: {} waits for a lock that is never released", self.sched.label(t));
-                    self.wake(t, Resume::Raise(Error::with_kind(ErrorKind::Deadlock, msg)));
+                    let task = &self.sched.tasks[t as usize];
+                    let loc = match &task.state {
+                        State::Blocked { loc, .. } => *loc,
+                        _ => None,
+                    };
+                    let step = WaitStep { task: task.label.clone(), waits_for: Waited::Unreleased, loc };
+                    self.wake(t, Resume::Raise(Error::deadlock(WaitCycle { steps: vec![step] })));
                 }
                 None => return Err(Error::new("internal: no task can run")),
             }
@@ -691,37 +696,37 @@ impl Machine {
             }
             Some(holder) => {
                 let loc = self.current_loc();
-                if let Some(cycle) = self.find_cycle(me, holder) {
-                    let kind = if call.is_some() { "serializer" } else { "mutex" };
-                    let mut text = format!(
-                        "deadlock: {} waits for {kind} {} held by {}",
-                        self.sched.label(me),
-                        lock.display_name(),
-                        self.sched.label(holder)
-                    );
-                    if holder == me {
-                        text.push_str(" (serializers are not reentrant)");
-                    }
+                if let Some(rest) = self.find_cycle(me, holder) {
+                    let first = WaitStep {
+                        task: self.sched.label(me).to_string(),
+                        waits_for: Waited::Lock {
+                            kind: if call.is_some() { LockKind::Serializer } else { LockKind::Mutex },
+                            name: lock.display_name(),
+                            holder: self.sched.label(holder).to_string(),
+                        },
+                        loc,
+                    };
+                    let mut steps = vec![first];
                     let mut related = Vec::new();
-                    for (task, step) in cycle {
-                        text.push_str("; ");
-                        text.push_str(&step);
+                    for (task, mut step) in rest {
                         if task != me {
                             let t = &self.sched.tasks[task as usize];
                             let (here, stack) = super::call_stack(&t.frames, task == 0);
-                            let loc = match &t.state {
+                            step.loc = match &t.state {
                                 State::Blocked { loc, .. } => loc.or(here),
                                 _ => here,
                             };
-                            related.push(Related { message: format!("{} is blocked", t.label), loc, stack });
+                            related.push(Related { message: format!("{} is blocked", t.label), loc: step.loc, stack });
                         }
+                        steps.push(step);
                     }
-                    let mut e = Error::with_kind(ErrorKind::Deadlock, text);
-                    e.related = related;
+                    let mut e = Error::deadlock(WaitCycle { steps });
+                    e.related = related.into();
                     if let Some(races) = &mut self.races {
                         let mut seen = Error::with_kind(ErrorKind::Deadlock, e.message.clone());
                         seen.loc = loc;
                         seen.related = e.related.clone();
+                        seen.cycle = e.cycle.clone();
                         races.deadlocks.push(seen);
                     }
                     return Err(e);
@@ -777,17 +782,17 @@ impl Machine {
 
     /// If making `me` wait for `holder` closes a cycle of waiting tasks, the steps of the
     /// cycle after the first, from `holder` back to `me`.
-    /// Each step is the waiting task and the sentence saying what it waits for.
-    fn find_cycle(&self, me: TaskId, holder: TaskId) -> Option<Vec<(TaskId, String)>> {
+    /// Each step is the waiting task and what it waits for (its place not filled in yet).
+    fn find_cycle(&self, me: TaskId, holder: TaskId) -> Option<Vec<(TaskId, WaitStep)>> {
         if holder == me {
             return Some(Vec::new());
         }
         // Depth-first search over wait-for edges, remembering the path.
-        let mut path: Vec<(TaskId, String)> = Vec::new();
+        let mut path: Vec<(TaskId, WaitStep)> = Vec::new();
         self.search(holder, me, &mut path, &mut Vec::new()).then_some(path)
     }
 
-    fn search(&self, from: TaskId, target: TaskId, path: &mut Vec<(TaskId, String)>, seen: &mut Vec<TaskId>) -> bool {
+    fn search(&self, from: TaskId, target: TaskId, path: &mut Vec<(TaskId, WaitStep)>, seen: &mut Vec<TaskId>) -> bool {
         if seen.contains(&from) {
             return false;
         }
@@ -802,22 +807,16 @@ impl Machine {
         false
     }
 
-    /// The tasks `t` waits for, with the sentence describing each edge.
-    fn waits_for(&self, t: TaskId) -> Vec<(TaskId, String)> {
+    /// The tasks `t` waits for, with the step describing each edge.
+    fn waits_for(&self, t: TaskId) -> Vec<(TaskId, WaitStep)> {
         let task = &self.sched.tasks[t as usize];
+        let step = |waits_for| WaitStep { task: task.label.clone(), waits_for, loc: None };
         match &task.state {
             State::Blocked { lock, call, .. } => match lock.holder.get() {
                 Some(h) => {
-                    let kind = if call.is_some() { "serializer" } else { "mutex" };
-                    vec![(
-                        h,
-                        format!(
-                            "{} waits for {kind} {} held by {}",
-                            task.label,
-                            lock.display_name(),
-                            self.sched.label(h)
-                        ),
-                    )]
+                    let kind = if call.is_some() { LockKind::Serializer } else { LockKind::Mutex };
+                    let name = lock.display_name();
+                    vec![(h, step(Waited::Lock { kind, name, holder: self.sched.label(h).to_string() }))]
                 }
                 None => vec![],
             },
@@ -825,7 +824,7 @@ impl Machine {
                 .iter()
                 .zip(results)
                 .filter(|(_, r)| r.is_none())
-                .map(|(&c, _)| (c, format!("{} waits for {} to finish", task.label, self.sched.label(c))))
+                .map(|(&c, _)| (c, step(Waited::Task(self.sched.label(c).to_string()))))
                 .collect(),
             _ => vec![],
         }
