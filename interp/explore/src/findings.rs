@@ -32,6 +32,24 @@ pub struct Finding {
 }
 
 impl Finding {
+    /// A finding of `kind` whose full account is its one-line message, with no locks, state,
+    /// places or confirmation yet.
+    fn new(kind: &'static str, seed: u64, message: String, stand_ins: bool) -> Finding {
+        Finding {
+            kind,
+            seed,
+            detail: message.clone(),
+            message,
+            locks: Vec::new(),
+            state: None,
+            span: None,
+            related: Vec::new(),
+            blocked: Vec::new(),
+            confirms: None,
+            stand_ins,
+        }
+    }
+
     /// Whether this finding is static diagnostic `d` happening: the same locks (deadlocks) or
     /// the same shared variable (races).
     pub fn confirms_diagnostic(&self, d: &Diagnostic) -> bool {
@@ -100,17 +118,11 @@ impl Report {
             let related =
                 vec![(format!("{} {} {} here", race.first.task, verb(race.first.write), race.location), *first)];
             self.push(Finding {
-                kind: "race",
-                seed: run.seed,
-                detail: message.clone(),
-                message,
                 locks,
                 state: Some(race.location.clone()),
                 span: *second,
                 related,
-                blocked: Vec::new(),
-                confirms: None,
-                stand_ins,
+                ..Finding::new("race", run.seed, message, stand_ins)
             });
         }
         if let Some(f) = &run.failure {
@@ -120,31 +132,18 @@ impl Report {
                 let edges = f.cycle.as_ref().map_or(0, WaitCycle::lock_edges);
                 let kind = if edges == 1 { "self-deadlock" } else { "deadlock" };
                 self.push(Finding {
-                    kind,
-                    seed: run.seed,
-                    message: f.message.clone(),
                     detail: f.text.clone(),
                     locks,
-                    state: None,
                     span: f.span,
                     related: f.related.clone(),
                     blocked: f.blocked.clone(),
-                    confirms: None,
-                    stand_ins,
+                    ..Finding::new(kind, run.seed, f.message.clone(), stand_ins)
                 });
             } else {
                 let finding = Finding {
-                    kind: "error",
-                    seed: run.seed,
-                    message: f.message.clone(),
                     detail: f.text.clone(),
-                    locks: Vec::new(),
-                    state: None,
                     span: f.span,
-                    related: Vec::new(),
-                    blocked: Vec::new(),
-                    confirms: None,
-                    stand_ins,
+                    ..Finding::new("error", run.seed, f.message.clone(), stand_ins)
                 };
                 match self.errors.iter_mut().find(|(e, _)| e.message == finding.message && e.span == finding.span) {
                     Some((_, n)) => *n += 1,
@@ -174,17 +173,9 @@ impl Report {
                     seeds.0, seeds.1
                 );
                 return Some(Finding {
-                    kind: "divergent-outcome",
-                    seed: run.seed,
-                    detail: message.clone(),
-                    message,
-                    locks: Vec::new(),
                     state: Some(name.clone()),
                     span: define_span(&self.file.text, name),
-                    related: Vec::new(),
-                    blocked: Vec::new(),
-                    confirms: None,
-                    stand_ins,
+                    ..Finding::new("divergent-outcome", run.seed, message, stand_ins)
                 });
             }
         }
@@ -198,19 +189,7 @@ impl Report {
                 run.output.get(task).map_or("", |s| s),
                 seeds.1
             );
-            return Some(Finding {
-                kind: "divergent-outcome",
-                seed: run.seed,
-                detail: message.clone(),
-                message,
-                locks: Vec::new(),
-                state: None,
-                span: None,
-                related: Vec::new(),
-                blocked: Vec::new(),
-                confirms: None,
-                stand_ins,
-            });
+            return Some(Finding::new("divergent-outcome", run.seed, message, stand_ins));
         }
         None
     }
