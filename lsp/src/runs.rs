@@ -382,6 +382,18 @@ impl Backend {
         }
     }
 
+    /// The reply to a command that starts work: `{started: true, KEY: id}`, or, when it was
+    /// refused (an untrusted workspace…), the reason, also shown to the user.
+    async fn started(&self, key: &str, start: std::result::Result<u64, String>) -> Result<Option<LSPAny>> {
+        match start {
+            Ok(id) => Ok(Some(json!({"started": true, key: id}))),
+            Err(message) => {
+                self.client.show_message(MessageType::WARNING, &message).await;
+                Ok(Some(json!({"started": false, "message": message})))
+            }
+        }
+    }
+
     pub(crate) async fn execute(&self, params: ExecuteCommandParams) -> Result<Option<LSPAny>> {
         let arg_uri = |i: usize| -> Result<Uri> {
             let s = params
@@ -411,13 +423,7 @@ impl Backend {
                 } else {
                     Target::File
                 };
-                match self.start_run(&uri, target).await {
-                    Ok(job) => Ok(Some(json!({"started": true, "run": job}))),
-                    Err(message) => {
-                        self.client.show_message(MessageType::WARNING, &message).await;
-                        Ok(Some(json!({"started": false, "message": message})))
-                    }
-                }
+                self.started("run", self.start_run(&uri, target).await).await
             }
             "omega.cancel" => {
                 let uri = arg_uri(0)?;
@@ -432,26 +438,14 @@ impl Backend {
                          omega::self-deadlock or omega::race, locks, state}",
                     )
                 })?;
-                match self.start_exploration(&uri, target).await {
-                    Ok(id) => Ok(Some(json!({"started": true, "exploration": id}))),
-                    Err(message) => {
-                        self.client.show_message(MessageType::WARNING, &message).await;
-                        Ok(Some(json!({"started": false, "message": message})))
-                    }
-                }
+                self.started("exploration", self.start_exploration(&uri, target).await).await
             }
             "omega.replay" => {
                 let uri = arg_uri(0)?;
                 let seed = params.arguments.get(1).and_then(|s| s.as_u64()).ok_or_else(|| {
                     RpcError::invalid_params("omega.replay: argument 2 must be the schedule seed (a number)")
                 })?;
-                match self.start_run(&uri, Target::Replay(seed)).await {
-                    Ok(job) => Ok(Some(json!({"started": true, "run": job}))),
-                    Err(message) => {
-                        self.client.show_message(MessageType::WARNING, &message).await;
-                        Ok(Some(json!({"started": false, "message": message})))
-                    }
-                }
+                self.started("run", self.start_run(&uri, Target::Replay(seed)).await).await
             }
             "omega.clearCache" => {
                 let start = lock(&self.state.docs).keys().find_map(uri_path);
