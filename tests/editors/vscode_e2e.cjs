@@ -123,13 +123,19 @@ async function trusted(page, editorLines) {
   // the warning gains its seed, a "▶ Replay seed S" lens appears, and the replay shows where
   // each task is blocked. No request reaches the LLM server (stand-in answers).
   const beforeExplore = await requestsSeen();
-  await page.keyboard.press("F1");
-  await page.locator(".quick-input-widget input").fill(":13:12");
-  await page.keyboard.press("Enter");
-  await page.waitForTimeout(200);
-  await page.keyboard.press("Control+.");
+  // The quick-fix menu lists what the server answered when it opened; a request made while
+  // the editor was still busy can come back empty, so open it again until the action is there.
   const action = page.locator(".action-widget .monaco-list-row", { hasText: "Reproduce by exploring schedules" }).first();
-  const offered = await action.waitFor({ state: "visible", timeout: 10000 }).then(() => true, () => false);
+  let offered = false;
+  for (let attempt = 0; !offered && attempt < 5; attempt++) {
+    await page.keyboard.press("Escape");
+    await page.keyboard.press("F1");
+    await page.locator(".quick-input-widget input").fill(":13:12");
+    await page.keyboard.press("Enter");
+    await page.waitForTimeout(300);
+    await page.keyboard.press("Control+.");
+    offered = await action.waitFor({ state: "visible", timeout: 4000 }).then(() => true, () => false);
+  }
   check("the deadlock warning offers the quick fix Reproduce by exploring schedules", offered);
   if (offered) await action.click();
   else await page.keyboard.press("Escape");
