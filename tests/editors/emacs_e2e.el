@@ -200,6 +200,13 @@
                         (omega-test-wait 15 (lambda () (member "done" (member "running" (reverse omega-test-states)))))
                         (format "%S" omega-test-states))))
 
+  (let ((message (with-temp-buffer
+                   (condition-case e (progn (omega-run-file) nil)
+                     (user-error (cadr e))))))
+    (omega-test-check "omega-run-file where no server runs: an error saying how to start one"
+                      (and message (string-search "M-x eglot" message))
+                      message))
+
   ;; Outside omega-trusted-directories: analysis, but nothing runs.
   (let ((before (omega-test-requests)))
     (omega-test-untrusted "untrusted project" "untrusted" before)
