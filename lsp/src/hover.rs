@@ -6,7 +6,7 @@ use omega_analysis::BindingKind;
 use tower_lsp_server::ls_types::Uri;
 
 use crate::features::{doc_comment, enclosing_form, procedure_head, table_doc, word_at};
-use crate::results::{InlineResult, Kind};
+use crate::results::InlineResult;
 use crate::state::Snapshot;
 
 /// The client-side command a "Copy answer" link runs (the clipboard is the client's).
@@ -102,7 +102,7 @@ pub fn hover(
 /// it showed or fails, never a newer one.
 pub fn copy_link(uri: &Uri, r: &InlineResult) -> Option<String> {
     r.copy_text()?;
-    let what = if matches!(r.kind, Kind::Answer { .. }) { "answer" } else { "value" };
+    let what = r.copy_kind();
     let args = serde_json::json!([uri.as_str(), r.id]).to_string();
     Some(format!(
         "[Copy {what}](command:{COPY_ANSWER}?{} \"Copy the whole {what} to the clipboard\")",

@@ -64,6 +64,15 @@ impl InlineResult {
         }
     }
 
+    /// What [`Self::copy_text`] copies, in a word: `answer` or `value`.
+    pub fn copy_kind(&self) -> &'static str {
+        if matches!(self.kind, Kind::Answer { .. }) {
+            "answer"
+        } else {
+            "value"
+        }
+    }
+
     /// The full text with where it came from, as Markdown (tooltip and hover).
     pub fn details(&self) -> String {
         let stale = if self.stale { "\n\n*The code changed since this ran (↻).*" } else { "" };

@@ -456,8 +456,8 @@ impl Backend {
                 let d = docs.get(&uri).ok_or_else(|| {
                     RpcError::invalid_params(format!("omega.answerText: {} is not open", uri.as_str()))
                 })?;
-                match d.results.by_id(id).and_then(|r| r.copy_text()) {
-                    Some(text) => Ok(Some(json!({"text": text}))),
+                match d.results.by_id(id).and_then(|r| Some((r.copy_text()?, r.copy_kind()))) {
+                    Some((text, kind)) => Ok(Some(json!({"text": text, "kind": kind}))),
                     None => Err(RpcError::invalid_params(
                         "omega.answerText: that result is gone (the file ran again since the hover); \
                          hover the call again to copy the current one",

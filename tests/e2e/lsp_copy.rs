@@ -114,13 +114,15 @@ fn hover_offers_copy_and_the_command_gives_the_answer_back_exactly() {
     assert!(args[1].is_u64() && args.as_array().unwrap().len() == 2, "{args}");
     let copied = s.answer_text(&args).expect("omega.answerText answers");
     assert_eq!(copied["text"].as_str(), Some(ANSWER), "byte-exact");
+    assert_eq!(copied["kind"], "answer");
 
     // A value gets the same link: its printed form.
     let hover = s.hover(1, 3);
     let (label, value_args) = copy_link(&hover).unwrap_or_else(|| panic!("no copy link in {hover}"));
     assert_eq!(label, "Copy value");
     let chars = ANSWER.chars().count().to_string();
-    assert_eq!(s.answer_text(&value_args).expect("the value")["text"], chars.as_str());
+    let copied = s.answer_text(&value_args).expect("the value");
+    assert_eq!((copied["text"].as_str(), copied["kind"].as_str()), (Some(chars.as_str()), Some("value")));
 
     // After another run the old link names nothing: it fails with a reason rather than copy
     // an answer the hover did not show; the new hover's link works.
