@@ -33,6 +33,9 @@ pub struct InlineResult {
     pub stale: bool,
     /// The run that produced it.
     pub job: u64,
+    /// Names this result for `omega.answerText` (unique in its file, never reused): a copy
+    /// link from an older hover finds nothing rather than a newer answer it did not show.
+    pub id: u64,
 }
 
 impl InlineResult {
@@ -50,6 +53,24 @@ impl InlineResult {
         };
         let body = if self.stale { format!("↻ {body}") } else { body };
         truncate(&body, MAX_LABEL_CHARS)
+    }
+
+    /// What "Copy answer" copies: an answer's text or a value's printed form, exactly.
+    pub fn copy_text(&self) -> Option<&str> {
+        match &self.kind {
+            Kind::Answer { answer, .. } => Some(&answer.text),
+            Kind::Value(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// What [`Self::copy_text`] copies, in a word: `answer` or `value`.
+    pub fn copy_kind(&self) -> &'static str {
+        if matches!(self.kind, Kind::Answer { .. }) {
+            "answer"
+        } else {
+            "value"
+        }
     }
 
     /// The full text with where it came from, as Markdown (tooltip and hover).
@@ -131,6 +152,8 @@ pub fn move_span(span: Span, e: &ByteEdit) -> (Span, bool) {
 #[derive(Default, Debug)]
 pub struct Results {
     pub entries: Vec<InlineResult>,
+    /// The last [`InlineResult::id`] given out.
+    last_id: u64,
 }
 
 impl Results {
@@ -169,7 +192,8 @@ impl Results {
             (Kind::Pending, Some(InlineResult { kind: Kind::Answer { .. }, job: j, .. })) if *j == job => return,
             (kind, _) => kind,
         };
-        let entry = InlineResult { span, kind, stale: false, job };
+        self.last_id += 1;
+        let entry = InlineResult { span, kind, stale: false, job, id: self.last_id };
         match old {
             Some(i) => self.entries[i] = entry,
             None => self.entries.push(entry),
@@ -196,6 +220,11 @@ impl Results {
 
     pub fn clear(&mut self) {
         self.entries.clear();
+    }
+
+    /// The result named `id`, if it is still there.
+    pub fn by_id(&self, id: u64) -> Option<&InlineResult> {
+        self.entries.iter().find(|r| r.id == id)
     }
 
     /// The result family to show on hover at `offset`: the innermost range holding it.
@@ -229,7 +258,8 @@ mod tests {
 
     #[test]
     fn labels_are_short_one_line_and_marked() {
-        let mut r = InlineResult { span: Span::new(0, 1), kind: Kind::Value("x".repeat(100)), stale: false, job: 1 };
+        let mut r =
+            InlineResult { span: Span::new(0, 1), kind: Kind::Value("x".repeat(100)), stale: false, job: 1, id: 1 };
         assert_eq!(r.label().chars().count(), MAX_LABEL_CHARS);
         assert!(r.label().starts_with("=> xxx") && r.label().ends_with('…'));
         r.kind = Kind::Value("\"a\nb\"".into());
@@ -257,5 +287,22 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert_eq!(rs.entries.len(), 1);
+    }
+
+    #[test]
+    fn ids_name_one_result_and_are_never_reused() {
+        let mut rs = Results::default();
+        let (call, form) = (Span::new(0, 5), Span::new(0, 9));
+        rs.put(call, Kind::Pending, 1);
+        rs.put(form, Kind::Value("1".into()), 1);
+        let first = rs.entries.iter().map(|r| r.id).collect::<Vec<_>>();
+        assert_eq!(first.len(), 2);
+        assert_ne!(first[0], first[1]);
+        rs.put(call, Kind::Value("2".into()), 2);
+        rs.clear();
+        rs.put(form, Kind::Value("3".into()), 3);
+        assert!(first.iter().all(|id| rs.by_id(*id).is_none()), "{rs:?}");
+        assert_eq!(rs.entries[0].copy_text(), Some("3"));
+        assert_eq!(rs.by_id(rs.entries[0].id).map(|r| r.span), Some(form));
     }
 }

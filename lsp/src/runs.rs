@@ -447,6 +447,23 @@ impl Backend {
                 })?;
                 self.started("run", self.start_run(&uri, Target::Replay(seed)).await).await
             }
+            "omega.answerText" => {
+                let uri = arg_uri(0)?;
+                let id = params.arguments.get(1).and_then(|a| a.as_u64()).ok_or_else(|| {
+                    RpcError::invalid_params("omega.answerText: argument 2 must be the result's id (a number)")
+                })?;
+                let docs = lock(&self.state.docs);
+                let d = docs.get(&uri).ok_or_else(|| {
+                    RpcError::invalid_params(format!("omega.answerText: {} is not open", uri.as_str()))
+                })?;
+                match d.results.by_id(id).and_then(|r| Some((r.copy_text()?, r.copy_kind()))) {
+                    Some((text, kind)) => Ok(Some(json!({"text": text, "kind": kind}))),
+                    None => Err(RpcError::invalid_params(
+                        "omega.answerText: that result is gone (the file ran again since the hover); \
+                         hover the call again to copy the current one",
+                    )),
+                }
+            }
             "omega.clearCache" => {
                 let start = lock(&self.state.docs).keys().find_map(uri_path);
                 let config = omega_llm::config::LlmConfig::resolve(start.as_deref(), &self.settings().llm_overrides())

@@ -26,8 +26,15 @@ use crate::settings::Settings;
 use crate::state::{lock, ClientFacts, DocState, Snapshot, State};
 use crate::{actions, completion, explore, hover, navigation, semantic, structure};
 
-pub const COMMANDS: &[&str] =
-    &["omega.runFile", "omega.runForm", "omega.cancel", "omega.clearCache", "omega.explore", "omega.replay"];
+pub const COMMANDS: &[&str] = &[
+    "omega.runFile",
+    "omega.runForm",
+    "omega.cancel",
+    "omega.clearCache",
+    "omega.explore",
+    "omega.replay",
+    "omega.answerText",
+];
 
 /// `omega/evalStatus` (interfaces.md).
 pub enum EvalStatus {}
@@ -137,7 +144,16 @@ fn negotiate(params: &InitializeParams) -> ClientFacts {
         inlay_refresh: ws.and_then(|w| w.inlay_hint.as_ref()).and_then(|h| h.refresh_support).unwrap_or(false),
         code_lens_refresh: ws.and_then(|w| w.code_lens.as_ref()).and_then(|h| h.refresh_support).unwrap_or(false),
         work_done_progress: caps.window.as_ref().and_then(|w| w.work_done_progress).unwrap_or(false),
+        copy_answer: client_runs(params, hover::COPY_ANSWER),
     }
+}
+
+/// Whether the client says it runs `command` from links the server sends, in rust-analyzer's
+/// shape: `capabilities.experimental.commands.commands: ["omega.copyAnswer", …]`. Clients
+/// that do not say so (Neovim, Helix) get no such links: they could not follow them.
+fn client_runs(params: &InitializeParams, command: &str) -> bool {
+    let listed = params.capabilities.experimental.as_ref().and_then(|e| e.get("commands")?.get("commands")?.as_array());
+    listed.is_some_and(|cs| cs.iter().any(|c| c.as_str() == Some(command)))
 }
 
 impl LanguageServer for Backend {
@@ -262,7 +278,8 @@ impl LanguageServer for Backend {
                 let here = d.doc.map().offset(tdp.position);
                 d.results.at(here).cloned()
             });
-            Ok(hover::hover(&snap, offset, result.as_ref()).map(|(text, span)| Hover {
+            let copy_from = self.facts().copy_answer.then_some(&uri);
+            Ok(hover::hover(&snap, offset, result.as_ref(), copy_from).map(|(text, span)| Hover {
                 contents: HoverContents::Markup(MarkupContent { kind: MarkupKind::Markdown, value: text }),
                 range: Some(snap.map.range(span)),
             }))

@@ -127,6 +127,8 @@ pub struct ClientFacts {
     pub inlay_refresh: bool,
     pub code_lens_refresh: bool,
     pub work_done_progress: bool,
+    /// The client runs `omega.copyAnswer` links in hovers (`experimental.commands.commands`).
+    pub copy_answer: bool,
 }
 
 #[derive(Default)]

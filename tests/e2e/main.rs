@@ -84,6 +84,7 @@ mod limits;
 mod llm;
 mod llm_providers;
 mod lsp;
+mod lsp_copy;
 mod lsp_explore;
 mod primitive_stops;
 mod programs;

@@ -181,6 +181,43 @@ async function trusted(page, editorLines) {
   check("hover on the infer.op call shows its answer", !!callHover);
   await page.mouse.move(5, 300);
 
+  // "Copy answer" in that hover: the extension declares omega.copyAnswer, so the server adds
+  // the link; clicking it puts the whole answer on the clipboard and says so in the status bar.
+  {
+    const expected = "Reply: What is 2+2?";
+    await page.context().grantPermissions(["clipboard-read", "clipboard-write"], { origin: URL }).catch(() => undefined);
+    const readClipboard = () => page.evaluate(() => navigator.clipboard.readText()).catch((e) => "<unreadable: " + e.message + ">");
+    const sentinel = "clipboard before the copy " + Date.now();
+    await page.evaluate((t) => navigator.clipboard.writeText(t), sentinel).catch(() => undefined);
+    const clipboardReadable = (await readClipboard()) === sentinel;
+    let offeredCopy = false;
+    let copiedMessage = false;
+    for (let attempt = 0; !copiedMessage && attempt < 5; attempt++) {
+      const shown = await hoverShowing(page, call, "Copy answer");
+      offeredCopy = offeredCopy || shown.includes("Copy answer");
+      if (!shown) continue;
+      const link = page.locator(".monaco-hover:visible a", { hasText: "Copy answer" }).first();
+      if (!(await link.click({ timeout: 3000 }).then(() => true, () => false))) continue;
+      copiedMessage = !!(await until(async () => {
+        const item = page.locator(".statusbar-item", { hasText: "Omega: answer copied" });
+        return (await item.count()) > 0;
+      }, 4000));
+    }
+    check("hover on the infer.op call offers Copy answer", offeredCopy);
+    check("clicking Copy answer shows \"Omega: answer copied\" in the status bar", copiedMessage);
+    if (clipboardReadable) {
+      const copied = await until(async () => {
+        const t = await readClipboard();
+        return t === expected ? t : undefined;
+      }, 3000);
+      check("the clipboard holds the whole answer", copied === expected, JSON.stringify(await readClipboard()));
+    } else {
+      console.log("skip the clipboard's content: Chromium's clipboard is not readable here (" + (await readClipboard()) + ")");
+    }
+    await page.mouse.move(5, 300);
+    await page.keyboard.press("Escape");
+  }
+
   // The screenshot for the README: the warning's hover and the inline answer, no side bar.
   await page.keyboard.press("Control+B");
   await page.locator(".explorer-folders-view").waitFor({ state: "hidden", timeout: 5000 }).catch(() => undefined);

@@ -32,11 +32,20 @@ pub struct Options {
     pub utf8: bool,
     pub env: Vec<(String, String)>,
     pub cwd: Option<PathBuf>,
+    /// The client's `capabilities.experimental` (null: none).
+    pub experimental: Value,
 }
 
 impl Default for Options {
     fn default() -> Options {
-        Options { initialization_options: json!({}), settings: Value::Null, utf8: false, env: Vec::new(), cwd: None }
+        Options {
+            initialization_options: json!({}),
+            settings: Value::Null,
+            utf8: false,
+            env: Vec::new(),
+            cwd: None,
+            experimental: Value::Null,
+        }
     }
 }
 
@@ -155,7 +164,7 @@ impl LspClient {
         if options.utf8 {
             general = json!({"positionEncodings": ["utf-8", "utf-16"]});
         }
-        let capabilities = json!({
+        let mut capabilities = json!({
             "general": general,
             "workspace": {
                 "configuration": true,
@@ -170,6 +179,9 @@ impl LspClient {
                 "synchronization": {"didSave": true},
             },
         });
+        if !options.experimental.is_null() {
+            capabilities["experimental"] = options.experimental.clone();
+        }
         client.initialize_result = client.request(
             "initialize",
             json!({

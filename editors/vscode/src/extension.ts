@@ -11,6 +11,7 @@ import {
   State,
 } from "vscode-languageclient/node";
 
+import { ClientCommands, COPY_ANSWER, copyAnswer } from "./copyAnswer";
 import { findServer, ServerNotFound } from "./server";
 import { RunStatus, StatusBar } from "./status";
 
@@ -84,6 +85,8 @@ async function startClient(context: vscode.ExtensionContext): Promise<void> {
     documentSelector: [{ language: "omega" }],
     initializationOptions: { omega: currentSettings() },
     outputChannelName: "Omega Language Server",
+    // Hover links may run this one command and no other ("Copy answer").
+    markdown: { isTrusted: { enabledCommands: [COPY_ANSWER] } },
     middleware: {
       workspace: {
         configuration: async (params: ConfigurationParams, token, next) => {
@@ -99,6 +102,7 @@ async function startClient(context: vscode.ExtensionContext): Promise<void> {
     },
   };
   const c = new LanguageClient("omega", "OmegaLLM", serverOptions, clientOptions);
+  c.registerFeature(new ClientCommands([COPY_ANSWER]));
   c.onNotification("omega/output", (p: { uri: string; text: string }) => {
     output.append(p.text);
   });
@@ -189,6 +193,9 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     await startClient(context);
   });
   register("omega.showOutput", () => output.show(true));
+  context.subscriptions.push(
+    vscode.commands.registerCommand(COPY_ANSWER, (uri: unknown, id: unknown) => copyAnswer(serverCommand, uri, id)),
+  );
   register("omega.storeApiKey", async () => {
     const name = await vscode.window.showQuickPick(keyVariableNames(), {
       title: "Omega: which environment variable should the key fill in for the server?",
