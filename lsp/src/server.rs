@@ -421,7 +421,7 @@ impl LanguageServer for Backend {
             // latest edit, and an edit for an older text would land in the wrong place.
             let docs = lock(&self.state.docs);
             let Some(d) = docs.get(&tdp.text_document.uri) else { return Ok(None) };
-            Ok(Some(structure::indent_line(d.doc.text(), d.doc.map(), tdp.position.line)))
+            Ok(Some(structure::indent_line(d.doc.text(), d.doc.map(), d.doc.tree(), tdp.position.line)))
         })
         .await
     }

@@ -3,7 +3,7 @@
 
 use serde_json::json;
 use tower_lsp_server::ls_types::*;
-use tree_sitter::Node;
+use tree_sitter::{Node, Tree};
 
 use omega_syntax::syntax::Span;
 
@@ -138,7 +138,7 @@ pub fn format_document(snap: &Snapshot) -> Result<Vec<TextEdit>, String> {
 pub fn format_range(snap: &Snapshot, range: Range) -> Result<Vec<TextEdit>, String> {
     let one_line = range.start.line == range.end.line;
     match format_forms(snap, snap.map.span(range)) {
-        Err(_) if one_line => Ok(indent_line(&snap.text, &snap.map, range.start.line)),
+        Err(_) if one_line => Ok(indent_line(&snap.text, &snap.map, snap.tree.as_ref(), range.start.line)),
         result => result,
     }
 }
@@ -149,7 +149,7 @@ pub fn format_range(snap: &Snapshot, range: Range) -> Result<Vec<TextEdit>, Stri
 /// line of the formatter's (one after a lone `\r`). Always spaces, whatever the client's
 /// `insertSpaces`: Lisp indentation aligns columns, which tabs of any width would break, and
 /// `omega fmt` writes spaces.
-pub fn indent_line(text: &str, map: &LineMap, line: u32) -> Vec<TextEdit> {
+pub fn indent_line(text: &str, map: &LineMap, tree: Option<&Tree>, line: u32) -> Vec<TextEdit> {
     if line as usize >= map.rope().len_lines() {
         return Vec::new();
     }
@@ -157,7 +157,10 @@ pub fn indent_line(text: &str, map: &LineMap, line: u32) -> Vec<TextEdit> {
     if start > 0 && !text[..start].ends_with('\n') {
         return Vec::new();
     }
-    let Some(indent) = omega_syntax::format::indent_for_line_at(text, start) else { return Vec::new() };
+    let from = tree.map_or(0, |tree| reading_start(text, tree, start));
+    let Some(indent) = omega_syntax::format::indent_for_line_at(&text[from..], start - from) else {
+        return Vec::new();
+    };
     let rest = &text[start..];
     let written = rest.len() - rest.trim_start_matches([' ', '\t']).len();
     let wanted = " ".repeat(indent);
@@ -165,6 +168,27 @@ pub fn indent_line(text: &str, map: &LineMap, line: u32) -> Vec<TextEdit> {
         return Vec::new();
     }
     vec![TextEdit { range: map.range(Span::new(start, start + written)), new_text: wanted }]
+}
+
+/// Where indenting the line at `line_start` may start reading the text: the line of the last
+/// top-level node that starts a line before it. Nothing is open there, and only the form being
+/// typed is read again, not the whole file above it.
+fn reading_start(text: &str, tree: &Tree, line_start: usize) -> usize {
+    let mut cursor = tree.walk();
+    // The top-level node around or after the line, else the last one; then back from there.
+    if cursor.goto_first_child_for_byte(line_start).is_none() && !cursor.goto_last_child() {
+        return 0;
+    }
+    loop {
+        let start = cursor.node().start_byte();
+        let its_line = text[..start].rfind('\n').map_or(0, |i| i + 1);
+        if start < line_start && text[its_line..start].trim_start_matches([' ', '\t']).is_empty() {
+            return its_line;
+        }
+        if !cursor.goto_previous_sibling() {
+            return 0;
+        }
+    }
 }
 
 fn format_forms(snap: &Snapshot, range: Span) -> Result<Vec<TextEdit>, String> {

@@ -57,6 +57,23 @@ fn enter_inside_a_call_aligns_under_the_first_argument() {
 }
 
 #[test]
+fn forms_above_are_read_only_as_far_as_they_matter() {
+    // Closed forms above, one with a string over two lines, one starting mid-line: the form
+    // being typed starts on line 4, in column 0.
+    let mut c = typing("(define a 1)\n(define s \"two\n(lines\")\n(f) (g\n    x)\n(define (h y)\n  (foo y");
+    c.change(URI, 2, (6, 8), (6, 8), "\n");
+    assert_indents(&enter_at(&mut c, 7, 0), 7, 0, 7);
+    // Within a form that starts mid-line or indented, the line it starts on is read whole.
+    let mut c = typing("(f) (g a\n");
+    assert_indents(&enter_at(&mut c, 1, 0), 1, 0, 7);
+    let mut c = typing("(f)\n  (g a\n");
+    assert_indents(&enter_at(&mut c, 2, 0), 2, 0, 5);
+    // An unclosed form above holds what follows it, even a line in column 0.
+    let mut c = typing("(foo a\n(bar)\n");
+    assert_indents(&enter_at(&mut c, 2, 0), 2, 0, 5);
+}
+
+#[test]
 fn columns_count_characters_whatever_the_encoding() {
     // 😀 is 4 bytes and 2 UTF-16 code units, é 2 bytes: `a` is in column 11 all the same.
     let mut c = typing("(f \"😀é\" (g a");
