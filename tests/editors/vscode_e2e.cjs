@@ -280,6 +280,7 @@ async function typingIndents(page, editorLines) {
     await page.keyboard.press("Control+End");
     await page.keyboard.press("Enter");
     await page.keyboard.type(head, { delay: 20 });
+    await page.keyboard.press("Escape"); // a completion list open here would take the Enter
     await page.keyboard.press("Enter");
     const lineAfterHead = async () => {
       seen = await visibleLines(editorLines);
