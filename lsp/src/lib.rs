@@ -33,7 +33,7 @@
 //! - [`features`]: capabilities, inlay hints and helpers shared by the language features:
 //!   [`hover`], [`completion`] (and signature help), [`navigation`] (definition, references,
 //!   highlight, rename, symbols), [`semantic`] tokens, [`structure`] (folding, selection,
-//!   formatting, code lenses), [`actions`] (quick fixes).
+//!   formatting, indentation on Enter, code lenses), [`actions`] (quick fixes).
 //! - [`server`]: the `LanguageServer` handlers, analysis scheduling, runs, notifications.
 //!
 //! # Invariants

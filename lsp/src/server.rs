@@ -426,8 +426,19 @@ impl LanguageServer for Backend {
     async fn range_formatting(&self, params: DocumentRangeFormattingParams) -> Result<Option<Vec<TextEdit>>> {
         self.guard("textDocument/rangeFormatting", async {
             let Some(snap) = self.snapshot(&params.text_document.uri).await else { return Ok(None) };
-            let range = snap.map.span(params.range);
-            structure::format_range(&snap, range).map(Some).map_err(RpcError::invalid_params)
+            structure::format_range(&snap, params.range).map(Some).map_err(RpcError::invalid_params)
+        })
+        .await
+    }
+
+    async fn on_type_formatting(&self, params: DocumentOnTypeFormattingParams) -> Result<Option<Vec<TextEdit>>> {
+        self.guard("textDocument/onTypeFormatting", async {
+            let tdp = params.text_document_position;
+            // The text as edited, not the last analysed snapshot: the Enter that asks is the
+            // latest edit, and an edit for an older text would land in the wrong place.
+            let docs = lock(&self.state.docs);
+            let Some(d) = docs.get(&tdp.text_document.uri) else { return Ok(None) };
+            Ok(Some(structure::indent_line(d.doc.text(), d.doc.map(), d.doc.tree(), tdp.position.line)))
         })
         .await
     }

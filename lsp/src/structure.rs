@@ -1,12 +1,13 @@
 //! Structure from the syntax tree and the formatter: folding, selection ranges, formatting,
-//! and the run/cancel code lenses over top-level forms.
+//! indentation on Enter, and the run/cancel code lenses over top-level forms.
 
 use serde_json::json;
 use tower_lsp_server::ls_types::*;
-use tree_sitter::Node;
+use tree_sitter::{Node, Tree};
 
 use omega_syntax::syntax::Span;
 
+use crate::document::LineMap;
 use crate::state::Snapshot;
 
 fn span(n: Node<'_>) -> Span {
@@ -132,7 +133,65 @@ pub fn format_document(snap: &Snapshot) -> Result<Vec<TextEdit>, String> {
 }
 
 /// The top-level forms that `range` touches, formatted as the formatter would in the file.
-pub fn format_range(snap: &Snapshot, range: Span) -> Result<Vec<TextEdit>, String> {
+/// Forms that do not read yet (being typed) are refused, unless the range lies on one line:
+/// that line is re-indented alone, as on Enter.
+pub fn format_range(snap: &Snapshot, range: Range) -> Result<Vec<TextEdit>, String> {
+    let one_line = range.start.line == range.end.line;
+    match format_forms(snap, snap.map.span(range)) {
+        Err(_) if one_line => Ok(indent_line(&snap.text, &snap.map, snap.tree.as_ref(), range.start.line)),
+        result => result,
+    }
+}
+
+/// The edit that gives line `line` the indentation `omega fmt` would, reckoned from the lines
+/// above it as they stand (`omega_syntax::format::indent_for_line_at`): what Enter asks for.
+/// None when the line has it already, starts inside a string or block comment, or is not a
+/// line of the formatter's (one after a lone `\r`). Always spaces, whatever the client's
+/// `insertSpaces`: Lisp indentation aligns columns, which tabs of any width would break, and
+/// `omega fmt` writes spaces.
+pub fn indent_line(text: &str, map: &LineMap, tree: Option<&Tree>, line: u32) -> Vec<TextEdit> {
+    if line as usize >= map.rope().len_lines() {
+        return Vec::new();
+    }
+    let start = map.offset(Position::new(line, 0));
+    if start > 0 && !text[..start].ends_with('\n') {
+        return Vec::new();
+    }
+    let from = tree.map_or(0, |tree| reading_start(text, tree, start));
+    let Some(indent) = omega_syntax::format::indent_for_line_at(&text[from..], start - from) else {
+        return Vec::new();
+    };
+    let rest = &text[start..];
+    let written = rest.len() - rest.trim_start_matches([' ', '\t']).len();
+    let wanted = " ".repeat(indent);
+    if rest[..written] == wanted {
+        return Vec::new();
+    }
+    vec![TextEdit { range: map.range(Span::new(start, start + written)), new_text: wanted }]
+}
+
+/// Where indenting the line at `line_start` may start reading the text: the line of the last
+/// top-level node that starts a line before it. Nothing is open there, and only the form being
+/// typed is read again, not the whole file above it.
+fn reading_start(text: &str, tree: &Tree, line_start: usize) -> usize {
+    let mut cursor = tree.walk();
+    // The top-level node around or after the line, else the last one; then back from there.
+    if cursor.goto_first_child_for_byte(line_start).is_none() && !cursor.goto_last_child() {
+        return 0;
+    }
+    loop {
+        let start = cursor.node().start_byte();
+        let its_line = text[..start].rfind('\n').map_or(0, |i| i + 1);
+        if start < line_start && text[its_line..start].trim_start_matches([' ', '\t']).is_empty() {
+            return its_line;
+        }
+        if !cursor.goto_previous_sibling() {
+            return 0;
+        }
+    }
+}
+
+fn format_forms(snap: &Snapshot, range: Span) -> Result<Vec<TextEdit>, String> {
     let Some(tree) = &snap.tree else { return Ok(Vec::new()) };
     let root = tree.root_node();
     let mut cursor = root.walk();

@@ -3,11 +3,12 @@
 //!
 //! - didChange → publishDiagnostics for that version, files of 1,000 / 5,000 / 20,000 lines;
 //! - hover and completion at 5,000 lines;
+//! - Enter → onTypeFormatting at the end of files of 1,000 / 20,000 lines;
 //! - process start → `initialize` answered;
 //! - didSave → first inlay refresh and → run done when every answer is cached (chapter 39.5);
 //! - resident memory with 50 open files of 1,000 lines.
 //!
-//! `cargo bench -p omega-tests --bench lsp_latency`
+//! `cargo bench -p omega-tests --bench lsp_latency [-- WORD]` (WORD: only the lines it names)
 
 use std::time::{Duration, Instant};
 
@@ -89,6 +90,30 @@ fn requests_at_5000() -> (Vec<Duration>, Vec<Duration>) {
     (hover, completion)
 }
 
+/// Enter at the end of a file's last procedure, then the onTypeFormatting request for the new
+/// line, which indents it from the whole text above.
+fn enter_at_the_end(lines: usize) -> Vec<Duration> {
+    let mut c = LspClient::start(Options::default());
+    let uri = format!("file:///bench/typing-{lines}.omega");
+    let text = format!("{}(define (last x)", file_of(lines));
+    let last = text.lines().count() as u32 - 1;
+    c.open(&uri, &text);
+    c.diagnostics(&uri, 1);
+    let end = "(define (last x)".len() as u32;
+    let mut out = Vec::new();
+    for round in 0..20i64 {
+        c.change(&uri, 2 + 2 * round, (last, end), (last, end), "\n");
+        let params = json!({"textDocument": {"uri": uri}, "position": position(last + 1, 0), "ch": "\n",
+                            "options": {"tabSize": 2, "insertSpaces": true}});
+        let start = Instant::now();
+        let edits = c.request("textDocument/onTypeFormatting", params);
+        out.push(start.elapsed());
+        assert_eq!(edits[0]["newText"], "  ", "the body of (define (last x) …)");
+        c.change(&uri, 3 + 2 * round, (last, end), (last + 1, 0), "");
+    }
+    out
+}
+
 fn startup() -> Vec<Duration> {
     (0..10)
         .map(|_| {
@@ -158,17 +183,38 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
+    // `cargo bench … -- WORD` measures only the lines whose label contains WORD.
+    let only = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    let wanted = |label: &str| only.as_deref().is_none_or(|w| label.contains(w));
     println!("omega-lsp latency over stdio");
-    for lines in [1000, 5000, 20000] {
-        let rounds = if lines >= 20000 { 10 } else { 20 };
-        println!("didChange → publishDiagnostics, {lines:>6} lines: {}", stats(change_to_diagnostics(lines, rounds)));
+    if wanted("didChange") {
+        for lines in [1000, 5000, 20000] {
+            let rounds = if lines >= 20000 { 10 } else { 20 };
+            println!(
+                "didChange → publishDiagnostics, {lines:>6} lines: {}",
+                stats(change_to_diagnostics(lines, rounds))
+            );
+        }
     }
-    let (hover, completion) = requests_at_5000();
-    println!("hover at 5,000 lines:                       {}", stats(hover));
-    println!("completion at 5,000 lines:                  {}", stats(completion));
-    println!("start → initialize answered:                {}", stats(startup()));
-    let (first_hint, done) = cached_save();
-    println!("didSave → first inlay refresh + hints (cached chapter): {}", stats(first_hint));
-    println!("didSave → run done (cached chapter):                    {}", stats(done));
-    println!("resident memory, 50 files of 1,000 lines: {} MB", memory_with_50_files() / 1024);
+    if wanted("hover") || wanted("completion") {
+        let (hover, completion) = requests_at_5000();
+        println!("hover at 5,000 lines:                       {}", stats(hover));
+        println!("completion at 5,000 lines:                  {}", stats(completion));
+    }
+    if wanted("onTypeFormatting") {
+        for lines in [1000, 20000] {
+            println!("Enter → onTypeFormatting at the end, {lines:>6} lines: {}", stats(enter_at_the_end(lines)));
+        }
+    }
+    if wanted("initialize") {
+        println!("start → initialize answered:                {}", stats(startup()));
+    }
+    if wanted("didSave") {
+        let (first_hint, done) = cached_save();
+        println!("didSave → first inlay refresh + hints (cached chapter): {}", stats(first_hint));
+        println!("didSave → run done (cached chapter):                    {}", stats(done));
+    }
+    if wanted("memory") {
+        println!("resident memory, 50 files of 1,000 lines: {} MB", memory_with_50_files() / 1024);
+    }
 }

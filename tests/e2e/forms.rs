@@ -193,14 +193,7 @@ fn the_editor_queries_list_the_keywords_of_the_table() {
     assert_lists("highlights", "_lambda", |_| true, &with_formals);
 
     // indents.scm: the body forms, where the formatter indents a body.
-    let body = names(
-        FORMS
-            .iter()
-            .filter(|f| f.indent == Indent::Body)
-            .map(|f| f.name)
-            .chain(CLAUSE_KEYWORDS.iter().filter(|c| c.indent == Indent::Body).map(|c| c.name)),
-    );
-    assert_lists("indents", "_head", |_| true, &body);
+    assert_lists("indents", "_head", |_| true, &body_forms());
 
     // locals.scm: the forms that open a scope, those with parameters, those with bindings.
     let scopes = names(FORMS.iter().filter(|f| f.opens_scope()).map(|f| f.name).chain(clause_keywords()));
@@ -215,6 +208,36 @@ fn the_editor_queries_list_the_keywords_of_the_table() {
             .map(|f| f.name),
     );
     assert_lists("locals", "_let", |p| p.symbols.len() > 1, &binding_lists);
+}
+
+/// The forms and clause keywords whose later parts the formatter indents as a body.
+fn body_forms() -> BTreeSet<String> {
+    names(
+        FORMS
+            .iter()
+            .filter(|f| f.indent == Indent::Body)
+            .map(|f| f.name)
+            .chain(CLAUSE_KEYWORDS.iter().filter(|c| c.indent == Indent::Body).map(|c| c.name)),
+    )
+}
+
+#[test]
+fn the_neovim_lispwords_are_the_body_forms() {
+    let path = repo_root().join("editors/neovim/lua/omega/init.lua");
+    let plugin = std::fs::read_to_string(&path).expect("read the Neovim plugin");
+    let (_, rest) = plugin.split_once("local LISPWORDS = {").expect("init.lua defines LISPWORDS");
+    let (list, _) = rest.split_once('}').expect("the LISPWORDS table ends");
+    let words: Vec<&str> = list.split(',').map(|w| w.trim().trim_matches('"')).filter(|w| !w.is_empty()).collect();
+    let set = names(words.iter().copied());
+    assert_eq!(set.len(), words.len(), "a word appears twice in LISPWORDS: {words:?}");
+    let expected = body_forms();
+    let extra: Vec<_> = set.difference(&expected).collect();
+    let missing: Vec<_> = expected.difference(&set).collect();
+    assert!(
+        extra.is_empty() && missing.is_empty(),
+        "init.lua LISPWORDS: not body forms {extra:?}, missing {missing:?}"
+    );
+    assert!(plugin.contains("lispwords = table.concat(LISPWORDS, \",\")"), "omega buffers get LISPWORDS");
 }
 
 /// The keyword alternations `(\()\s*(a|b|…)` of the VS Code TextMate grammar's patterns.

@@ -86,6 +86,7 @@ mod llm_providers;
 mod lsp;
 mod lsp_copy;
 mod lsp_explore;
+mod lsp_on_type;
 mod primitive_stops;
 mod programs;
 mod session_state;

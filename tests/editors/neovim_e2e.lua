@@ -259,6 +259,35 @@ local function main()
     not started and requests_seen(fast_url) == before,
     ("requests %d -> %d"):format(before, requests_seen(fast_url)))
 
+  -- Indentation: Vim's Lisp indenting with the plugin's 'lispwords' gives what `omega fmt`
+  -- gives; Neovim 0.11's client has no onTypeFormatting, so this is what Enter does.
+  local t_buf, t_client = open(dir .. "/untrusted/typing.omega")
+  vim.api.nvim_buf_set_lines(t_buf, 0, -1, false, { "(define (g x)" })
+  vim.api.nvim_win_set_cursor(0, { 1, 0 })
+  vim.api.nvim_feedkeys(vim.api.nvim_replace_termcodes("o(h x)<Esc>", true, false, true), "xt", false)
+  local typed = vim.api.nvim_buf_get_lines(t_buf, 1, 2, false)[1] or ""
+  check("typing o after (define (g x) indents the new line 2 columns", typed == "  (h x)", vim.inspect(typed))
+  local flush_left = { "(define (g x)", "(let ((a 1)", "(b 2))", "(when (> a x)", "(foo a", "b))",
+    "(handle (effect infer.op \"q\")", "(on infer.op (p k)", "(k 1)))))" }
+  vim.api.nvim_buf_set_lines(t_buf, 0, -1, false, flush_left)
+  vim.cmd("normal! gg=G")
+  local indented = vim.api.nvim_buf_get_lines(t_buf, 0, -1, false)
+  local formatted = vim.lsp.buf_request_sync(t_buf, "textDocument/formatting", {
+    textDocument = { uri = vim.uri_from_bufnr(t_buf) },
+    options = { tabSize = 2, insertSpaces = true },
+  }, 5000)
+  local server_edits
+  for _, r in pairs(formatted or {}) do
+    server_edits = r.result
+  end
+  check("= re-indents as omega fmt: the server's formatting changes nothing after it",
+    t_client ~= nil and server_edits ~= nil and #server_edits == 0
+      and indented[3] == "        (b 2))" and indented[6] == "           b))"
+      and indented[8] == "      (on infer.op (p k)" and indented[9] == "        (k 1)))))",
+    vim.inspect({ lines = indented, server = server_edits }))
+  vim.api.nvim_buf_set_lines(t_buf, 0, -1, false, {})
+  vim.bo[t_buf].modified = false
+
   -- A server command that names no executable: an error that says how to fix it.
   local notified = {}
   local notify = vim.notify

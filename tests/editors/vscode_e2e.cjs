@@ -292,6 +292,54 @@ async function trusted(page, editorLines) {
   const again = await page.locator(".monaco-editor .squiggly-warning").first().waitFor({ timeout: 30000 }).then(() => true, () => false);
   check("Omega: Restart Server restarts omega-lsp (status reset, warning back)", !!reset && again, await statusText(page));
 
+  await typingIndents(page, editorLines);
+}
+
+/** The editor's lines on screen, top to bottom, as text (inlay hints are not text). */
+function visibleLines(editorLines) {
+  return editorLines.evaluate((el) => [...el.querySelectorAll(".view-line")]
+    .sort((a, b) => parseFloat(a.style.top) - parseFloat(b.style.top))
+    .map((line) => line.textContent.replace(/\u00a0/g, " ")));
+}
+
+/**
+ * Enter after `(define (g x)` puts the cursor 2 columns in, as omega-lsp answers
+ * textDocument/onTypeFormatting (editor.formatOnType is on for omega by the extension's
+ * defaults). VS Code drops the server's edit when the text changed before it came back, so
+ * each attempt waits for the indentation before typing on, and a late one types a fresh form.
+ */
+async function typingIndents(page, editorLines) {
+  let seen = [];
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const head = `(define (g${attempt} x)`;
+    await page.keyboard.press("Escape");
+    await editorLines.click();
+    await page.keyboard.press("Control+End");
+    await page.keyboard.press("Enter");
+    await page.keyboard.type(head, { delay: 20 });
+    await page.keyboard.press("Escape"); // a completion list open here would take the Enter
+    await page.keyboard.press("Enter");
+    const lineAfterHead = async () => {
+      seen = await visibleLines(editorLines);
+      const at = seen.findIndex((l) => l.startsWith(head));
+      return at >= 0 && at + 1 < seen.length ? seen[at + 1] : undefined;
+    };
+    const indented = await until(async () => {
+      const next = await lineAfterHead();
+      return next !== undefined && /^  (?! )/.test(next) ? next : undefined;
+    }, 8000);
+    if (!indented) continue;
+    await page.keyboard.type("y");
+    const typed = await until(async () => {
+      const next = await lineAfterHead();
+      return next && next.startsWith("  y") ? next : undefined;
+    }, 5000);
+    check("Enter after (define (g x) indents the new line 2 columns (omega-lsp onTypeFormatting), the cursor there",
+      !!typed, JSON.stringify(seen.slice(-4)));
+    return;
+  }
+  check("Enter after (define (g x) indents the new line 2 columns (omega-lsp onTypeFormatting), the cursor there",
+    false, "never indented: " + JSON.stringify(seen.slice(-4)));
 }
 
 /** Restricted Mode: analysis but no evaluation, until the user trusts the folder. */

@@ -26,6 +26,16 @@ local defaults = {
 
 M.config = vim.deepcopy(defaults)
 
+-- The forms whose parts after the keyword are a body, indented 2 columns as `omega fmt` does:
+-- Vim's 'lispwords' for omega buffers. Other lists line up under their first argument, as
+-- Vim's Lisp indenting does anyway. The body forms of the table of forms
+-- (interp/syntax/src/forms.rs); a tidy test (tests/e2e/forms.rs) keeps this list equal to it.
+local LISPWORDS = {
+  "define", "lambda", "let", "let*", "letrec", "letrec*", "begin", "case", "when", "unless", "do",
+  "define-syntax", "let-syntax", "letrec-syntax", "syntax-rules", "handle", "parallel", "match", "guard",
+  "define-record-type", "on", "return",
+}
+
 --- Last `omega/evalStatus` per document URI: { state, llmCalls, elapsedMs, version }.
 M.status = {}
 
@@ -289,6 +299,10 @@ function M.setup(opts)
     callback = function(args)
       vim.bo[args.buf].commentstring = "; %s"
       vim.bo[args.buf].lisp = true
+      vim.bo[args.buf].lispwords = table.concat(LISPWORDS, ",")
+      -- Lisp indentation aligns columns, so spaces, as `omega fmt` writes them.
+      vim.bo[args.buf].expandtab = true
+      vim.bo[args.buf].shiftwidth = 2
       M.start(args.buf)
     end,
   })
