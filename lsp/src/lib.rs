@@ -53,6 +53,7 @@ pub mod eval;
 pub mod explore;
 pub mod features;
 pub mod hover;
+pub mod log;
 pub mod navigation;
 pub mod results;
 mod runs;

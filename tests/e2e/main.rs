@@ -85,6 +85,7 @@ mod llm;
 mod llm_providers;
 mod lsp;
 mod lsp_explore;
+mod lsp_log;
 mod primitive_stops;
 mod programs;
 mod session_state;
