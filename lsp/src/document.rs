@@ -115,6 +115,25 @@ impl LineMap {
         Span::new(a.min(b), a.max(b))
     }
 
+    /// The bytes of line `line`'s content, without its line break.
+    pub fn line_span(&self, line: usize) -> Span {
+        let line = line.min(self.rope.len_lines() - 1);
+        Span::new(self.rope.line_to_byte(line), self.line_content_end(line))
+    }
+
+    /// The length of `span` in columns: UTF-16 code units or bytes, as negotiated.
+    pub fn units(&self, span: Span) -> u32 {
+        let (start, end) = (span.start as usize, (span.end as usize).min(self.rope.len_bytes()));
+        let n = match self.encoding {
+            Encoding::Utf8 => end.saturating_sub(start),
+            Encoding::Utf16 => {
+                let cu = |b: usize| self.rope.char_to_utf16_cu(self.rope.byte_to_char(b));
+                cu(end).saturating_sub(cu(start))
+            }
+        };
+        n as u32
+    }
+
     /// tree-sitter's point of a byte offset: row by LSP lines, column in bytes.
     fn point(&self, offset: usize) -> Point {
         let line = self.rope.byte_to_line(offset);

@@ -1,5 +1,12 @@
-//! Semantic tokens for identifiers, from the name resolution. Serializers and shared mutable
-//! state get their own modifiers so a theme can make them stand out.
+//! Semantic tokens for the whole text: identifiers from the name resolution (serializers and
+//! shared mutable state get their own modifiers so a theme can make them stand out), and
+//! comments, literals, keywords and quoted symbols from the syntax tree ([`tree`]).
+//!
+//! Tokens never overlap (an identifier wins over the tree's reading of the same symbol), come
+//! sorted, and are split at line ends unless the client takes multi-line tokens; columns and
+//! lengths are in the negotiated position encoding.
+
+mod tree;
 
 use std::collections::BTreeSet;
 
@@ -16,12 +23,24 @@ pub const TYPES: &[SemanticTokenType] = &[
     SemanticTokenType::VARIABLE,
     SemanticTokenType::PARAMETER,
     SemanticTokenType::MACRO,
+    SemanticTokenType::COMMENT,
+    SemanticTokenType::STRING,
+    SemanticTokenType::NUMBER,
+    SemanticTokenType::OPERATOR,
+    // Quoted symbols and effect operation names: constant data (Neovim shows
+    // `@lsp.type.enumMember` as `@constant`).
+    SemanticTokenType::ENUM_MEMBER,
 ];
 const KEYWORD: u32 = 0;
 const FUNCTION: u32 = 1;
 const VARIABLE: u32 = 2;
 const PARAMETER: u32 = 3;
 const MACRO: u32 = 4;
+const COMMENT: u32 = 5;
+const STRING: u32 = 6;
+const NUMBER: u32 = 7;
+const OPERATOR: u32 = 8;
+const ENUM_MEMBER: u32 = 9;
 
 pub const MODIFIERS: &[&str] = &["declaration", "defaultLibrary", "serializer", "sharedState"];
 const DECLARATION: u32 = 1 << 0;
@@ -99,27 +118,57 @@ fn tokens_in(snap: &Snapshot, within: Option<Span>) -> Vec<(Span, u32, u32)> {
     out
 }
 
-/// Tokens in the protocol's relative encoding.
-pub fn tokens(snap: &Snapshot, within: Option<Span>) -> SemanticTokens {
+/// Identifier tokens and the tree's, without overlaps, by position.
+fn all_tokens(snap: &Snapshot, within: Option<Span>) -> Vec<(Span, u32, u32)> {
+    // (span, type, modifiers, rank): at one start the lowest rank wins: a quote mark (the
+    // resolution sees `'` as the `quote` keyword), then the identifier, then the tree's token.
+    let mut all: Vec<(Span, u32, u32, u8)> =
+        tokens_in(snap, within).into_iter().map(|(span, ty, mods)| (span, ty, mods, 1)).collect();
+    if let Some(tree) = &snap.tree {
+        let from_tree = tree::tokens(&snap.text, tree, within).into_iter();
+        all.extend(from_tree.map(|(span, ty)| (span, ty, 0, if ty == OPERATOR { 0 } else { 2 })));
+    }
+    all.sort_by_key(|t| (t.0.start, t.3, t.0.end));
+    let mut out: Vec<(Span, u32, u32)> = Vec::with_capacity(all.len());
+    for (span, ty, mods, _) in all {
+        if out.last().is_none_or(|last| span.start >= last.0.end) {
+            out.push((span, ty, mods));
+        }
+    }
+    out
+}
+
+/// Tokens in the protocol's relative encoding; a token that spans lines is one token per
+/// line unless the client supports `multiline` tokens.
+pub fn tokens(snap: &Snapshot, within: Option<Span>, multiline: bool) -> SemanticTokens {
     let mut data = Vec::new();
     let (mut line, mut col) = (0u32, 0u32);
-    for (span, ty, mods) in tokens_in(snap, within) {
-        let start = snap.map.position(span.start as usize);
-        let end = snap.map.position(span.end as usize);
-        if end.line != start.line {
-            continue;
+    let mut push = |start: Position, length: u32, ty: u32, mods: u32| {
+        if length == 0 {
+            return;
         }
         let delta_line = start.line - line;
         let delta_start = if delta_line == 0 { start.character - col } else { start.character };
-        data.push(SemanticToken {
-            delta_line,
-            delta_start,
-            length: end.character - start.character,
-            token_type: ty,
-            token_modifiers_bitset: mods,
-        });
+        data.push(SemanticToken { delta_line, delta_start, length, token_type: ty, token_modifiers_bitset: mods });
         line = start.line;
         col = start.character;
+    };
+    for (span, ty, mods) in all_tokens(snap, within) {
+        let start = snap.map.position(span.start as usize);
+        let end = snap.map.position(span.end as usize);
+        if end.line == start.line {
+            push(start, end.character - start.character, ty, mods);
+        } else if multiline {
+            push(start, snap.map.units(span), ty, mods);
+        } else {
+            for l in start.line..=end.line {
+                let piece = snap.map.line_span(l as usize);
+                let piece = Span::new(piece.start.max(span.start) as usize, piece.end.min(span.end) as usize);
+                if piece.start < piece.end {
+                    push(snap.map.position(piece.start as usize), snap.map.units(piece), ty, mods);
+                }
+            }
+        }
     }
     SemanticTokens { result_id: None, data }
 }

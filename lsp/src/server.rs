@@ -218,6 +218,12 @@ fn negotiate(params: &InitializeParams) -> ClientFacts {
         inlay_refresh: ws.and_then(|w| w.inlay_hint.as_ref()).and_then(|h| h.refresh_support).unwrap_or(false),
         code_lens_refresh: ws.and_then(|w| w.code_lens.as_ref()).and_then(|h| h.refresh_support).unwrap_or(false),
         work_done_progress: caps.window.as_ref().and_then(|w| w.work_done_progress).unwrap_or(false),
+        multiline_tokens: caps
+            .text_document
+            .as_ref()
+            .and_then(|t| t.semantic_tokens.as_ref())
+            .and_then(|s| s.multiline_token_support)
+            .unwrap_or(false),
     }
 }
 
@@ -461,7 +467,7 @@ impl LanguageServer for Backend {
     async fn semantic_tokens_full(&self, params: SemanticTokensParams) -> Result<Option<SemanticTokensResult>> {
         self.guard_on("textDocument/semanticTokens/full", params.text_document.doc(), async {
             let Some(snap) = self.snapshot(&params.text_document.uri).await else { return Ok(None) };
-            Ok(Some(SemanticTokensResult::Tokens(semantic::tokens(&snap, None))))
+            Ok(Some(SemanticTokensResult::Tokens(semantic::tokens(&snap, None, self.facts().multiline_tokens))))
         })
         .await
     }
@@ -473,7 +479,11 @@ impl LanguageServer for Backend {
         self.guard_on("textDocument/semanticTokens/range", params.text_document.doc(), async {
             let Some(snap) = self.snapshot(&params.text_document.uri).await else { return Ok(None) };
             let within = snap.map.span(params.range);
-            Ok(Some(SemanticTokensRangeResult::Tokens(semantic::tokens(&snap, Some(within)))))
+            Ok(Some(SemanticTokensRangeResult::Tokens(semantic::tokens(
+                &snap,
+                Some(within),
+                self.facts().multiline_tokens,
+            ))))
         })
         .await
     }

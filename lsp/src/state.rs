@@ -127,6 +127,8 @@ pub struct ClientFacts {
     pub inlay_refresh: bool,
     pub code_lens_refresh: bool,
     pub work_done_progress: bool,
+    /// Semantic tokens may span lines (`multilineTokenSupport`).
+    pub multiline_tokens: bool,
 }
 
 #[derive(Default)]

@@ -86,6 +86,7 @@ mod llm_providers;
 mod lsp;
 mod lsp_explore;
 mod lsp_log;
+mod lsp_semantic;
 mod primitive_stops;
 mod programs;
 mod session_state;

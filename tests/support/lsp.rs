@@ -34,6 +34,8 @@ pub struct Options {
     pub cwd: Option<PathBuf>,
     /// Command-line arguments (`--log FILE`).
     pub args: Vec<String>,
+    /// Take semantic tokens that span lines (`multilineTokenSupport`).
+    pub multiline_tokens: bool,
 }
 
 impl Default for Options {
@@ -45,6 +47,7 @@ impl Default for Options {
             env: Vec::new(),
             cwd: None,
             args: Vec::new(),
+            multiline_tokens: false,
         }
     }
 }
@@ -184,6 +187,13 @@ impl LspClient {
                 "publishDiagnostics": {"relatedInformation": true, "versionSupport": true},
                 "inlayHint": {},
                 "synchronization": {"didSave": true},
+                "semanticTokens": {
+                    "requests": {"full": true, "range": true},
+                    "tokenTypes": [],
+                    "tokenModifiers": [],
+                    "formats": ["relative"],
+                    "multilineTokenSupport": options.multiline_tokens,
+                },
             },
         });
         client.initialize_result = client.request(
