@@ -172,3 +172,102 @@ pub fn tokens(snap: &Snapshot, within: Option<Span>, multiline: bool) -> Semanti
     }
     SemanticTokens { result_id: None, data }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::document::{Document, Encoding};
+
+    fn snapshot(text: &str, encoding: Encoding) -> Snapshot {
+        let doc = Document::new(text, 1, encoding);
+        let parsed = omega_syntax::reader::read(text);
+        let analysis = omega_analysis::analyze_parsed_with(text, &parsed, &omega_analysis::Options::default());
+        Snapshot {
+            version: 1,
+            text: doc.text().clone(),
+            map: doc.map().clone(),
+            tree: doc.tree().cloned(),
+            analysis: Some(analysis),
+        }
+    }
+
+    /// (line, column, length) of each token.
+    fn decoded(tokens: &SemanticTokens) -> Vec<(u32, u32, u32)> {
+        let (mut line, mut col) = (0, 0);
+        tokens
+            .data
+            .iter()
+            .map(|t| {
+                line += t.delta_line;
+                col = if t.delta_line == 0 { col + t.delta_start } else { t.delta_start };
+                (line, col, t.length)
+            })
+            .collect()
+    }
+
+    const PIECES: &[&str] = &[
+        "(",
+        ")",
+        " ",
+        "\n",
+        "\r\n",
+        "\r",
+        "x",
+        "42",
+        "\"s\"",
+        "\"",
+        ";; é\n",
+        "#t",
+        "'",
+        "`",
+        ",",
+        ",@",
+        "é",
+        "😀",
+        "(define (f a) (+ a 1))",
+        "#(",
+        "#|",
+        "|#",
+        "#;",
+        "(effect infer.op \"q\")",
+        ".",
+        "#\\a",
+        "(if a 'b c)",
+        "\"a\nb\"",
+        "(quote (if x))",
+    ];
+
+    /// Random texts: tokens are sorted, never overlap, are never empty, and stay inside
+    /// their line unless the client takes multi-line tokens.
+    #[test]
+    fn tokens_are_sorted_disjoint_and_inside_their_lines() {
+        for seed in 1..=300u64 {
+            let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+            let mut next = |n: usize| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                (state % n as u64) as usize
+            };
+            let text: String = (0..1 + next(30)).map(|_| PIECES[next(PIECES.len())]).collect();
+            for encoding in [Encoding::Utf16, Encoding::Utf8] {
+                let snap = snapshot(&text, encoding);
+                for multiline in [false, true] {
+                    let tokens = decoded(&tokens(&snap, None, multiline));
+                    for pair in tokens.windows(2) {
+                        let ((l0, c0, n0), (l1, c1, _)) = (pair[0], pair[1]);
+                        assert!(l0 < l1 || c0 + n0 <= c1, "seed {seed}: overlap or disorder in {text:?}: {tokens:?}");
+                    }
+                    for &(line, col, len) in &tokens {
+                        assert!(len > 0, "seed {seed}: an empty token in {text:?}");
+                        let width = snap.map.units(snap.map.line_span(line as usize));
+                        assert!(
+                            multiline || col + len <= width,
+                            "seed {seed}: past line {line} in {text:?}: {tokens:?}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}

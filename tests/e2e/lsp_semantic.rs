@@ -189,3 +189,46 @@ fn multi_line_tokens_are_split_per_line_in_the_negotiated_encoding() {
         assert_eq!(got, expect(&rows), "utf8: {utf8}, multiline: {multiline_tokens}\n{got:#?}");
     }
 }
+
+#[test]
+fn above_the_analysis_limit_the_tree_alone_still_highlights() {
+    let mut c = LspClient::start(Options::default());
+    let uri = "file:///work/huge-kinds.omega";
+    // Over the 2 MB analysis limit: no name resolution, so no identifier tokens.
+    let text = format!("{EVERY_KIND}{}", ";; padding to pass the analysis limit\n".repeat(60_000));
+    c.open(uri, &text);
+    c.diagnostics(uri, 1);
+    let params = json!({"textDocument": {"uri": uri}, "range": range((0, 0), (11, 99))});
+    let tokens = c.request("textDocument/semanticTokens/range", params);
+    #[rustfmt::skip]
+    let want = expect(&[
+        (0, 0, 20, "comment", ""),
+        (1, 0, 11, "comment", ""),
+        (2, 0, 11, "comment", ""),
+        (3, 1, 6, "keyword", ""),
+        (3, 36, 5, "string", ""),
+        (3, 47, 3, "string", ""),
+        (4, 1, 6, "keyword", ""),
+        (5, 1, 6, "keyword", ""),
+        (5, 14, 1, "number", ""),
+        (6, 1, 4, "keyword", ""),
+        (6, 21, 3, "number", ""),
+        (7, 1, 2, "keyword", ""),
+        (7, 4, 2, "keyword", ""),
+        (7, 7, 1, "operator", ""),
+        (7, 8, 3, "enumMember", ""),
+        (7, 13, 5, "keyword", ""),
+        (7, 19, 2, "enumMember", ""),
+        (8, 0, 13, "comment", ""),
+        (9, 0, 1, "operator", ""),
+        (9, 2, 1, "enumMember", ""),
+        (9, 4, 1, "operator", ""),
+        (10, 1, 6, "keyword", ""),
+        (10, 8, 8, "enumMember", ""),
+        (10, 17, 3, "string", ""),
+        (11, 1, 4, "keyword", ""),
+        (11, 7, 4, "keyword", ""),
+        (11, 19, 3, "string", ""),
+    ]);
+    assert_eq!(decode(&c, &tokens), want);
+}
