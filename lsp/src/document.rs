@@ -34,6 +34,10 @@ impl LineMap {
         LineMap { rope, encoding }
     }
 
+    pub fn encoding(&self) -> Encoding {
+        self.encoding
+    }
+
     pub fn rope(&self) -> &Rope {
         &self.rope
     }
@@ -113,25 +117,6 @@ impl LineMap {
         let a = self.offset(range.start);
         let b = self.offset(range.end);
         Span::new(a.min(b), a.max(b))
-    }
-
-    /// The bytes of line `line`'s content, without its line break.
-    pub fn line_span(&self, line: usize) -> Span {
-        let line = line.min(self.rope.len_lines() - 1);
-        Span::new(self.rope.line_to_byte(line), self.line_content_end(line))
-    }
-
-    /// The length of `span` in columns: UTF-16 code units or bytes, as negotiated.
-    pub fn units(&self, span: Span) -> u32 {
-        let (start, end) = (span.start as usize, (span.end as usize).min(self.rope.len_bytes()));
-        let n = match self.encoding {
-            Encoding::Utf8 => end.saturating_sub(start),
-            Encoding::Utf16 => {
-                let cu = |b: usize| self.rope.char_to_utf16_cu(self.rope.byte_to_char(b));
-                cu(end).saturating_sub(cu(start))
-            }
-        };
-        n as u32
     }
 
     /// tree-sitter's point of a byte offset: row by LSP lines, column in bytes.

@@ -15,6 +15,7 @@ use tower_lsp_server::ls_types::*;
 use omega_analysis::{BindingId, BindingKind};
 use omega_syntax::syntax::Span;
 
+use crate::document::Encoding;
 use crate::state::Snapshot;
 
 pub const TYPES: &[SemanticTokenType] = &[
@@ -80,38 +81,45 @@ fn tokens_in(snap: &Snapshot, within: Option<Span>) -> Vec<(Span, u32, u32)> {
     let res = &a.resolution;
     let serializers: BTreeSet<BindingId> = a.lock_orders.iter().map(|n| n.binding).collect();
     let race_states: BTreeSet<&str> = a.diagnostics.iter().filter_map(|d| d.data.state.as_deref()).collect();
-    let mut out = Vec::new();
-    for b in res.bindings() {
-        let (ty, mut mods) = match b.kind {
-            BindingKind::SpecialForm => (KEYWORD, 0),
-            BindingKind::Builtin => (FUNCTION, DEFAULT_LIBRARY),
-            BindingKind::Macro => (MACRO, 0),
-            BindingKind::Parameter => (PARAMETER, 0),
-            BindingKind::Local => (VARIABLE, 0),
-            BindingKind::TopLevel => {
+    // Each binding's (type, modifiers), indexed by its id; then one pass over the identifiers.
+    let class: Vec<(u32, u32)> = res
+        .bindings()
+        .iter()
+        .map(|b| {
+            let (ty, mut mods) = match b.kind {
+                BindingKind::SpecialForm => (KEYWORD, 0),
+                BindingKind::Builtin => (FUNCTION, DEFAULT_LIBRARY),
+                BindingKind::Macro => (MACRO, 0),
+                BindingKind::Parameter => (PARAMETER, 0),
+                BindingKind::Local => (VARIABLE, 0),
+                BindingKind::TopLevel => {
+                    let value = b.span.and_then(|s| defined_value(snap, s));
+                    let is_procedure = value == Some("lambda") || res.static_arity(b.id).is_some();
+                    (if is_procedure { FUNCTION } else { VARIABLE }, 0)
+                }
+            };
+            if b.kind == BindingKind::TopLevel {
                 let value = b.span.and_then(|s| defined_value(snap, s));
-                let is_procedure = value == Some("lambda") || res.static_arity(b.id).is_some();
-                (if is_procedure { FUNCTION } else { VARIABLE }, 0)
+                if serializers.contains(&b.id) || matches!(value, Some("make-serializer" | "make-mutex")) {
+                    mods |= SERIALIZER;
+                } else if res.is_assigned(b.id)
+                    || value.is_some_and(|v| CONTAINERS.contains(&v))
+                    || race_states.contains(b.name.as_str())
+                {
+                    mods |= SHARED_STATE;
+                }
             }
-        };
-        if b.kind == BindingKind::TopLevel {
-            let value = b.span.and_then(|s| defined_value(snap, s));
-            if serializers.contains(&b.id) || matches!(value, Some("make-serializer" | "make-mutex")) {
-                mods |= SERIALIZER;
-            } else if res.is_assigned(b.id)
-                || value.is_some_and(|v| CONTAINERS.contains(&v))
-                || race_states.contains(b.name.as_str())
-            {
-                mods |= SHARED_STATE;
-            }
+            (ty, mods)
+        })
+        .collect();
+    let mut out = Vec::new();
+    for (s, id) in res.identifiers() {
+        if within.is_some_and(|w| s.end < w.start || s.start > w.end) {
+            continue;
         }
-        for s in res.references(b.id, true) {
-            if within.is_some_and(|w| s.end < w.start || s.start > w.end) {
-                continue;
-            }
-            let decl = if res.binder(s) == Some(b.id) { DECLARATION } else { 0 };
-            out.push((s, ty, mods | decl));
-        }
+        let Some(&(ty, mods)) = class.get(id as usize) else { continue };
+        let decl = if res.binder(s) == Some(id) { DECLARATION } else { 0 };
+        out.push((s, ty, mods | decl));
     }
     out.sort_by_key(|t| (t.0.start, t.0.end));
     out.dedup_by_key(|t| t.0.start);
@@ -138,15 +146,88 @@ fn all_tokens(snap: &Snapshot, within: Option<Span>) -> Vec<(Span, u32, u32)> {
     out
 }
 
+/// Positions of non-decreasing byte offsets by one walk over the text: a whole file's tokens
+/// cost one pass rather than a search of the rope per token. Lines end as in
+/// [`crate::document`]: at `\n`, `\r\n` or a lone `\r`.
+struct Walk<'t> {
+    text: &'t str,
+    encoding: Encoding,
+    at: usize,
+    line: u32,
+    col: u32,
+}
+
+impl<'t> Walk<'t> {
+    fn new(text: &'t str, encoding: Encoding) -> Walk<'t> {
+        Walk { text, encoding, at: 0, line: 0, col: 0 }
+    }
+
+    fn position(&mut self, offset: usize) -> Position {
+        let offset = offset.min(self.text.len());
+        if offset < self.at {
+            *self = Walk::new(self.text, self.encoding);
+        }
+        let bytes = self.text.as_bytes();
+        while self.at < offset {
+            match bytes[self.at] {
+                b'\r' if bytes.get(self.at + 1) == Some(&b'\n') => self.at += 1,
+                b'\n' | b'\r' => {
+                    self.at += 1;
+                    self.line += 1;
+                    self.col = 0;
+                }
+                _ => {
+                    let c = self.text[self.at..].chars().next().unwrap_or_default();
+                    self.at += c.len_utf8();
+                    self.col += units(c.encode_utf8(&mut [0; 4]), self.encoding);
+                }
+            }
+        }
+        Position::new(self.line, self.col)
+    }
+}
+
+/// The length of `text` in columns of the encoding.
+fn units(text: &str, encoding: Encoding) -> u32 {
+    match encoding {
+        Encoding::Utf8 => text.len() as u32,
+        Encoding::Utf16 => text.chars().map(|c| c.len_utf16() as u32).sum(),
+    }
+}
+
+/// The byte ranges of `span`'s pieces between line breaks (empty pieces left out).
+fn lines_of(text: &str, span: Span) -> Vec<(usize, usize)> {
+    let (start, end) = (span.start as usize, span.end as usize);
+    let mut out = Vec::new();
+    let mut piece = start;
+    let bytes = text.as_bytes();
+    let mut i = start;
+    while i < end {
+        if matches!(bytes[i], b'\n' | b'\r') {
+            if piece < i {
+                out.push((piece, i));
+            }
+            i += if bytes[i] == b'\r' && bytes.get(i + 1) == Some(&b'\n') { 2 } else { 1 };
+            piece = i;
+        } else {
+            i += 1;
+        }
+    }
+    if piece < end {
+        out.push((piece, end));
+    }
+    out
+}
+
 /// Tokens in the protocol's relative encoding; a token that spans lines is one token per
 /// line unless the client supports `multiline` tokens.
 pub fn tokens(snap: &Snapshot, within: Option<Span>, multiline: bool) -> SemanticTokens {
+    let encoding = snap.map.encoding();
+    let text: &str = &snap.text;
+    let mut walk = Walk::new(text, encoding);
     let mut data = Vec::new();
     let (mut line, mut col) = (0u32, 0u32);
     let mut push = |start: Position, length: u32, ty: u32, mods: u32| {
-        if length == 0 {
-            return;
-        }
         let delta_line = start.line - line;
         let delta_start = if delta_line == 0 { start.character - col } else { start.character };
         data.push(SemanticToken { delta_line, delta_start, length, token_type: ty, token_modifiers_bitset: mods });
@@ -154,19 +235,13 @@ pub fn tokens(snap: &Snapshot, within: Option<Span>, multiline: bool) -> Semanti
         col = start.character;
     };
     for (span, ty, mods) in all_tokens(snap, within) {
-        let start = snap.map.position(span.start as usize);
-        let end = snap.map.position(span.end as usize);
-        if end.line == start.line {
-            push(start, end.character - start.character, ty, mods);
-        } else if multiline {
-            push(start, snap.map.units(span), ty, mods);
-        } else {
-            for l in start.line..=end.line {
-                let piece = snap.map.line_span(l as usize);
-                let piece = Span::new(piece.start.max(span.start) as usize, piece.end.min(span.end) as usize);
-                if piece.start < piece.end {
-                    push(snap.map.position(piece.start as usize), snap.map.units(piece), ty, mods);
-                }
+        let Some(whole) = text.get(span.range()) else { continue };
+        let pieces = if multiline { vec![(span.start as usize, span.end as usize)] } else { lines_of(text, span) };
+        for (start, end) in pieces {
+            let piece = if multiline { whole } else { &text[start..end] };
+            let length = units(piece, encoding);
+            if length > 0 {
+                push(walk.position(start), length, ty, mods);
             }
         }
     }
@@ -176,7 +251,7 @@ pub fn tokens(snap: &Snapshot, within: Option<Span>, multiline: bool) -> Semanti
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::document::{Document, Encoding};
+    use crate::document::Document;
 
     fn snapshot(text: &str, encoding: Encoding) -> Snapshot {
         let doc = Document::new(text, 1, encoding);
@@ -237,19 +312,53 @@ mod tests {
         "(quote (if x))",
     ];
 
+    fn random_text(seed: u64) -> String {
+        let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        let mut next = |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        (0..1 + next(30)).map(|_| PIECES[next(PIECES.len())]).collect()
+    }
+
+    /// Each line's width in columns, lines split at `\r\n`, `\r` and `\n`.
+    fn line_widths(text: &str, encoding: Encoding) -> Vec<u32> {
+        let mut out = Vec::new();
+        let mut rest = text;
+        while let Some(i) = rest.find(['\r', '\n']) {
+            out.push(units(&rest[..i], encoding));
+            rest = &rest[i + if rest[i..].starts_with("\r\n") { 2 } else { 1 }..];
+        }
+        out.push(units(rest, encoding));
+        out
+    }
+
+    /// The walk over the text agrees with the document's positions at every character.
+    #[test]
+    fn the_walk_gives_the_line_maps_positions() {
+        for seed in 1..=300u64 {
+            let text = random_text(seed);
+            for encoding in [Encoding::Utf16, Encoding::Utf8] {
+                let doc = Document::new(&text, 1, encoding);
+                let mut walk = Walk::new(&text, encoding);
+                for (i, _) in text.char_indices() {
+                    if text[..i].ends_with('\r') && text[i..].starts_with('\n') {
+                        continue;
+                    }
+                    assert_eq!(walk.position(i), doc.map().position(i), "seed {seed}: offset {i} of {text:?}");
+                }
+            }
+        }
+    }
+
     /// Random texts: tokens are sorted, never overlap, are never empty, and stay inside
     /// their line unless the client takes multi-line tokens.
     #[test]
     fn tokens_are_sorted_disjoint_and_inside_their_lines() {
         for seed in 1..=300u64 {
-            let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-            let mut next = |n: usize| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                (state % n as u64) as usize
-            };
-            let text: String = (0..1 + next(30)).map(|_| PIECES[next(PIECES.len())]).collect();
+            let text = random_text(seed);
             for encoding in [Encoding::Utf16, Encoding::Utf8] {
                 let snap = snapshot(&text, encoding);
                 for multiline in [false, true] {
@@ -260,7 +369,7 @@ mod tests {
                     }
                     for &(line, col, len) in &tokens {
                         assert!(len > 0, "seed {seed}: an empty token in {text:?}");
-                        let width = snap.map.units(snap.map.line_span(line as usize));
+                        let width = line_widths(&text, encoding)[line as usize];
                         assert!(
                             multiline || col + len <= width,
                             "seed {seed}: past line {line} in {text:?}: {tokens:?}"

@@ -3,6 +3,7 @@
 //!
 //! - didChange → publishDiagnostics for that version, files of 1,000 / 5,000 / 20,000 lines;
 //! - hover and completion at 5,000 lines;
+//! - semantic tokens of the whole file at 5,000 and 20,000 lines;
 //! - process start → `initialize` answered;
 //! - didSave → first inlay refresh and → run done when every answer is cached (chapter 39.5);
 //! - resident memory with 50 open files of 1,000 lines.
@@ -89,6 +90,22 @@ fn requests_at_5000() -> (Vec<Duration>, Vec<Duration>) {
     (hover, completion)
 }
 
+fn semantic_tokens(lines: usize) -> Vec<Duration> {
+    let mut c = LspClient::start(Options::default());
+    let uri = format!("file:///bench/tokens-{lines}.omega");
+    c.open(&uri, &file_of(lines));
+    c.diagnostics(&uri, 1);
+    (0..20)
+        .map(|_| {
+            let start = Instant::now();
+            let t = c.request("textDocument/semanticTokens/full", json!({"textDocument": {"uri": uri}}));
+            let elapsed = start.elapsed();
+            assert!(t["data"].as_array().is_some_and(|d| !d.is_empty()));
+            elapsed
+        })
+        .collect()
+}
+
 fn startup() -> Vec<Duration> {
     (0..10)
         .map(|_| {
@@ -166,6 +183,9 @@ fn main() {
     let (hover, completion) = requests_at_5000();
     println!("hover at 5,000 lines:                       {}", stats(hover));
     println!("completion at 5,000 lines:                  {}", stats(completion));
+    for lines in [5000, 20000] {
+        println!("semanticTokens/full, {lines:>6} lines:        {}", stats(semantic_tokens(lines)));
+    }
     println!("start → initialize answered:                {}", stats(startup()));
     let (first_hint, done) = cached_save();
     println!("didSave → first inlay refresh + hints (cached chapter): {}", stats(first_hint));

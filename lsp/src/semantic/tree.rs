@@ -59,8 +59,10 @@ enum Role<'t> {
 pub(super) fn tokens(source: &str, tree: &Tree, within: Option<Span>) -> Vec<(Span, u32)> {
     let mut out = Vec::new();
     // An explicit stack: nesting depth is the user's, not the host stack's.
-    let mut stack = vec![(tree.root_node(), Context::Code, Role::Item)];
-    while let Some((node, context, role)) = stack.pop() {
+    // (node, context, role, the head of the list around it): parents are passed down, as
+    // `Node::parent` searches from the root.
+    let mut stack = vec![(tree.root_node(), Context::Code, Role::Item, None)];
+    while let Some((node, context, role, around)) = stack.pop() {
         let span = Span::new(node.start_byte(), node.end_byte());
         if within.is_some_and(|w| span.end < w.start || span.start > w.end) || span.start == span.end {
             continue;
@@ -100,20 +102,18 @@ pub(super) fn tokens(source: &str, tree: &Tree, within: Option<Span>) -> Vec<(Sp
         };
         let items = if is_list { data(node) } else { Vec::new() };
         let operation = matches!(list_head, Some("effect" | "on")).then(|| items.get(1)).flatten();
-        let outer = node.parent().filter(|p| p.kind() == "list").and_then(|p| head(p, source));
         let mut cursor = node.walk();
         let children: Vec<Node> = node.children(&mut cursor).collect();
         for child in children.into_iter().rev() {
-            let entry = if items.first() == Some(&child) {
+            let (child_context, role) = if items.first() == Some(&child) {
                 // The head of `(quote x)` is the keyword, not data.
-                let head_context = if inner != context { Context::Code } else { inner };
-                (child, head_context, Role::Head { outer })
+                (if inner != context { Context::Code } else { inner }, Role::Head { outer: around })
             } else if operation == Some(&child) {
-                (child, inner, Role::Operation)
+                (inner, Role::Operation)
             } else {
-                (child, inner, Role::Item)
+                (inner, Role::Item)
             };
-            stack.push(entry);
+            stack.push((child, child_context, role, list_head));
         }
     }
     out
