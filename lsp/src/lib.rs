@@ -35,6 +35,8 @@
 //!   highlight, rename, symbols), [`semantic`] tokens, [`structure`] (folding, selection,
 //!   formatting, code lenses), [`actions`] (quick fixes).
 //! - [`server`]: the `LanguageServer` handlers, analysis scheduling, runs, notifications.
+//! - [`log`]: the server's own log (`OMEGA_LOG`, `--log FILE`): handler timings, analyses,
+//!   runs.
 //!
 //! # Invariants
 //!

@@ -179,7 +179,10 @@ impl<'t> Walk<'t> {
                 _ => {
                     let c = self.text[self.at..].chars().next().unwrap_or_default();
                     self.at += c.len_utf8();
-                    self.col += units(c.encode_utf8(&mut [0; 4]), self.encoding);
+                    self.col += match self.encoding {
+                        Encoding::Utf8 => c.len_utf8(),
+                        Encoding::Utf16 => c.len_utf16(),
+                    } as u32;
                 }
             }
         }
