@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use omega_tests::llm_server::{LlmServer, Reply};
-use omega_tests::lsp::{file_uri, position, LspClient, Options};
+use omega_tests::lsp::{file_uri, omega_lsp_bin, position, LspClient, Options};
 use omega_tests::TempDir;
 
 /// One log line: seconds since start, level, message.
@@ -83,12 +83,12 @@ fn by_default_the_log_is_quiet_and_a_slow_handler_is_a_warning_naming_its_docume
     c.request("textDocument/foldingRange", json!({"textDocument": {"uri": uri}}));
     let (_, _, log) = c.shutdown_and_exit_keeping(|c| c.stderr_text());
     let log = lines(&log);
-    assert_eq!(log.len(), 1, "only the slow hover at the default level: {log:#?}");
-    let (level, message) = &log[0];
-    assert_eq!(level, "WARN");
-    let ms = timed(&log, "WARN", "textDocument/hover").unwrap_or_else(|| panic!("{message}"));
-    assert!(ms >= 150.0, "{message}");
-    assert!(message.starts_with("slow handler: textDocument/hover took ") && message.ends_with(&format!(" on {uri}")));
+    // Only warnings by default (on a loaded machine another handler may pass 100 ms too).
+    assert!(log.iter().all(|(l, m)| l == "WARN" && m.starts_with("slow handler: ")), "{log:#?}");
+    let ms = timed(&log, "WARN", "textDocument/hover").unwrap_or_else(|| panic!("no slow hover: {log:#?}"));
+    assert!(ms >= 150.0, "{log:#?}");
+    let hover = log.iter().find(|(_, m)| m.starts_with("slow handler: textDocument/hover took ")).unwrap();
+    assert!(hover.1.ends_with(&format!(" on {uri}")), "names the document: {hover:?}");
 }
 
 #[test]
@@ -167,4 +167,26 @@ fn a_run_is_logged_with_its_state_and_calls_and_the_key_never_appears() {
     for (name, text) in [("log", &log), ("protocol and stderr", &output)] {
         assert!(!text.contains(KEY) && !text.contains("SECRET"), "the API key appears in the server's {name}");
     }
+}
+
+#[test]
+fn help_explains_the_log_and_bad_arguments_exit_with_2() {
+    let run = |args: &[&str]| std::process::Command::new(omega_lsp_bin()).args(args).output().expect("run omega-lsp");
+    let help = run(&["--help"]);
+    assert!(help.status.success());
+    let text = String::from_utf8_lossy(&help.stdout);
+    for needle in ["--log FILE", "--version", "OMEGA_LOG", "error, warn (default), info or debug"] {
+        assert!(text.contains(needle), "--help does not mention {needle}:\n{text}");
+    }
+    let version = run(&["--version"]);
+    assert_eq!(String::from_utf8_lossy(&version.stdout), format!("omega-lsp {}\n", env!("CARGO_PKG_VERSION")));
+    let unknown = run(&["--verbose"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("unknown argument `--verbose`; see omega-lsp --help"));
+    let dir = TempDir::new("lsp-log-bad");
+    let unwritable = dir.join("no-such-dir").join("x.log");
+    let bad = run(&["--log", &unwritable.display().to_string()]);
+    assert_eq!(bad.status.code(), Some(2));
+    let message = String::from_utf8_lossy(&bad.stderr);
+    assert!(message.contains("cannot open the log file") && message.contains("no-such-dir"), "{message}");
 }
