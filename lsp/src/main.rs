@@ -84,6 +84,13 @@ fn main() -> ExitCode {
     };
     let (level, unknown_level) = log::level_from_env();
     log::init(level, file);
+    // A panic's message may quote the document (a slicing panic does): the log keeps where
+    // it happened, and the handler that catches it sends the message to the client's log.
+    std::panic::set_hook(Box::new(|info| {
+        let at = info.location().map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column())).unwrap_or_default();
+        let thread = std::thread::current().name().unwrap_or("unnamed").to_string();
+        log::error(format_args!("panic at {at} in thread {thread}"));
+    }));
     if unknown_level {
         log::warn(format_args!("OMEGA_LOG is not one of error, warn, info, debug: logging at warn"));
     }

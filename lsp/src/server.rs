@@ -125,7 +125,10 @@ impl Backend {
     }
 
     pub(crate) async fn report_panic(&self, message: &str) {
-        log::error(format_args!("internal error: {message}"));
+        // Callers say "WHAT failed: PANIC"; a panic's own message may quote the document (a
+        // slicing panic does), so the log names only what failed.
+        let what = message.split_once(" failed: ").map_or("a handler", |(what, _)| what);
+        log::error(format_args!("internal error: {what} failed (the message is in the client's log)"));
         self.client.log_message(MessageType::ERROR, format!("omega-lsp: internal error: {message}")).await;
         if !self.state.panic_reported.swap(true, Ordering::SeqCst) {
             self.client

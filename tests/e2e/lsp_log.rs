@@ -190,3 +190,23 @@ fn help_explains_the_log_and_bad_arguments_exit_with_2() {
     let message = String::from_utf8_lossy(&bad.stderr);
     assert!(message.contains("cannot open the log file") && message.contains("no-such-dir"), "{message}");
 }
+
+#[test]
+fn an_internal_error_is_logged_by_name_without_its_message() {
+    let options = Options {
+        env: env(&[("OMEGA_LSP_PANIC_IN", "textDocument/hover"), ("OMEGA_LOG", "error")]),
+        ..Options::default()
+    };
+    let mut c = LspClient::start(options);
+    let uri = "file:///work/panic.omega";
+    c.open(uri, "(define x 1)\n");
+    c.diagnostics(uri, 1);
+    let err = c.request_raw("textDocument/hover", json!({"textDocument": {"uri": uri}, "position": position(0, 9)}));
+    assert!(err.is_err());
+    let (_, _, log) = c.shutdown_and_exit_keeping(|c| c.stderr_text());
+    let log = lines(&log);
+    assert!(log.iter().all(|(l, m)| l == "ERROR" && !m.contains("injected fault")), "no panic message: {log:#?}");
+    assert!(log.iter().any(|(_, m)| m.starts_with("panic at lsp/src/server.rs:")), "where: {log:#?}");
+    let named = "internal error: textDocument/hover failed (the message is in the client's log)";
+    assert!(log.iter().any(|(_, m)| m == named), "{log:#?}");
+}
