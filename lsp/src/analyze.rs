@@ -3,13 +3,14 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Instant;
 
 use tower_lsp_server::ls_types::*;
 
 use crate::server::{Backend, SNAPSHOT_WAIT};
 use crate::settings::MAX_ANALYSIS_BYTES;
 use crate::state::{lock, Snapshot};
-use crate::{diagnostics, eval, explore};
+use crate::{diagnostics, eval, explore, log};
 
 impl Backend {
     /// Analyses the current version of `uri` on the blocking pool and publishes, unless a
@@ -35,6 +36,7 @@ impl Backend {
                 if current != Some(version) {
                     return None;
                 }
+                let started = Instant::now();
                 let analysis = (text.len() <= MAX_ANALYSIS_BYTES).then(|| {
                     let parsed = match &tree {
                         Some(tree) => omega_syntax::reader::read_tree(&text, tree),
@@ -45,7 +47,26 @@ impl Backend {
                 });
                 // Superseded while running: the newer analysis publishes.
                 if cancel.load(Ordering::Relaxed) {
+                    log::info(format_args!(
+                        "analysis of {} version {version} superseded after {}",
+                        uri2.as_str(),
+                        log::Millis(started.elapsed())
+                    ));
                     return None;
+                }
+                match &analysis {
+                    Some(a) => log::info(format_args!(
+                        "analysed {} version {version} ({} bytes) in {}: {} diagnostics",
+                        uri2.as_str(),
+                        text.len(),
+                        log::Millis(started.elapsed()),
+                        a.diagnostics.len()
+                    )),
+                    None => log::info(format_args!(
+                        "not analysing {} version {version}: {} bytes is above the limit",
+                        uri2.as_str(),
+                        text.len()
+                    )),
                 }
                 Some(Arc::new(Snapshot { version, text, map, tree, analysis }))
             })

@@ -34,6 +34,10 @@ impl LineMap {
         LineMap { rope, encoding }
     }
 
+    pub fn encoding(&self) -> Encoding {
+        self.encoding
+    }
+
     pub fn rope(&self) -> &Rope {
         &self.rope
     }

@@ -329,7 +329,7 @@ impl Backend {
         tokio::spawn(async move {
             let what = "exploring schedules";
             let run = this.explore(uri, id, target, text.to_string(), version, name, path, settings, cancel);
-            this.guard_notification(what, run).await;
+            this.guard_background(what, run).await;
         });
         Ok(id)
     }

@@ -35,6 +35,8 @@
 //!   highlight, rename, symbols), [`semantic`] tokens, [`structure`] (folding, selection,
 //!   formatting, indentation on Enter, code lenses), [`actions`] (quick fixes).
 //! - [`server`]: the `LanguageServer` handlers, analysis scheduling, runs, notifications.
+//! - [`log`]: the server's own log (`OMEGA_LOG`, `--log FILE`): handler timings, analyses,
+//!   runs.
 //!
 //! # Invariants
 //!
@@ -53,6 +55,7 @@ pub mod eval;
 pub mod explore;
 pub mod features;
 pub mod hover;
+pub mod log;
 pub mod navigation;
 pub mod results;
 mod runs;

@@ -17,6 +17,7 @@ use omega_syntax::diagnostic::Code;
 use crate::diagnostics::EvalDiagnostic;
 use crate::eval::{Job, RunEvent, RunState, Target, Worker};
 use crate::explore::Target as ExploreTarget;
+use crate::log;
 use crate::results::Kind;
 use crate::server::{Backend, EvalStatus, OmegaOutput, COMMANDS, REFRESH_EVERY};
 use crate::state::{lock, DocState, Run};
@@ -65,6 +66,12 @@ impl Backend {
         let path = uri_path(uri);
         let name = path.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| uri.as_str().to_string());
         let inject_panic = self.state.panic_in.as_deref() == Some("run");
+        let what = match target {
+            Target::File => "the file".to_string(),
+            Target::Form(offset) => format!("the form at byte {offset}"),
+            Target::Replay(seed) => format!("the file under schedule seed {seed}"),
+        };
+        log::info(format_args!("run {job_id} of {}: {what}", uri.as_str()));
         let job = Job { id: job_id, name, path, text, target, settings, inject_panic };
         if !worker.submit(job) {
             return Err("the evaluation thread of this file has stopped".into());
@@ -88,7 +95,7 @@ impl Backend {
         while let Some(ev) = rx.recv().await {
             let this = self.clone();
             let uri = uri.clone();
-            this.guard_notification("applying a run's results", async { self.on_run_event(&uri, ev).await }).await;
+            this.guard_background("applying a run's results", async { self.on_run_event(&uri, ev).await }).await;
         }
     }
 
@@ -225,6 +232,12 @@ impl Backend {
                 let Some((current, calls, progress)) = done else {
                     return;
                 };
+                log::info(format_args!(
+                    "run {job} of {} {} after {}: {calls} LLM calls",
+                    uri.as_str(),
+                    state.as_str(),
+                    log::Millis(elapsed)
+                ));
                 self.status(uri, job, state.as_str(), calls, elapsed).await;
                 if !current {
                     return;
@@ -237,6 +250,8 @@ impl Backend {
                 self.refresh_lenses().await;
             }
             RunEvent::Broken { job, message, panicked } => {
+                // The message is shown to the user; it may quote settings, so the log does not.
+                log::warn(format_args!("run {job} of {} could not run (the user is told why)", uri.as_str()));
                 if panicked {
                     self.report_panic(&format!("a run of {} failed: {message}", uri.as_str())).await;
                 } else {

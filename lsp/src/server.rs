@@ -10,7 +10,7 @@ use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::FutureExt;
 use serde_json::Value as Json;
@@ -22,8 +22,9 @@ use tower_lsp_server::{Client, LanguageServer};
 use crate::document::{Document, Encoding};
 use crate::eval::{self, Target};
 use crate::features;
+use crate::log;
 use crate::settings::Settings;
-use crate::state::{lock, ClientFacts, DocState, Snapshot, State};
+use crate::state::{lock, ClientFacts, DocState, Snapshot, State, SLOW_IN_DELAY};
 use crate::{actions, completion, explore, hover, navigation, semantic, structure};
 
 pub const COMMANDS: &[&str] = &[
@@ -63,17 +64,60 @@ pub struct Backend {
 
 impl Backend {
     pub fn new(client: Client) -> Backend {
-        let panic_in = std::env::var("OMEGA_LSP_PANIC_IN").ok().filter(|s| !s.is_empty());
-        Backend { client, state: Arc::new(State { panic_in, ..State::default() }) }
+        let hook = |name| std::env::var(name).ok().filter(|s: &String| !s.is_empty());
+        let (panic_in, slow_in) = (hook("OMEGA_LSP_PANIC_IN"), hook("OMEGA_LSP_SLOW_IN"));
+        Backend { client, state: Arc::new(State { panic_in, slow_in, ..State::default() }) }
     }
 
     /// Runs a handler body, turning a panic into an internal error for this request and one
-    /// message to the user; the server keeps serving.
+    /// message to the user; the server keeps serving. Timed for the log: every message at
+    /// `debug`, one slower than [`log::SLOW_HANDLER`] at `warn`.
     pub(crate) async fn guard<T>(&self, what: &str, body: impl Future<Output = Result<T>>) -> Result<T> {
+        self.guard_on(what, None, body).await
+    }
+
+    /// [`Backend::guard`] for a message about document `doc`, which a slow-handler line names.
+    pub(crate) async fn guard_on<T>(
+        &self,
+        what: &str,
+        doc: Option<Uri>,
+        body: impl Future<Output = Result<T>>,
+    ) -> Result<T> {
+        let mut timed = Timed::start(what, doc);
+        let result = self.catch_panic(what, body).await;
+        timed.failed = result.is_err();
+        result
+    }
+
+    pub(crate) async fn guard_notification_on(&self, what: &str, doc: Option<Uri>, body: impl Future<Output = ()>) {
+        let _ = self
+            .guard_on(what, doc, async {
+                body.await;
+                Ok(())
+            })
+            .await;
+    }
+
+    /// Guards work that is no message (a run's events, an exploration): a panic is caught as
+    /// in [`Backend::guard`], but the work is not timed as a handler.
+    pub(crate) async fn guard_background(&self, what: &str, body: impl Future<Output = ()>) {
+        let _ = self
+            .catch_panic(what, async {
+                body.await;
+                Ok(())
+            })
+            .await;
+    }
+
+    async fn catch_panic<T>(&self, what: &str, body: impl Future<Output = Result<T>>) -> Result<T> {
         let inject = self.state.panic_in.as_deref() == Some(what);
+        let slow = self.state.slow_in.as_deref() == Some(what);
         let body = async move {
             if inject {
                 panic!("injected fault in {what} (OMEGA_LSP_PANIC_IN)");
+            }
+            if slow {
+                tokio::time::sleep(SLOW_IN_DELAY).await;
             }
             body.await
         };
@@ -87,16 +131,11 @@ impl Backend {
         }
     }
 
-    pub(crate) async fn guard_notification(&self, what: &str, body: impl Future<Output = ()>) {
-        let _ = self
-            .guard(what, async {
-                body.await;
-                Ok(())
-            })
-            .await;
-    }
-
     pub(crate) async fn report_panic(&self, message: &str) {
+        // Callers say "WHAT failed: PANIC"; a panic's own message may quote the document (a
+        // slicing panic does), so the log names only what failed.
+        let what = message.split_once(" failed: ").map_or("a handler", |(what, _)| what);
+        log::error(format_args!("internal error: {what} failed (the message is in the client's log)"));
         self.client.log_message(MessageType::ERROR, format!("omega-lsp: internal error: {message}")).await;
         if !self.state.panic_reported.swap(true, Ordering::SeqCst) {
             self.client
@@ -130,6 +169,51 @@ impl Backend {
     }
 }
 
+/// Logs how long a message took to handle when dropped, so every way out of a handler counts:
+/// at `debug`, or at `warn` when slower than [`log::SLOW_HANDLER`] (naming the document).
+struct Timed<'a> {
+    what: &'a str,
+    doc: Option<Uri>,
+    started: Instant,
+    failed: bool,
+}
+
+impl<'a> Timed<'a> {
+    fn start(what: &'a str, doc: Option<Uri>) -> Timed<'a> {
+        Timed { what, doc, started: Instant::now(), failed: false }
+    }
+}
+
+impl Drop for Timed<'_> {
+    fn drop(&mut self) {
+        let (what, took) = (self.what, log::Millis(self.started.elapsed()));
+        let failed = if self.failed { " (failed)" } else { "" };
+        if self.started.elapsed() > log::SLOW_HANDLER {
+            let doc = self.doc.as_ref().map(|u| format!(" on {}", u.as_str())).unwrap_or_default();
+            log::warn(format_args!("slow handler: {what} took {took}{doc}{failed}"));
+        } else {
+            log::debug(format_args!("{what} took {took}{failed}"));
+        }
+    }
+}
+
+/// The document a request is about, for the log.
+trait AboutDocument {
+    fn doc(&self) -> Option<Uri>;
+}
+
+impl AboutDocument for TextDocumentIdentifier {
+    fn doc(&self) -> Option<Uri> {
+        Some(self.uri.clone())
+    }
+}
+
+impl AboutDocument for TextDocumentPositionParams {
+    fn doc(&self) -> Option<Uri> {
+        self.text_document.doc()
+    }
+}
+
 fn negotiate(params: &InitializeParams) -> ClientFacts {
     let caps = &params.capabilities;
     let utf8 = caps
@@ -145,6 +229,12 @@ fn negotiate(params: &InitializeParams) -> ClientFacts {
         code_lens_refresh: ws.and_then(|w| w.code_lens.as_ref()).and_then(|h| h.refresh_support).unwrap_or(false),
         work_done_progress: caps.window.as_ref().and_then(|w| w.work_done_progress).unwrap_or(false),
         copy_answer: client_runs(params, hover::COPY_ANSWER),
+        multiline_tokens: caps
+            .text_document
+            .as_ref()
+            .and_then(|t| t.semantic_tokens.as_ref())
+            .and_then(|s| s.multiline_token_support)
+            .unwrap_or(false),
     }
 }
 
@@ -158,8 +248,19 @@ fn client_runs(params: &InitializeParams, command: &str) -> bool {
 
 impl LanguageServer for Backend {
     async fn initialize(&self, params: InitializeParams) -> Result<InitializeResult> {
+        let _timed = Timed::start("initialize", None);
         let facts = negotiate(&params);
         let encoding = facts.encoding;
+        let client = params
+            .client_info
+            .as_ref()
+            .map_or("an unnamed client".into(), |c| format!("{} {}", c.name, c.version.as_deref().unwrap_or("")));
+        let positions = if encoding == Encoding::Utf8 { "UTF-8" } else { "UTF-16" };
+        log::info(format_args!(
+            "omega-lsp {} serving {}; positions in {positions}",
+            env!("CARGO_PKG_VERSION"),
+            client.trim_end()
+        ));
         *lock(&self.state.client) = facts;
         if let Some(opts) = &params.initialization_options {
             let mut s = lock(&self.state.settings);
@@ -173,10 +274,12 @@ impl LanguageServer for Backend {
     }
 
     async fn initialized(&self, _: InitializedParams) {
+        let _timed = Timed::start("initialized", None);
         self.fetch_configuration().await;
     }
 
     async fn shutdown(&self) -> Result<()> {
+        let _timed = Timed::start("shutdown", None);
         self.state.shutting_down.store(true, Ordering::SeqCst);
         let uris: Vec<Uri> = lock(&self.state.workers).keys().cloned().collect();
         for uri in uris {
@@ -191,7 +294,7 @@ impl LanguageServer for Backend {
 
     async fn did_open(&self, params: DidOpenTextDocumentParams) {
         // The guard polls its body at once: the edit still applies before any `.await`.
-        self.guard_notification("textDocument/didOpen", async {
+        self.guard_notification_on("textDocument/didOpen", Some(params.text_document.uri.clone()), async {
             let td = params.text_document;
             let encoding = lock(&self.state.client).encoding;
             {
@@ -204,7 +307,7 @@ impl LanguageServer for Backend {
     }
 
     async fn did_change(&self, params: DidChangeTextDocumentParams) {
-        self.guard_notification("textDocument/didChange", async {
+        self.guard_notification_on("textDocument/didChange", Some(params.text_document.uri.clone()), async {
             let uri = params.text_document.uri;
             // (applied, whether inline results may have moved or gone stale)
             let applied = {
@@ -226,6 +329,7 @@ impl LanguageServer for Backend {
     }
 
     async fn did_save(&self, params: DidSaveTextDocumentParams) {
+        let _timed = Timed::start("textDocument/didSave", params.text_document.doc());
         let uri = params.text_document.uri;
         let settings = self.settings();
         if !settings.eval_on_save {
@@ -240,7 +344,7 @@ impl LanguageServer for Backend {
                 .await;
             return;
         }
-        self.guard_notification("running on save", async {
+        self.guard_background("running on save", async {
             if let Err(message) = self.start_run(&uri, Target::File).await {
                 self.client.show_message(MessageType::WARNING, message).await;
             }
@@ -249,6 +353,7 @@ impl LanguageServer for Backend {
     }
 
     async fn did_close(&self, params: DidCloseTextDocumentParams) {
+        let _timed = Timed::start("textDocument/didClose", params.text_document.doc());
         let uri = params.text_document.uri;
         self.cancel_run(&uri);
         self.cancel_exploration(&uri);
@@ -258,6 +363,7 @@ impl LanguageServer for Backend {
     }
 
     async fn did_change_configuration(&self, params: DidChangeConfigurationParams) {
+        let _timed = Timed::start("workspace/didChangeConfiguration", None);
         if !params.settings.is_null() {
             let mut s = lock(&self.state.settings);
             *s = s.merged(&params.settings);
@@ -270,7 +376,7 @@ impl LanguageServer for Backend {
     }
 
     async fn hover(&self, params: HoverParams) -> Result<Option<Hover>> {
-        self.guard("textDocument/hover", async {
+        self.guard_on("textDocument/hover", params.text_document_position_params.doc(), async {
             let tdp = params.text_document_position_params;
             let uri = tdp.text_document.uri;
             let Some((snap, offset)) = self.at(&uri, tdp.position).await else { return Ok(None) };
@@ -288,7 +394,7 @@ impl LanguageServer for Backend {
     }
 
     async fn completion(&self, params: CompletionParams) -> Result<Option<CompletionResponse>> {
-        self.guard("textDocument/completion", async {
+        self.guard_on("textDocument/completion", params.text_document_position.doc(), async {
             let tdp = params.text_document_position;
             let Some((snap, offset)) = self.at(&tdp.text_document.uri, tdp.position).await else { return Ok(None) };
             Ok(Some(CompletionResponse::Array(completion::complete(&snap, offset))))
@@ -297,7 +403,7 @@ impl LanguageServer for Backend {
     }
 
     async fn signature_help(&self, params: SignatureHelpParams) -> Result<Option<SignatureHelp>> {
-        self.guard("textDocument/signatureHelp", async {
+        self.guard_on("textDocument/signatureHelp", params.text_document_position_params.doc(), async {
             let tdp = params.text_document_position_params;
             let Some((snap, offset)) = self.at(&tdp.text_document.uri, tdp.position).await else { return Ok(None) };
             Ok(completion::signature_help(&snap, offset))
@@ -306,7 +412,7 @@ impl LanguageServer for Backend {
     }
 
     async fn goto_definition(&self, params: GotoDefinitionParams) -> Result<Option<GotoDefinitionResponse>> {
-        self.guard("textDocument/definition", async {
+        self.guard_on("textDocument/definition", params.text_document_position_params.doc(), async {
             let tdp = params.text_document_position_params;
             let uri = tdp.text_document.uri;
             let Some((snap, offset)) = self.at(&uri, tdp.position).await else { return Ok(None) };
@@ -316,7 +422,7 @@ impl LanguageServer for Backend {
     }
 
     async fn references(&self, params: ReferenceParams) -> Result<Option<Vec<Location>>> {
-        self.guard("textDocument/references", async {
+        self.guard_on("textDocument/references", params.text_document_position.doc(), async {
             let tdp = params.text_document_position;
             let uri = tdp.text_document.uri;
             let Some((snap, offset)) = self.at(&uri, tdp.position).await else { return Ok(None) };
@@ -326,7 +432,7 @@ impl LanguageServer for Backend {
     }
 
     async fn document_highlight(&self, params: DocumentHighlightParams) -> Result<Option<Vec<DocumentHighlight>>> {
-        self.guard("textDocument/documentHighlight", async {
+        self.guard_on("textDocument/documentHighlight", params.text_document_position_params.doc(), async {
             let tdp = params.text_document_position_params;
             let Some((snap, offset)) = self.at(&tdp.text_document.uri, tdp.position).await else { return Ok(None) };
             Ok(Some(navigation::highlights(&snap, offset)))
@@ -335,7 +441,7 @@ impl LanguageServer for Backend {
     }
 
     async fn prepare_rename(&self, params: TextDocumentPositionParams) -> Result<Option<PrepareRenameResponse>> {
-        self.guard("textDocument/prepareRename", async {
+        self.guard_on("textDocument/prepareRename", params.doc(), async {
             let Some((snap, offset)) = self.at(&params.text_document.uri, params.position).await else {
                 return Ok(None);
             };
@@ -345,7 +451,7 @@ impl LanguageServer for Backend {
     }
 
     async fn rename(&self, params: RenameParams) -> Result<Option<WorkspaceEdit>> {
-        self.guard("textDocument/rename", async {
+        self.guard_on("textDocument/rename", params.text_document_position.doc(), async {
             let tdp = params.text_document_position;
             let uri = tdp.text_document.uri;
             let Some((snap, offset)) = self.at(&uri, tdp.position).await else { return Ok(None) };
@@ -355,7 +461,7 @@ impl LanguageServer for Backend {
     }
 
     async fn document_symbol(&self, params: DocumentSymbolParams) -> Result<Option<DocumentSymbolResponse>> {
-        self.guard("textDocument/documentSymbol", async {
+        self.guard_on("textDocument/documentSymbol", params.text_document.doc(), async {
             let Some(snap) = self.snapshot(&params.text_document.uri).await else { return Ok(None) };
             Ok(Some(DocumentSymbolResponse::Nested(navigation::document_symbols(&snap))))
         })
@@ -379,9 +485,9 @@ impl LanguageServer for Backend {
     }
 
     async fn semantic_tokens_full(&self, params: SemanticTokensParams) -> Result<Option<SemanticTokensResult>> {
-        self.guard("textDocument/semanticTokens/full", async {
+        self.guard_on("textDocument/semanticTokens/full", params.text_document.doc(), async {
             let Some(snap) = self.snapshot(&params.text_document.uri).await else { return Ok(None) };
-            Ok(Some(SemanticTokensResult::Tokens(semantic::tokens(&snap, None))))
+            Ok(Some(SemanticTokensResult::Tokens(semantic::tokens(&snap, None, self.facts().multiline_tokens))))
         })
         .await
     }
@@ -390,16 +496,20 @@ impl LanguageServer for Backend {
         &self,
         params: SemanticTokensRangeParams,
     ) -> Result<Option<SemanticTokensRangeResult>> {
-        self.guard("textDocument/semanticTokens/range", async {
+        self.guard_on("textDocument/semanticTokens/range", params.text_document.doc(), async {
             let Some(snap) = self.snapshot(&params.text_document.uri).await else { return Ok(None) };
             let within = snap.map.span(params.range);
-            Ok(Some(SemanticTokensRangeResult::Tokens(semantic::tokens(&snap, Some(within)))))
+            Ok(Some(SemanticTokensRangeResult::Tokens(semantic::tokens(
+                &snap,
+                Some(within),
+                self.facts().multiline_tokens,
+            ))))
         })
         .await
     }
 
     async fn folding_range(&self, params: FoldingRangeParams) -> Result<Option<Vec<FoldingRange>>> {
-        self.guard("textDocument/foldingRange", async {
+        self.guard_on("textDocument/foldingRange", params.text_document.doc(), async {
             let Some(snap) = self.snapshot(&params.text_document.uri).await else { return Ok(None) };
             Ok(Some(structure::folding_ranges(&snap)))
         })
@@ -407,7 +517,7 @@ impl LanguageServer for Backend {
     }
 
     async fn selection_range(&self, params: SelectionRangeParams) -> Result<Option<Vec<SelectionRange>>> {
-        self.guard("textDocument/selectionRange", async {
+        self.guard_on("textDocument/selectionRange", params.text_document.doc(), async {
             let Some(snap) = self.snapshot(&params.text_document.uri).await else { return Ok(None) };
             let offsets: Vec<usize> = params.positions.iter().map(|p| snap.map.offset(*p)).collect();
             Ok(Some(structure::selection_ranges(&snap, &offsets)))
@@ -416,7 +526,7 @@ impl LanguageServer for Backend {
     }
 
     async fn formatting(&self, params: DocumentFormattingParams) -> Result<Option<Vec<TextEdit>>> {
-        self.guard("textDocument/formatting", async {
+        self.guard_on("textDocument/formatting", params.text_document.doc(), async {
             let Some(snap) = self.snapshot(&params.text_document.uri).await else { return Ok(None) };
             structure::format_document(&snap).map(Some).map_err(RpcError::invalid_params)
         })
@@ -424,7 +534,7 @@ impl LanguageServer for Backend {
     }
 
     async fn range_formatting(&self, params: DocumentRangeFormattingParams) -> Result<Option<Vec<TextEdit>>> {
-        self.guard("textDocument/rangeFormatting", async {
+        self.guard_on("textDocument/rangeFormatting", params.text_document.doc(), async {
             let Some(snap) = self.snapshot(&params.text_document.uri).await else { return Ok(None) };
             structure::format_range(&snap, params.range).map(Some).map_err(RpcError::invalid_params)
         })
@@ -444,7 +554,7 @@ impl LanguageServer for Backend {
     }
 
     async fn code_action(&self, params: CodeActionParams) -> Result<Option<CodeActionResponse>> {
-        self.guard("textDocument/codeAction", async {
+        self.guard_on("textDocument/codeAction", params.text_document.doc(), async {
             let uri = params.text_document.uri;
             let Some(snap) = self.snapshot(&uri).await else { return Ok(None) };
             let range = snap.map.span(params.range);
@@ -458,7 +568,7 @@ impl LanguageServer for Backend {
     }
 
     async fn code_lens(&self, params: CodeLensParams) -> Result<Option<Vec<CodeLens>>> {
-        self.guard("textDocument/codeLens", async {
+        self.guard_on("textDocument/codeLens", params.text_document.doc(), async {
             let uri = params.text_document.uri;
             let Some(snap) = self.snapshot(&uri).await else { return Ok(None) };
             let (running, explored) = {
@@ -476,7 +586,7 @@ impl LanguageServer for Backend {
     }
 
     async fn inlay_hint(&self, params: InlayHintParams) -> Result<Option<Vec<InlayHint>>> {
-        self.guard("textDocument/inlayHint", async {
+        self.guard_on("textDocument/inlayHint", params.text_document.doc(), async {
             let docs = lock(&self.state.docs);
             let Some(d) = docs.get(&params.text_document.uri) else {
                 return Ok(None);

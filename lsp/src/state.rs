@@ -129,6 +129,8 @@ pub struct ClientFacts {
     pub work_done_progress: bool,
     /// The client runs `omega.copyAnswer` links in hovers (`experimental.commands.commands`).
     pub copy_answer: bool,
+    /// Semantic tokens may span lines (`multilineTokenSupport`).
+    pub multiline_tokens: bool,
 }
 
 #[derive(Default)]
@@ -145,7 +147,14 @@ pub struct State {
     /// Fault injection for tests of panic safety: the handler named by `OMEGA_LSP_PANIC_IN`
     /// (e.g. `textDocument/hover`) panics.
     pub panic_in: Option<String>,
+    /// Test hook for the slow-handler log line: the request handler named by
+    /// `OMEGA_LSP_SLOW_IN` (e.g. `textDocument/hover`) first waits [`SLOW_IN_DELAY`]. Not for
+    /// edit notifications, which must apply before their first `.await`.
+    pub slow_in: Option<String>,
 }
+
+/// How long the handler named by `OMEGA_LSP_SLOW_IN` waits: past the slow-handler threshold.
+pub const SLOW_IN_DELAY: std::time::Duration = std::time::Duration::from_millis(150);
 
 /// Locks a mutex, taking the data even if a panicking thread poisoned it: handlers catch
 /// panics and the state stays usable.

@@ -4,6 +4,7 @@
 //! - didChange → publishDiagnostics for that version, files of 1,000 / 5,000 / 20,000 lines;
 //! - hover and completion at 5,000 lines;
 //! - Enter → onTypeFormatting at the end of files of 1,000 / 20,000 lines;
+//! - semantic tokens of the whole file at 5,000 and 20,000 lines;
 //! - process start → `initialize` answered;
 //! - didSave → first inlay refresh and → run done when every answer is cached (chapter 39.5);
 //! - resident memory with 50 open files of 1,000 lines.
@@ -114,6 +115,22 @@ fn enter_at_the_end(lines: usize) -> Vec<Duration> {
     out
 }
 
+fn semantic_tokens(lines: usize) -> Vec<Duration> {
+    let mut c = LspClient::start(Options::default());
+    let uri = format!("file:///bench/tokens-{lines}.omega");
+    c.open(&uri, &file_of(lines));
+    c.diagnostics(&uri, 1);
+    (0..20)
+        .map(|_| {
+            let start = Instant::now();
+            let t = c.request("textDocument/semanticTokens/full", json!({"textDocument": {"uri": uri}}));
+            let elapsed = start.elapsed();
+            assert!(t["data"].as_array().is_some_and(|d| !d.is_empty()));
+            elapsed
+        })
+        .collect()
+}
+
 fn startup() -> Vec<Duration> {
     (0..10)
         .map(|_| {
@@ -216,5 +233,10 @@ fn main() {
     }
     if wanted("memory") {
         println!("resident memory, 50 files of 1,000 lines: {} MB", memory_with_50_files() / 1024);
+    }
+    if wanted("semanticTokens") {
+        for lines in [5000, 20000] {
+            println!("semanticTokens/full, {lines:>6} lines:        {}", stats(semantic_tokens(lines)));
+        }
     }
 }

@@ -100,7 +100,9 @@ impl Setup {
         });
         let client = LspClient::start(Options {
             initialization_options: options,
-            env: [vec![("OMEGA_LSP_TEST_KEY".to_string(), KEY.to_string())], env].concat(),
+            // The whole log on stderr, so that `assert_no_key` scans it too.
+            env: [vec![("OMEGA_LSP_TEST_KEY".to_string(), KEY.to_string()), ("OMEGA_LOG".into(), "debug".into())], env]
+                .concat(),
             cwd: Some(dir.path().to_path_buf()),
             ..Options::default()
         });
@@ -120,6 +122,7 @@ impl Setup {
     /// Everything the server wrote, checked for the key.
     fn assert_no_key(&self) {
         let out = self.client.output_text();
+        assert!(self.client.stderr_text().contains(" DEBUG "), "the scan covers the server's debug log");
         assert!(!out.contains(KEY), "the API key appears in the server's output");
         assert!(!out.contains("5ecr3t"), "part of the API key appears in the server's output");
     }

@@ -34,6 +34,10 @@ pub struct Options {
     pub cwd: Option<PathBuf>,
     /// The client's `capabilities.experimental` (null: none).
     pub experimental: Value,
+    /// Command-line arguments (`--log FILE`).
+    pub args: Vec<String>,
+    /// Take semantic tokens that span lines (`multilineTokenSupport`).
+    pub multiline_tokens: bool,
 }
 
 impl Default for Options {
@@ -45,6 +49,8 @@ impl Default for Options {
             env: Vec::new(),
             cwd: None,
             experimental: Value::Null,
+            args: Vec::new(),
+            multiline_tokens: false,
         }
     }
 }
@@ -62,6 +68,8 @@ pub struct LspClient {
     pub seen: Vec<Message>,
     next_id: i64,
     output: Arc<Mutex<Vec<u8>>>,
+    /// What the server wrote to stderr alone (its log, by default).
+    stderr: Arc<Mutex<Vec<u8>>>,
     pub initialize_result: Value,
 }
 
@@ -101,6 +109,7 @@ impl LspClient {
     /// Starts the server and completes `initialize`/`initialized`.
     pub fn start(options: Options) -> LspClient {
         let mut cmd = Command::new(omega_lsp_bin());
+        cmd.args(&options.args);
         cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
         // Keep the environment from choosing an LLM provider or a cache.
         for var in
@@ -141,6 +150,8 @@ impl LspClient {
         });
         let mut stderr = child.stderr.take().unwrap();
         let raw = output.clone();
+        let stderr_text = Arc::new(Mutex::new(Vec::new()));
+        let err_only = stderr_text.clone();
         std::thread::spawn(move || {
             let mut buf = [0u8; 4096];
             while let Ok(n) = stderr.read(&mut buf) {
@@ -148,6 +159,7 @@ impl LspClient {
                     break;
                 }
                 raw.lock().unwrap().extend_from_slice(&buf[..n]);
+                err_only.lock().unwrap().extend_from_slice(&buf[..n]);
             }
         });
         let mut client = LspClient {
@@ -158,6 +170,7 @@ impl LspClient {
             seen: Vec::new(),
             next_id: 0,
             output,
+            stderr: stderr_text,
             initialize_result: Value::Null,
         };
         let mut general = json!({});
@@ -177,6 +190,13 @@ impl LspClient {
                 "publishDiagnostics": {"relatedInformation": true, "versionSupport": true},
                 "inlayHint": {},
                 "synchronization": {"didSave": true},
+                "semanticTokens": {
+                    "requests": {"full": true, "range": true},
+                    "tokenTypes": [],
+                    "tokenModifiers": [],
+                    "formats": ["relative"],
+                    "multilineTokenSupport": options.multiline_tokens,
+                },
             },
         });
         if !options.experimental.is_null() {
@@ -333,7 +353,12 @@ impl LspClient {
     }
 
     /// `shutdown` then `exit`; how long until the process ended, and its status.
-    pub fn shutdown_and_exit(mut self) -> (Duration, ExitStatus, String) {
+    pub fn shutdown_and_exit(self) -> (Duration, ExitStatus, String) {
+        self.shutdown_and_exit_keeping(LspClient::output_text)
+    }
+
+    /// [`LspClient::shutdown_and_exit`], then `keep` reads what the ended process left.
+    pub fn shutdown_and_exit_keeping<T>(mut self, keep: impl FnOnce(&LspClient) -> T) -> (Duration, ExitStatus, T) {
         let start = Instant::now();
         let _ = self.request_raw("shutdown", Value::Null);
         self.notify("exit", Value::Null);
@@ -349,13 +374,18 @@ impl LspClient {
         };
         let elapsed = start.elapsed();
         std::thread::sleep(Duration::from_millis(50));
-        let out = self.output_text();
-        (elapsed, status, out)
+        let kept = keep(&self);
+        (elapsed, status, kept)
     }
 
     /// The server's process id (for memory readings).
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// What the server wrote to stderr so far.
+    pub fn stderr_text(&self) -> String {
+        String::from_utf8_lossy(&self.stderr.lock().unwrap()).into_owned()
     }
 
     /// Everything the server wrote so far (protocol and stderr).

@@ -114,6 +114,12 @@ impl Resolution {
         &self.bindings
     }
 
+    /// Every identifier token with its binding, in one pass (semantic tokens of a whole file):
+    /// references in order, then binders in no particular order.
+    pub fn identifiers(&self) -> impl Iterator<Item = (Span, BindingId)> + '_ {
+        self.refs.iter().copied().chain(self.binder_index.iter().map(|(s, b)| (*s, *b)))
+    }
+
     /// The binding an identifier token refers to (a reference or a binder).
     pub fn binding_of(&self, span: Span) -> Option<BindingId> {
         self.ref_index.get(&span).or_else(|| self.binder_index.get(&span)).copied()
