@@ -38,6 +38,10 @@ pub struct Options {
     pub args: Vec<String>,
     /// Take semantic tokens that span lines (`multilineTokenSupport`).
     pub multiline_tokens: bool,
+    /// The workspace folders sent at `initialize` (`workspaceFolders`, the first as `rootUri`).
+    pub workspace_folders: Vec<PathBuf>,
+    /// Let the server register file watchers (`didChangeWatchedFiles.dynamicRegistration`).
+    pub watch_files: bool,
 }
 
 impl Default for Options {
@@ -51,6 +55,8 @@ impl Default for Options {
             experimental: Value::Null,
             args: Vec::new(),
             multiline_tokens: false,
+            workspace_folders: Vec::new(),
+            watch_files: false,
         }
     }
 }
@@ -184,6 +190,8 @@ impl LspClient {
                 "inlayHint": {"refreshSupport": true},
                 "codeLens": {"refreshSupport": true},
                 "workspaceEdit": {"documentChanges": true},
+                "workspaceFolders": true,
+                "didChangeWatchedFiles": {"dynamicRegistration": options.watch_files},
             },
             "window": {"workDoneProgress": true},
             "textDocument": {
@@ -202,11 +210,20 @@ impl LspClient {
         if !options.experimental.is_null() {
             capabilities["experimental"] = options.experimental.clone();
         }
+        let folders: Vec<Value> = options
+            .workspace_folders
+            .iter()
+            .map(
+                |p| json!({"uri": file_uri(p), "name": p.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()}),
+            )
+            .collect();
+        let root_uri = options.workspace_folders.first().map_or(Value::Null, |p| json!(file_uri(p)));
         client.initialize_result = client.request(
             "initialize",
             json!({
                 "processId": std::process::id(),
-                "rootUri": null,
+                "rootUri": root_uri,
+                "workspaceFolders": if folders.is_empty() { Value::Null } else { Value::Array(folders) },
                 "capabilities": capabilities,
                 "initializationOptions": options.initialization_options,
             }),
