@@ -419,6 +419,27 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_states_the_bounds() {
+        let readme = include_str!("../../README.md").split_whitespace().collect::<Vec<_>>().join(" ");
+        let thousands = |n: usize| {
+            let s = n.to_string();
+            if n < 1000 {
+                s
+            } else {
+                format!("{},{}", &s[..s.len() - 3], &s[s.len() - 3..])
+            }
+        };
+        for stated in [
+            format!("at most {} files", thousands(MAX_INDEXED_FILES)),
+            format!("{} directory entries", thousands(MAX_WALKED_ENTRIES)),
+            format!("above {} MB", MAX_INDEXED_FILE_BYTES >> 20),
+            format!("at most {} answers", MAX_WORKSPACE_SYMBOLS),
+        ] {
+            assert!(readme.contains(&stated), "README.md should say {stated:?}");
+        }
+    }
+
+    #[test]
     fn best_matches_come_first() {
         let uri: Uri = "file:///w/a.omega".parse().unwrap();
         let sym = |name: &str| WorkspaceSymbol {
