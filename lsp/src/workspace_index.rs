@@ -211,10 +211,9 @@ impl WorkspaceIndex {
             return Refreshed::Skipped;
         }
         let file = match read_definitions(path, encoding) {
-            Ok(symbols) => match Uri::from_file_path(path) {
-                Some(uri) => Some(IndexedFile { uri, container: relative_name(&root, path), symbols }),
-                None => None,
-            },
+            Ok(symbols) => {
+                Uri::from_file_path(path).map(|uri| IndexedFile { uri, container: relative_name(&root, path), symbols })
+            }
             Err(Skip::Gone) => None,
             Err(Skip::Because(why)) => {
                 log::info(format_args!("index: not indexing {}: {why}", path.display()));

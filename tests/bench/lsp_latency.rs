@@ -209,9 +209,19 @@ fn workspace_of(files: usize) -> TempDir {
     dir
 }
 
-/// `initialized` → the walk's log line, the walk's own time from that line, a
-/// `workspace/symbol` during the walk, then `workspace/symbol` latencies on the full index.
-fn workspace_index() -> (Vec<Duration>, Vec<String>, Vec<Duration>, [(&'static str, Vec<Duration>); 3]) {
+/// What [`workspace_index`] measured.
+struct IndexTimes {
+    /// `initialized` → the walk's log line.
+    walks: Vec<Duration>,
+    /// The walk's own time, from that line.
+    logged: Vec<String>,
+    /// `workspace/symbol` sent right after `initialized`.
+    during: Vec<Duration>,
+    /// `workspace/symbol` on the full index, by query.
+    queries: [(&'static str, Vec<Duration>); 3],
+}
+
+fn workspace_index() -> IndexTimes {
     let dir = workspace_of(1000);
     let (mut walks, mut logged, mut during) = (Vec::new(), Vec::new(), Vec::new());
     let mut queries: [(&'static str, Vec<Duration>); 3] =
@@ -247,7 +257,7 @@ fn workspace_index() -> (Vec<Duration>, Vec<String>, Vec<Duration>, [(&'static s
             }
         }
     }
-    (walks, logged, during, queries)
+    IndexTimes { walks, logged, during, queries }
 }
 
 fn main() {
@@ -289,7 +299,7 @@ fn main() {
         println!("resident memory, 50 files of 1,000 lines: {} MB", memory_with_50_files() / 1024);
     }
     if wanted("workspace") {
-        let (walks, logged, during, queries) = workspace_index();
+        let IndexTimes { walks, logged, during, queries } = workspace_index();
         println!("workspace index, 1,000 files of 99 lines: initialized → walk done {}", stats(walks));
         println!("  (the walk's own time in the server's log: {})", logged.join(", "));
         println!("workspace/symbol during the walk:           {}", stats(during));
