@@ -1,7 +1,8 @@
 //! A language-server test client: starts the built `omega-lsp`, speaks JSON-RPC with
 //! `Content-Length` framing over its stdio, performs the handshake, answers the server's own
-//! requests (`workspace/configuration`, progress creation, refreshes), and lets tests await
-//! notifications by method and predicate, with timeouts.
+//! requests (`workspace/configuration`; progress creation, refreshes and capability
+//! registrations get `null`), and lets tests await notifications by method and predicate, with
+//! timeouts.
 //!
 //! Everything the server writes (stdout and stderr) is kept, for scans such as "no API key in
 //! any output".
