@@ -280,8 +280,8 @@ impl LanguageServer for Backend {
 
     async fn initialized(&self, _: InitializedParams) {
         let _timed = Timed::start("initialized", None);
-        self.fetch_configuration().await;
-        self.start_workspace_index().await;
+        // Neither waits for the other's answer from the client.
+        futures::join!(self.fetch_configuration(), self.start_workspace_index());
     }
 
     async fn shutdown(&self) -> Result<()> {
