@@ -417,6 +417,49 @@ mod tests {
         assert_eq!(relative_name(Path::new("/w"), Path::new("/w/a/b.omega")), "a/b.omega");
     }
 
+    fn file(name: &str) -> Option<IndexedFile> {
+        let symbol = IndexedSymbol {
+            name: name.into(),
+            lowercase: name.to_lowercase(),
+            kind: SymbolKind::VARIABLE,
+            range: Range::default(),
+        };
+        let uri = format!("file:///w/{name}.omega").parse().unwrap();
+        Some(IndexedFile { uri, container: format!("{name}.omega"), symbols: vec![symbol] })
+    }
+
+    #[test]
+    fn an_older_read_never_replaces_a_newer_one() {
+        let index = WorkspaceIndex::default();
+        index.start(vec![PathBuf::from("/w")], Encoding::Utf16);
+        let path = Path::new("/w/a.omega");
+        assert_eq!(index.apply(path, 5, file("new-name")), Refreshed::Indexed(1));
+        assert_eq!(index.apply(path, 3, file("old-name")), Refreshed::Older);
+        assert_eq!(index.apply(path, 4, None), Refreshed::Older, "nor an older deletion");
+        let names = |q: &str| index.query(q, &HashSet::new()).into_iter().map(|s| s.name).collect::<Vec<_>>();
+        assert_eq!(names("name"), ["new-name"]);
+        assert_eq!(index.apply(path, 6, None), Refreshed::Skipped);
+        assert!(names("name").is_empty() && index.is_empty());
+        assert_eq!(index.apply(Path::new("/elsewhere/b.omega"), 7, file("b")), Refreshed::OutsideFolders);
+    }
+
+    #[test]
+    fn the_index_stops_at_its_file_bound() {
+        let index = WorkspaceIndex::default();
+        index.start(vec![PathBuf::from("/w")], Encoding::Utf16);
+        for i in 0..MAX_INDEXED_FILES {
+            let path = PathBuf::from(format!("/w/f{i}.omega"));
+            assert_eq!(index.apply(&path, i as u64, file(&format!("f{i}"))), Refreshed::Indexed(1));
+        }
+        let one_more = Path::new("/w/one-more.omega");
+        assert_eq!(index.apply(one_more, u64::MAX - 1, file("one-more")), Refreshed::Full);
+        // A file already indexed may still change.
+        assert_eq!(index.apply(Path::new("/w/f0.omega"), u64::MAX, file("f0-changed")), Refreshed::Indexed(1));
+        assert_eq!(index.len(), MAX_INDEXED_FILES);
+        index.remove_folder(Path::new("/w"));
+        assert!(index.is_empty());
+    }
+
     #[test]
     fn the_readme_states_the_bounds() {
         let readme = include_str!("../../README.md").split_whitespace().collect::<Vec<_>>().join(" ");
