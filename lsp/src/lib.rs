@@ -18,6 +18,8 @@
 //!   `CancelToken`; the machine then drops its LLM requests.
 //! - Schedule explorations run on the blocking pool ([`explore`]), one per file at a time,
 //!   stopped by their own `CancelToken` (cancel, a newer exploration, an edit).
+//! - The workspace index reads files on the blocking pool: a walk of the folders after
+//!   `initialized`, then each file the client reports changed; requests never wait for it.
 //!
 //! # Code map
 //!
@@ -35,6 +37,8 @@
 //!   highlight, rename, symbols), [`semantic`] tokens, [`structure`] (folding, selection,
 //!   formatting, indentation on Enter, code lenses), [`actions`] (quick fixes).
 //! - [`server`]: the `LanguageServer` handlers, analysis scheduling, runs, notifications.
+//! - [`workspace_index`]: the top-level definitions of the workspace's `.omega` files on
+//!   disk, for `workspace/symbol`; `workspace` keeps it fresh (folders, file watcher).
 //! - [`log`]: the server's own log (`OMEGA_LOG`, `--log FILE`): handler timings, analyses,
 //!   runs.
 //!
@@ -64,6 +68,8 @@ pub mod server;
 pub mod settings;
 pub mod state;
 pub mod structure;
+mod workspace;
+pub mod workspace_index;
 
 use tower_lsp_server::{LspService, Server};
 

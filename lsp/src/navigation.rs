@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use tower_lsp_server::ls_types::*;
 
-use omega_analysis::{Binding, BindingKind};
+use omega_analysis::{Binding, BindingKind, Resolution};
 use omega_syntax::syntax::Span;
 
 use crate::features::word_at;
@@ -78,7 +78,12 @@ pub fn rename(snap: &Snapshot, uri: &Uri, offset: usize, new_name: &str) -> Resu
 /// The file's top-level definitions, each over its whole form.
 pub fn top_level_symbols(snap: &Snapshot) -> Vec<(String, SymbolKind, Span, Span)> {
     let Some(a) = &snap.analysis else { return Vec::new() };
-    let res = &a.resolution;
+    top_level_definitions(&snap.text, &a.resolution)
+}
+
+/// The top-level definitions of `text` as `res` resolved it: (name, kind, whole form, name).
+/// One finder for open documents and the workspace index of files on disk.
+pub fn top_level_definitions(text: &str, res: &Resolution) -> Vec<(String, SymbolKind, Span, Span)> {
     let mut out = Vec::new();
     for b in res.bindings() {
         if !matches!(b.kind, BindingKind::TopLevel | BindingKind::Macro) {
@@ -87,7 +92,7 @@ pub fn top_level_symbols(snap: &Snapshot) -> Vec<(String, SymbolKind, Span, Span
         let Some(span) = b.span else { continue };
         let Some(i) = res.form_index_at(span.start) else { continue };
         let form = res.form_spans[i];
-        let text = &snap.text[form.start as usize..form.end as usize];
+        let text = &text[form.start as usize..form.end as usize];
         let kind = if b.kind == BindingKind::Macro {
             SymbolKind::OPERATOR
         } else if text.contains("(make-serializer") || text.contains("(make-mutex") {
@@ -120,17 +125,30 @@ pub fn document_symbols(snap: &Snapshot) -> Vec<DocumentSymbol> {
         .collect()
 }
 
+/// How well a symbol's name (lowercased) matches a workspace-symbol query (lowercased): the
+/// name must contain the query; an equal name ranks first (0), then a name that starts with
+/// it (1), then any other (2).
+pub fn query_match(name_lowercase: &str, query_lowercase: &str) -> Option<u8> {
+    if name_lowercase == query_lowercase {
+        Some(0)
+    } else if name_lowercase.starts_with(query_lowercase) {
+        Some(1)
+    } else {
+        name_lowercase.contains(query_lowercase).then_some(2)
+    }
+}
+
 /// Symbols of one open file whose name contains `query` (case-insensitively).
-pub fn workspace_symbols(snap: &Snapshot, uri: &Uri, query: &str) -> Vec<WorkspaceSymbol> {
+pub fn workspace_symbols(snap: &Snapshot, uri: &Uri, query: &str, container: Option<String>) -> Vec<WorkspaceSymbol> {
     let q = query.to_lowercase();
     top_level_symbols(snap)
         .into_iter()
-        .filter(|(name, ..)| name.to_lowercase().contains(&q))
+        .filter(|(name, ..)| query_match(&name.to_lowercase(), &q).is_some())
         .map(|(name, kind, _, at)| WorkspaceSymbol {
             name,
             kind,
             tags: None,
-            container_name: None,
+            container_name: container.clone(),
             location: OneOf::Left(Location::new(uri.clone(), snap.map.range(at))),
             data: None,
         })

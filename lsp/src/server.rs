@@ -25,7 +25,7 @@ use crate::features;
 use crate::log;
 use crate::settings::Settings;
 use crate::state::{lock, ClientFacts, DocState, Snapshot, State, SLOW_IN_DELAY};
-use crate::{actions, completion, explore, hover, navigation, semantic, structure};
+use crate::{actions, completion, explore, hover, navigation, semantic, structure, workspace};
 
 pub const COMMANDS: &[&str] = &[
     "omega.runFile",
@@ -235,6 +235,10 @@ fn negotiate(params: &InitializeParams) -> ClientFacts {
             .and_then(|t| t.semantic_tokens.as_ref())
             .and_then(|s| s.multiline_token_support)
             .unwrap_or(false),
+        watched_files_dynamic: ws
+            .and_then(|w| w.did_change_watched_files.as_ref())
+            .and_then(|w| w.dynamic_registration)
+            .unwrap_or(false),
     }
 }
 
@@ -262,6 +266,7 @@ impl LanguageServer for Backend {
             client.trim_end()
         ));
         *lock(&self.state.client) = facts;
+        self.state.index.start(workspace::initial_folders(&params), encoding);
         if let Some(opts) = &params.initialization_options {
             let mut s = lock(&self.state.settings);
             *s = s.merged(opts);
@@ -275,12 +280,14 @@ impl LanguageServer for Backend {
 
     async fn initialized(&self, _: InitializedParams) {
         let _timed = Timed::start("initialized", None);
-        self.fetch_configuration().await;
+        // Neither waits for the other's answer from the client.
+        futures::join!(self.fetch_configuration(), self.start_workspace_index());
     }
 
     async fn shutdown(&self) -> Result<()> {
         let _timed = Timed::start("shutdown", None);
         self.state.shutting_down.store(true, Ordering::SeqCst);
+        self.state.index.stop();
         let uris: Vec<Uri> = lock(&self.state.workers).keys().cloned().collect();
         for uri in uris {
             self.cancel_run(&uri);
@@ -359,7 +366,18 @@ impl LanguageServer for Backend {
         self.cancel_exploration(&uri);
         lock(&self.state.docs).remove(&uri);
         lock(&self.state.workers).remove(&uri);
+        self.reindex_closed(&uri);
         self.client.publish_diagnostics(uri, Vec::new(), None).await;
+    }
+
+    async fn did_change_workspace_folders(&self, params: DidChangeWorkspaceFoldersParams) {
+        let _timed = Timed::start("workspace/didChangeWorkspaceFolders", None);
+        self.workspace_folders_changed(params.event);
+    }
+
+    async fn did_change_watched_files(&self, params: DidChangeWatchedFilesParams) {
+        let _timed = Timed::start("workspace/didChangeWatchedFiles", None);
+        self.watched_files_changed(params);
     }
 
     async fn did_change_configuration(&self, params: DidChangeConfigurationParams) {
@@ -470,16 +488,7 @@ impl LanguageServer for Backend {
 
     async fn symbol(&self, params: WorkspaceSymbolParams) -> Result<Option<WorkspaceSymbolResponse>> {
         self.guard("workspace/symbol", async {
-            let snaps: Vec<(Uri, Arc<Snapshot>)> = lock(&self.state.docs)
-                .iter()
-                .filter_map(|(u, d)| d.latest_snapshot().map(|s| (u.clone(), s)))
-                .collect();
-            let mut out = Vec::new();
-            for (uri, snap) in snaps {
-                out.extend(navigation::workspace_symbols(&snap, &uri, &params.query));
-            }
-            out.sort_by(|a, b| a.name.cmp(&b.name));
-            Ok(Some(WorkspaceSymbolResponse::Nested(out)))
+            Ok(Some(WorkspaceSymbolResponse::Nested(self.workspace_symbols(&params.query).await)))
         })
         .await
     }

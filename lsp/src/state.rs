@@ -20,6 +20,7 @@ use crate::eval::Worker;
 use crate::explore::{Explored, Exploring};
 use crate::results::{move_span, Results};
 use crate::settings::Settings;
+use crate::workspace_index::WorkspaceIndex;
 
 /// One version of a document and what the analysis found in it. Plain data, shared with
 /// request handlers that answer from it while newer versions are analysed.
@@ -131,6 +132,8 @@ pub struct ClientFacts {
     pub copy_answer: bool,
     /// Semantic tokens may span lines (`multilineTokenSupport`).
     pub multiline_tokens: bool,
+    /// The server may register a file watcher (`didChangeWatchedFiles.dynamicRegistration`).
+    pub watched_files_dynamic: bool,
 }
 
 #[derive(Default)]
@@ -144,6 +147,8 @@ pub struct State {
     pub refresh_pending: std::sync::atomic::AtomicBool,
     pub last_refresh: Mutex<Option<Instant>>,
     pub shutting_down: std::sync::atomic::AtomicBool,
+    /// The definitions in the workspace's files on disk.
+    pub index: WorkspaceIndex,
     /// Fault injection for tests of panic safety: the handler named by `OMEGA_LSP_PANIC_IN`
     /// (e.g. `textDocument/hover`) panics.
     pub panic_in: Option<String>,

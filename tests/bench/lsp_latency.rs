@@ -7,7 +7,9 @@
 //! - semantic tokens of the whole file at 5,000 and 20,000 lines;
 //! - process start → `initialize` answered;
 //! - didSave → first inlay refresh and → run done when every answer is cached (chapter 39.5);
-//! - resident memory with 50 open files of 1,000 lines.
+//! - resident memory with 50 open files of 1,000 lines;
+//! - the workspace index of 1,000 files of 99 lines: `initialized` → walk done, and
+//!   `workspace/symbol` during the walk and after it.
 //!
 //! `cargo bench -p omega-tests --bench lsp_latency [-- WORD]` (WORD: only the lines it names)
 
@@ -196,6 +198,68 @@ fn memory_with_50_files() -> u64 {
         .unwrap_or(0)
 }
 
+/// A workspace of `files` files of 99 lines (9 blocks each, names unique across files).
+fn workspace_of(files: usize) -> TempDir {
+    let dir = TempDir::new("lsp-bench-workspace");
+    for k in 0..files {
+        let path = dir.join(format!("pkg-{}/file-{k}.omega", k % 10));
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, (k * 9..k * 9 + 9).map(block).collect::<String>()).unwrap();
+    }
+    dir
+}
+
+/// What [`workspace_index`] measured.
+struct IndexTimes {
+    /// `initialized` → the walk's log line.
+    walks: Vec<Duration>,
+    /// The walk's own time, from that line.
+    logged: Vec<String>,
+    /// `workspace/symbol` sent right after `initialized`.
+    during: Vec<Duration>,
+    /// `workspace/symbol` on the full index, by query.
+    queries: [(&'static str, Vec<Duration>); 3],
+}
+
+fn workspace_index() -> IndexTimes {
+    let dir = workspace_of(1000);
+    let (mut walks, mut logged, mut during) = (Vec::new(), Vec::new(), Vec::new());
+    let mut queries: [(&'static str, Vec<Duration>); 3] =
+        [("deposit-4500", Vec::new()), ("total", Vec::new()), ("", Vec::new())];
+    for round in 0..5 {
+        let mut c = LspClient::start(Options {
+            workspace_folders: vec![dir.path().to_path_buf()],
+            env: vec![("OMEGA_LOG".into(), "info".into())],
+            ..Options::default()
+        });
+        let start = Instant::now();
+        let asked = Instant::now();
+        c.request("workspace/symbol", json!({"query": "report"}));
+        during.push(asked.elapsed());
+        let line = loop {
+            if let Some(l) = c.stderr_text().lines().find(|l| l.contains("indexed ")) {
+                break l.to_string();
+            }
+            assert!(start.elapsed() < Duration::from_secs(120), "the walk never ended");
+            std::thread::sleep(Duration::from_millis(2));
+        };
+        walks.push(start.elapsed());
+        assert!(line.contains("indexed 1000 files (36000 symbols)"), "{line}");
+        logged.push(line.split(" in ").last().unwrap_or("").to_string());
+        if round == 0 {
+            for (query, samples) in &mut queries {
+                for _ in 0..30 {
+                    let asked = Instant::now();
+                    let got = c.request("workspace/symbol", json!({"query": query}));
+                    samples.push(asked.elapsed());
+                    assert!(got.as_array().is_some_and(|a| !a.is_empty()));
+                }
+            }
+        }
+    }
+    IndexTimes { walks, logged, during, queries }
+}
+
 fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
@@ -233,6 +297,15 @@ fn main() {
     }
     if wanted("memory") {
         println!("resident memory, 50 files of 1,000 lines: {} MB", memory_with_50_files() / 1024);
+    }
+    if wanted("workspace") {
+        let IndexTimes { walks, logged, during, queries } = workspace_index();
+        println!("workspace index, 1,000 files of 99 lines: initialized → walk done {}", stats(walks));
+        println!("  (the walk's own time in the server's log: {})", logged.join(", "));
+        println!("workspace/symbol during the walk:           {}", stats(during));
+        for (query, samples) in queries {
+            println!("workspace/symbol {:<14} on 36,000 symbols: {}", format!("{query:?}"), stats(samples));
+        }
     }
     if wanted("semanticTokens") {
         for lines in [5000, 20000] {

@@ -89,6 +89,7 @@ mod lsp_explore;
 mod lsp_log;
 mod lsp_on_type;
 mod lsp_semantic;
+mod lsp_workspace;
 mod primitive_stops;
 mod programs;
 mod session_state;

@@ -1,7 +1,8 @@
 //! A language-server test client: starts the built `omega-lsp`, speaks JSON-RPC with
 //! `Content-Length` framing over its stdio, performs the handshake, answers the server's own
-//! requests (`workspace/configuration`, progress creation, refreshes), and lets tests await
-//! notifications by method and predicate, with timeouts.
+//! requests (`workspace/configuration`; progress creation, refreshes and capability
+//! registrations get `null`), and lets tests await notifications by method and predicate, with
+//! timeouts.
 //!
 //! Everything the server writes (stdout and stderr) is kept, for scans such as "no API key in
 //! any output".
@@ -38,6 +39,10 @@ pub struct Options {
     pub args: Vec<String>,
     /// Take semantic tokens that span lines (`multilineTokenSupport`).
     pub multiline_tokens: bool,
+    /// The workspace folders sent at `initialize` (`workspaceFolders`, the first as `rootUri`).
+    pub workspace_folders: Vec<PathBuf>,
+    /// Let the server register file watchers (`didChangeWatchedFiles.dynamicRegistration`).
+    pub watch_files: bool,
 }
 
 impl Default for Options {
@@ -51,6 +56,8 @@ impl Default for Options {
             experimental: Value::Null,
             args: Vec::new(),
             multiline_tokens: false,
+            workspace_folders: Vec::new(),
+            watch_files: false,
         }
     }
 }
@@ -184,6 +191,8 @@ impl LspClient {
                 "inlayHint": {"refreshSupport": true},
                 "codeLens": {"refreshSupport": true},
                 "workspaceEdit": {"documentChanges": true},
+                "workspaceFolders": true,
+                "didChangeWatchedFiles": {"dynamicRegistration": options.watch_files},
             },
             "window": {"workDoneProgress": true},
             "textDocument": {
@@ -202,11 +211,20 @@ impl LspClient {
         if !options.experimental.is_null() {
             capabilities["experimental"] = options.experimental.clone();
         }
+        let folders: Vec<Value> = options
+            .workspace_folders
+            .iter()
+            .map(
+                |p| json!({"uri": file_uri(p), "name": p.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()}),
+            )
+            .collect();
+        let root_uri = options.workspace_folders.first().map_or(Value::Null, |p| json!(file_uri(p)));
         client.initialize_result = client.request(
             "initialize",
             json!({
                 "processId": std::process::id(),
-                "rootUri": null,
+                "rootUri": root_uri,
+                "workspaceFolders": if folders.is_empty() { Value::Null } else { Value::Array(folders) },
                 "capabilities": capabilities,
                 "initializationOptions": options.initialization_options,
             }),

@@ -172,6 +172,15 @@ pub fn analyze_text(text: &str, parsed: &Parsed) -> Vec<Diagnostic> {
     analyze_parsed(text, parsed).diagnostics
 }
 
+/// The name resolution of data read from a file, without the checks: what an index of many
+/// files needs (their definitions), at a fraction of [`analyze_parsed`]'s cost. Forms nested
+/// too deep are skipped as the analysis skips them.
+pub fn resolve_parsed(parsed: &Parsed) -> Resolution {
+    let mut not_reported = Vec::new();
+    let shallow = shallow_forms(&parsed.data, &mut not_reported);
+    resolve(shallow.as_deref().unwrap_or(&parsed.data))
+}
+
 /// Analyses data already read from `text` (for example from a tree re-parsed incrementally
 /// and lowered with [`reader::read_tree`]), keeping everything [`analyze_file`] keeps.
 pub fn analyze_parsed(text: &str, parsed: &Parsed) -> Analysis {
