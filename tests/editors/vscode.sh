@@ -132,6 +132,7 @@ workbench() {
     OMEGA_TEST_WORKSPACE="$WORK/$mode/ws" OMEGA_TEST_LLM_URL="$LLM_URL" OMEGA_TEST_SCREENSHOT="$SHOT" \
     OMEGA_TEST_USER_DIR="$WORK/$mode/user" OMEGA_TEST_CODE_SERVER_LOG="$WORK/$mode/code-server.log" \
     OMEGA_TEST_API_KEY="$API_KEY" OMEGA_TEST_PATH_SERVER="$WORK/bin/omega-lsp" \
+    OMEGA_TEST_CHROMIUM_PROFILE="$WORK/$mode/chromium" \
     OMEGA_TEST_DEBUG_DIR="$TOOLS/screenshots" timeout 180 node "$ROOT/tests/editors/vscode_e2e.cjs" || status=$?
   kill "$CS_PID" 2>/dev/null
   wait "$CS_PID" 2>/dev/null || true

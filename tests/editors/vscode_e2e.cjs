@@ -570,7 +570,8 @@ async function missing(page) {
 let currentPage;
 
 async function main() {
-  const profile = fs.mkdtempSync(path.join(os.tmpdir(), "omega-chromium-"));
+  // In the work directory vscode.sh removes, when it gives one.
+  const profile = process.env.OMEGA_TEST_CHROMIUM_PROFILE || fs.mkdtempSync(path.join(os.tmpdir(), "omega-chromium-"));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
     headless: true,
