@@ -532,7 +532,7 @@ async function missing(page) {
   const fromPath = await until(async () => serverStarts()[0], 20000);
   check("Open Settings shows omega.server.path; clearing it starts omega-lsp from PATH (\"found through PATH\" in its output)",
     opened && !!fromPath && fromPath.from === "PATH" && fromPath.path === process.env.OMEGA_TEST_PATH_SERVER,
-    JSON.stringify({ opened, start: fromPath && { path: fromPath.path, from: fromPath.from } }));
+    JSON.stringify({ opened, start: fromPath && { path: fromPath.path, from: fromPath.from }, output: channelText("Omega Language Server").slice(-300) }));
 
   // omega.server.logLevel in the same Settings editor: a change restarts the server with
   // OMEGA_LOG set to it.
