@@ -1,6 +1,6 @@
 // The OmegaLLM extension: starts omega-lsp for .omega files and gives it the settings, the
-// workspace trust, its log level and any stored API key; everything else (diagnostics, inline answers,
-// hover) comes from the server through the language client.
+// workspace trust, its log level and any stored API key; everything else (diagnostics, inline
+// answers, hover) comes from the server through the language client.
 
 import * as vscode from "vscode";
 import {
