@@ -24,13 +24,14 @@ find_omega_lsp() {
   echo "${dir:-$ROOT/target}/debug/omega-lsp"
 }
 
-# start_llm_server NAME LATENCY: starts tests/editors/llm_server.py, sets ${NAME}_URL and
-# ${NAME}_PID, and registers the process for cleanup.
+# start_llm_server NAME LATENCY [OPTION…]: starts tests/editors/llm_server.py (with the
+# further options given), sets ${NAME}_URL and ${NAME}_PID, and registers the process for cleanup.
 LLM_PIDS=()
 start_llm_server() {
   local name=$1 latency=$2 port_file
+  shift 2
   port_file=$(mktemp -u "${WORK:-/tmp}/llm-port-$name.XXXX")
-  python3 "$ROOT/tests/editors/llm_server.py" --port-file "$port_file" --latency "$latency" &
+  python3 "$ROOT/tests/editors/llm_server.py" --port-file "$port_file" --latency "$latency" "$@" &
   local pid=$!
   LLM_PIDS+=("$pid")
   for _ in $(seq 100); do

@@ -3,11 +3,14 @@
 
 POST /v1/chat/completions answers "Reply: PROMPT" (PROMPT = the last user message), after
 --latency seconds. GET /requests tells how many completions were asked for, so a test can
-show that an untrusted folder sent nothing. The chosen port is written to --port-file once
+show that an untrusted folder sent nothing, and, per completion, what its Authorization
+header held: "none", "expected" (`Bearer KEY` where KEY's SHA-256 is --expect-key-sha256) or
+"other"; the key itself is never kept or printed. The chosen port is written to --port-file once
 the server listens, so tests can start it on port 0 and wait for that file.
 """
 
 import argparse
+import hashlib
 import os
 import json
 import threading
@@ -15,19 +18,34 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 class Counter:
+    """The completions asked for, each as what its Authorization header held."""
+
     def __init__(self):
         self.lock = threading.Lock()
-        self.value = 0
+        self.keys = []
 
-    def bump(self):
+    def bump(self, key):
         with self.lock:
-            self.value += 1
+            self.keys.append(key)
 
     def get(self):
         with self.lock:
-            return self.value
+            return len(self.keys)
 
-def make_handler(latency, counter):
+    def seen_keys(self):
+        with self.lock:
+            return list(self.keys)
+
+def key_seen(header, expected_sha256):
+    """What an Authorization header held, as "none", "expected" or "other"."""
+    if not header:
+        return "none"
+    scheme, _, key = header.partition(" ")
+    if scheme == "Bearer" and expected_sha256 and hashlib.sha256(key.encode()).hexdigest() == expected_sha256:
+        return "expected"
+    return "other"
+
+def make_handler(latency, counter, expected_sha256):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
@@ -47,7 +65,7 @@ def make_handler(latency, counter):
 
         def do_GET(self):
             if self.path == "/requests":
-                self.send_json(200, {"requests": counter.get()})
+                self.send_json(200, {"requests": counter.get(), "keys": counter.seen_keys()})
             else:
                 self.send_json(404, {"error": {"message": "not found: " + self.path}})
 
@@ -57,7 +75,7 @@ def make_handler(latency, counter):
             if not self.path.endswith("/chat/completions"):
                 self.send_json(404, {"error": {"message": "not found: " + self.path}})
                 return
-            counter.bump()
+            counter.bump(key_seen(self.headers.get("Authorization"), expected_sha256))
             try:
                 request = json.loads(raw)
                 users = [m for m in request["messages"] if m.get("role") == "user"]
@@ -95,8 +113,10 @@ def main():
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--port-file", required=True)
     parser.add_argument("--latency", type=float, default=0.0, help="seconds before each answer")
+    parser.add_argument("--expect-key-sha256", default="", help="SHA-256 (hex) of the API key a request may carry")
     args = parser.parse_args()
-    server = ThreadingHTTPServer(("127.0.0.1", args.port), make_handler(args.latency, Counter()))
+    handler = make_handler(args.latency, Counter(), args.expect_key_sha256.lower())
+    server = ThreadingHTTPServer(("127.0.0.1", args.port), handler)
     server.daemon_threads = True
     tmp = args.port_file + ".tmp"
     with open(tmp, "w") as f:

@@ -3,6 +3,8 @@
 # the real omega-lsp and a loopback LLM server: one line per assertion; exit 0 only when all held.
 # Installs into .tools/ on first use: Node 24, code-server, playwright-core (npm), Chromium (apt).
 #   --update-screenshot   also copy the screenshot into editors/screenshots/ for the README
+# KEEP_WORK=1 keeps the work directory (workspaces, profiles, code-server's logs) for a look;
+# ONLY=trusted|restricted|missing runs that workbench alone.
 set -euo pipefail
 STARTED=$(date +%s)
 source "$(dirname "$0")/lib.sh"
@@ -52,7 +54,7 @@ CS_PID=
 cleanup() {
   [ -n "$CS_PID" ] && kill "$CS_PID" 2>/dev/null
   stop_llm_servers
-  rm -rf "$WORK"
+  [ -n "${KEEP_WORK:-}" ] && echo "kept $WORK" >&2 || rm -rf "$WORK"
 }
 trap cleanup EXIT
 
@@ -63,19 +65,20 @@ trap cleanup EXIT
 }
 echo "ok   the extension packages into a .vsix ($(du -k "$WORK/omega.vsix" | cut -f1) KB)"
 
-start_llm_server LLM 2
+# A made-up API key for Omega: Store an API Key; the LLM server is given only its SHA-256.
+API_KEY="sk-test-vscode-$(python3 -c 'import secrets; print(secrets.token_hex(8))')"
+start_llm_server LLM 2 --expect-key-sha256 "$(printf %s "$API_KEY" | sha256sum | cut -d' ' -f1)"
 
 mkdir -p "$WORK/ext" "$TOOLS/screenshots"
 
 # settings_json: the user settings of the workbench for $mode (set by workbench).
 settings_json() {
-  local server_path=
+  local server_settings=
   # The restricted workbench finds the server inside the extension instead (see below).
-  [ "$mode" = trusted ] && server_path="\"omega.server.path\": \"$LSP\","
-  [ "$mode" = missing ] && server_path="\"omega.server.path\": \"$WORK/no-such-omega-lsp\","
+  [ "$mode" = trusted ] && server_settings="\"omega.server.path\": \"$LSP\", \"omega.server.logLevel\": \"info\","
   cat <<EOF
 {
-  $server_path
+  $server_settings
   "omega.llm.adapter": "openai",
   "omega.llm.baseUrl": "$LLM_URL",
   "omega.llm.model": "test-model",
@@ -95,17 +98,28 @@ EOF
 
 # workbench MODE [code-server flags…]: a fresh workspace and profile, code-server on a free
 # port, and the Chromium driver in MODE (trusted: the server named by omega.server.path;
-# restricted: no such setting, so the one shipped in the extension; missing: a setting naming
-# no file). Returns the driver's status.
+# restricted: no such setting, so the one shipped in the extension; missing: a Remote setting
+# naming no file, and omega-lsp on PATH once it is cleared). Each has a home of its own:
+# code-server takes the extension host's environment from a login shell, so PATH is what the
+# shell profile makes it, as for users. Keys and a log level in the environment are left out,
+# so what the server gets comes from the extension. Returns the driver's status.
 workbench() {
-  local mode=$1 port
+  local mode=$1 port home="$WORK/$1/home"
   shift
+  mkdir -p "$home"
+  [ "$mode" = missing ] && echo "export PATH=\"$WORK/bin:\$PATH\"" >"$home/.profile"
   mkdir -p "$WORK/$mode/ws" "$WORK/$mode/user/User"
   cp "$ROOT/tests/editors/workspace/ledger.omega" "$ROOT/tests/editors/workspace/omega.toml" "$WORK/$mode/ws/"
   settings_json >"$WORK/$mode/user/User/settings.json"
+  if [ "$mode" = missing ]; then
+    # Where code-server's Settings editor puts a machine-scoped setting: the Remote settings.
+    mkdir -p "$WORK/$mode/user/Machine"
+    echo "{ \"omega.server.path\": \"$WORK/no-such-omega-lsp\" }" >"$WORK/$mode/user/Machine/settings.json"
+  fi
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
   echo "bind-addr: 127.0.0.1:$port" >"$WORK/$mode/config.yaml"
-  "$CODE_SERVER" --config "$WORK/$mode/config.yaml" --auth none --bind-addr "127.0.0.1:$port" \
+  env -u OPENAI_API_KEY -u ANTHROPIC_API_KEY -u OMEGA_LOG HOME="$home" \
+    "$CODE_SERVER" --config "$WORK/$mode/config.yaml" --auth none --bind-addr "127.0.0.1:$port" \
     --disable-telemetry --disable-update-check "$@" \
     --user-data-dir "$WORK/$mode/user" --extensions-dir "$WORK/ext" "$WORK/$mode/ws" >"$WORK/$mode/code-server.log" 2>&1 &
   CS_PID=$!
@@ -116,6 +130,9 @@ workbench() {
   local status=0
   PLAYWRIGHT_CORE="$PLAYWRIGHT_CORE" OMEGA_TEST_MODE="$mode" OMEGA_TEST_URL="http://127.0.0.1:$port" \
     OMEGA_TEST_WORKSPACE="$WORK/$mode/ws" OMEGA_TEST_LLM_URL="$LLM_URL" OMEGA_TEST_SCREENSHOT="$SHOT" \
+    OMEGA_TEST_USER_DIR="$WORK/$mode/user" OMEGA_TEST_CODE_SERVER_LOG="$WORK/$mode/code-server.log" \
+    OMEGA_TEST_API_KEY="$API_KEY" OMEGA_TEST_PATH_SERVER="$WORK/bin/omega-lsp" \
+    OMEGA_TEST_CHROMIUM_PROFILE="$WORK/$mode/chromium" \
     OMEGA_TEST_DEBUG_DIR="$TOOLS/screenshots" timeout 180 node "$ROOT/tests/editors/vscode_e2e.cjs" || status=$?
   kill "$CS_PID" 2>/dev/null
   wait "$CS_PID" 2>/dev/null || true
@@ -138,9 +155,13 @@ mkdir -p "$BUNDLED" && ln -s "$LSP" "$BUNDLED/omega-lsp"
 
 SHOT="$WORK/vscode-deadlock-and-answer.png"
 status=0
-workbench trusted --disable-workspace-trust || status=1
-workbench restricted || status=1
-workbench missing --disable-workspace-trust || status=1
+wanted() { [ -z "${ONLY:-}" ] || [ "$ONLY" = "$1" ]; }
+wanted trusted && { workbench trusted --disable-workspace-trust || status=1; }
+wanted restricted && { workbench restricted || status=1; }
+# The server a new user has: none inside the extension, omega-lsp on PATH.
+rm "$BUNDLED/omega-lsp"
+mkdir -p "$WORK/bin" && ln -s "$LSP" "$WORK/bin/omega-lsp"
+wanted missing && { workbench missing --disable-workspace-trust || status=1; }
 
 [ -f "$SHOT" ] && cp "$SHOT" "$TOOLS/screenshots/"
 if [ "$UPDATE_SCREENSHOT" = 1 ] && [ "$status" = 0 ]; then

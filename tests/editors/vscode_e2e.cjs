@@ -12,6 +12,8 @@ const URL = process.env.OMEGA_TEST_URL;
 const WORKSPACE = process.env.OMEGA_TEST_WORKSPACE;
 const LLM_URL = process.env.OMEGA_TEST_LLM_URL;
 const SCREENSHOT = process.env.OMEGA_TEST_SCREENSHOT;
+const USER_DIR = process.env.OMEGA_TEST_USER_DIR;
+const API_KEY = process.env.OMEGA_TEST_API_KEY;
 
 const results = [];
 function check(name, ok, detail) {
@@ -20,18 +22,64 @@ function check(name, ok, detail) {
   return ok;
 }
 
-function requestsSeen() {
+/** What the loopback LLM server saw: {requests, keys} (per request: "none", "expected", "other"). */
+function llmServerSaw() {
   const base = LLM_URL.replace(/\/v1$/, "");
   return new Promise((resolve) => {
     http
       .get(base + "/requests", (res) => {
         let body = "";
         res.on("data", (c) => (body += c));
-        res.on("end", () => resolve(JSON.parse(body).requests));
+        res.on("end", () => resolve(JSON.parse(body)));
       })
-      .on("error", () => resolve(-1));
+      .on("error", () => resolve({ requests: -1, keys: [] }));
   });
 }
+
+async function requestsSeen() {
+  return (await llmServerSaw()).requests;
+}
+
+/** The log files code-server writes an output channel's text to (all of it, not only what the panel shows). */
+function channelFiles(name) {
+  const found = [];
+  const walk = (dir) => {
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.name.replace(/^\d+-/, "") === name + ".log") found.push(p);
+    }
+  };
+  try {
+    walk(path.join(USER_DIR, "logs"));
+  } catch {
+    return [];
+  }
+  const order = (f) => parseInt(path.basename(f), 10) || 0;
+  return found.sort((a, b) => order(a) - order(b));
+}
+
+function channelText(name) {
+  return channelFiles(name).map((f) => fs.readFileSync(f, "utf8")).join("");
+}
+
+/**
+ * The server's starts, from the extension's line in the "Omega Language Server" output
+ * ("omega-lsp: PATH (found through WHERE; log level L)"), each with what the output holds
+ * after it, up to the next start.
+ */
+function serverStarts() {
+  const text = channelText("Omega Language Server");
+  const re = /^omega-lsp: (.+) \(found through (\w+); log level (\w+)\)$/gm;
+  const starts = [];
+  for (let m; (m = re.exec(text)); ) {
+    starts.push({ path: m[1], from: m[2], level: m[3], at: m.index, end: re.lastIndex });
+  }
+  return starts.map((s, i) => ({ ...s, after: text.slice(s.end, i + 1 < starts.length ? starts[i + 1].at : text.length) }));
+}
+
+/** The server's own log line (OMEGA_LOG=info) for an analysis of the test file. */
+const ANALYSED = /\bINFO\s+analysed file:\S*ledger\.omega version/;
 
 /** Waits until `fn` returns a truthy value; returns it, or undefined after `ms`. */
 async function until(fn, ms, every = 100) {
@@ -82,7 +130,8 @@ async function hoverShowing(page, target, text) {
   return "";
 }
 
-async function palette(page, title) {
+/** Runs a command from the palette; `asks`: the command opens a quick pick or input box of its own. */
+async function palette(page, title, { asks = false } = {}) {
   await page.keyboard.press("F1");
   const input = page.locator(".quick-input-widget input");
   await input.waitFor({ state: "visible", timeout: 10000 });
@@ -90,7 +139,7 @@ async function palette(page, title) {
   const row = page.locator(".quick-input-list .monaco-list-row", { hasText: title }).first();
   await row.waitFor({ state: "visible", timeout: 10000 });
   await page.keyboard.press("Enter");
-  await input.waitFor({ state: "hidden", timeout: 10000 }).catch(() => undefined);
+  if (!asks) await input.waitFor({ state: "hidden", timeout: 10000 }).catch(() => undefined);
 }
 
 /** A trusted workspace (the server runs files): highlighting, warning, run on save, commands. */
@@ -174,6 +223,14 @@ async function trusted(page, editorLines) {
   check("inline answer (inlay hint) after save", !!hint, await renderedText(editorLines));
   check("the answer came from the loopback LLM server (1 request)", (await requestsSeen()) === before + 1,
     `requests ${before} -> ${await requestsSeen()}`);
+  // omega.server.logLevel "info" in the settings: the server logs each run's start.
+  const runLogged = await until(async () => {
+    const start = serverStarts().pop();
+    return start && /\bINFO\s+run \d+ of file:\S*ledger\.omega: the file/.test(start.after) ? start : undefined;
+  }, 5000);
+  check("omega.server.logLevel \"info\": the Omega Language Server output shows the run's start line (OMEGA_LOG=info)",
+    !!runLogged && runLogged.level === "info",
+    JSON.stringify(serverStarts().map(({ level, after }) => ({ level, after: after.slice(-600) }))));
 
   // Hover on the call: the full answer from the server.
   const call = editorLines.locator("span span").filter({ hasText: /^infer\.op$/ }).first();
@@ -292,7 +349,73 @@ async function trusted(page, editorLines) {
   const again = await page.locator(".monaco-editor .squiggly-warning").first().waitFor({ timeout: 30000 }).then(() => true, () => false);
   check("Omega: Restart Server restarts omega-lsp (status reset, warning back)", !!reset && again, await statusText(page));
 
+  await storeApiKey(page);
   await typingIndents(page, editorLines);
+}
+
+/**
+ * Omega: Store an API Key in Secret Storage: the key typed into a password box reaches the
+ * LLM server the settings name, as the server's OPENAI_API_KEY (the workbench's environment
+ * has none), and shows in no output or log.
+ */
+async function storeApiKey(page) {
+  const startsBefore = serverStarts().length;
+  const keysBefore = (await llmServerSaw()).keys;
+  await palette(page, "Omega: Store an API Key in Secret Storage", { asks: true });
+  const input = page.locator(".quick-input-widget input");
+  const variable = page.locator(".quick-input-list .monaco-list-row", { hasText: "OPENAI_API_KEY" }).first();
+  let stored = false;
+  if (await variable.waitFor({ state: "visible", timeout: 10000 }).then(() => true, () => false)) {
+    await input.fill("OPENAI_API_KEY");
+    await page.keyboard.press("Enter");
+    const password = page.locator(".quick-input-widget input[type=password]");
+    if (await password.waitFor({ state: "visible", timeout: 10000 }).then(() => true, () => false)) {
+      await password.fill(API_KEY);
+      await page.keyboard.press("Enter");
+      stored = !!(await until(async () => {
+        const n = page.locator(".notifications-toasts", { hasText: "stored in VS Code's secret storage" });
+        return (await n.count()) > 0;
+      }, 10000));
+    }
+  }
+  check("Omega: Store an API Key in Secret Storage: a variable to pick, the key in a password box, \"stored\"", stored);
+
+  // Storing restarts the server, which gets the key in its environment.
+  const restarted = await until(async () => {
+    const starts = serverStarts();
+    return starts.length > startsBefore && ANALYSED.test(starts[starts.length - 1].after);
+  }, 20000);
+  check("storing the key restarts omega-lsp (a new start in its output, then an analysis)", !!restarted,
+    `starts ${startsBefore} -> ${serverStarts().length}`);
+
+  // A run that asks the LLM server (the cache cleared; again if the clear came too early).
+  const before = await requestsSeen();
+  let asked = false;
+  for (let attempt = 0; !asked && attempt < 3; attempt++) {
+    await palette(page, "Omega: Clear LLM Cache");
+    await palette(page, "Omega: Run File");
+    asked = !!(await until(async () => (await requestsSeen()) > before, 15000));
+  }
+  await until(async () => /done/.test(await statusText(page)), 10000);
+  const keysAfter = (await llmServerSaw()).keys.slice(keysBefore.length);
+  check("requests before the key was stored carried none", keysBefore.length > 0 && keysBefore.every((k) => k === "none"),
+    JSON.stringify(keysBefore));
+  check("the stored key reached the LLM server at the configured base URL (Authorization: Bearer, from OPENAI_API_KEY)",
+    asked && keysAfter.length > 0 && keysAfter.every((k) => k === "expected"), JSON.stringify({ asked, keysAfter }));
+
+  // Nowhere in what VS Code shows or logs: the Omega and Omega Language Server outputs (as
+  // code-server writes them), the extension host's and code-server's logs.
+  const scanned = [];
+  const walk = (p) => {
+    if (fs.statSync(p).isDirectory()) fs.readdirSync(p).forEach((e) => walk(path.join(p, e)));
+    else scanned.push(p);
+  };
+  walk(path.join(USER_DIR, "logs"));
+  walk(process.env.OMEGA_TEST_CODE_SERVER_LOG);
+  const holding = scanned.filter((f) => fs.readFileSync(f, "latin1").includes(API_KEY));
+  const outputs = channelFiles("Omega").length > 0 && channelFiles("Omega Language Server").length > 0;
+  check(`the key shows in no output channel or log (${scanned.length} files, the Omega outputs among them)`,
+    outputs && holding.length === 0, outputs ? "found in " + holding.join(", ") : "the output channels' files are not there");
 }
 
 /** The editor's lines on screen, top to bottom, as text (inlay hints are not text). */
@@ -391,12 +514,64 @@ async function missing(page) {
   }, 30000);
   check("a server path that names no binary: an error naming the setting, with an Open Settings button",
     !!toast && toast.includes("not an executable file") && toast.includes("Open Settings"), toast || "no notification");
+
+  // The error's button opens the Settings editor at omega.server.path (under Remote: code-server
+  // is a remote window); clearing the field leaves omega-lsp on PATH (the extension restarts
+  // the server on the change).
+  const openSettings = page.locator(".notifications-toasts .notification-toast", { hasText: "omega.server.path" })
+    .locator(".monaco-button", { hasText: "Open Settings" }).first();
+  await openSettings.click({ timeout: 5000 }).catch(() => undefined);
+  const setting = (label) => page.locator(".settings-editor .setting-item-contents", { hasText: label }).first();
+  const pathField = setting("Server: Path").locator("input").first();
+  const opened = await pathField.waitFor({ state: "visible", timeout: 15000 }).then(() => true, () => false);
+  if (opened) {
+    await pathField.click();
+    await page.keyboard.press("Control+A");
+    await page.keyboard.press("Delete");
+  }
+  const fromPath = await until(async () => serverStarts()[0], 20000);
+  check("Open Settings shows omega.server.path; clearing it starts omega-lsp from PATH (\"found through PATH\" in its output)",
+    opened && !!fromPath && fromPath.from === "PATH" && fromPath.path === process.env.OMEGA_TEST_PATH_SERVER,
+    JSON.stringify({ opened, start: fromPath && { path: fromPath.path, from: fromPath.from }, output: channelText("Omega Language Server").slice(-300) }));
+
+  // omega.server.logLevel in the same Settings editor: a change restarts the server with
+  // OMEGA_LOG set to it.
+  await page.locator(".settings-editor .settings-header .suggest-input-container").first().click({ timeout: 5000 }).catch(() => undefined);
+  await page.keyboard.press("Control+A");
+  await page.keyboard.type("omega.server.logLevel");
+  const levelSelect = setting("Log Level").locator("select").first();
+  const chosen = await levelSelect.selectOption("info", { timeout: 15000 }).then(() => true, () => false);
+  const infoStart = await until(async () => {
+    const s = serverStarts();
+    return s.length === 2 && ANALYSED.test(s[1].after) ? s : undefined;
+  }, 20000);
+  check("omega.server.logLevel warn → info in the Settings editor restarts omega-lsp, which then logs its analyses",
+    chosen && !!infoStart && infoStart[0].level === "warn" && !/\bINFO\s/.test(infoStart[0].after) && infoStart[1].level === "info",
+    JSON.stringify({ chosen, starts: serverStarts().map(({ from, level, after }) => ({ from, level, after: after.slice(-400) })) }));
+
+  // Back in the file: the server from PATH warns of the deadlock.
+  const modal = page.locator(".monaco-modal-editor-block");
+  await modal.locator(".codicon-close").first().click({ timeout: 5000 }).catch(() => palette(page, "View: Close Editor"));
+  await modal.waitFor({ state: "hidden", timeout: 10000 }).catch(() => undefined);
+  await page.locator(".editor-group-container .tab", { hasText: "ledger.omega" }).first().click();
+  const squiggled = await page.locator(".monaco-editor .squiggly-warning").first().waitFor({ timeout: 30000 }).then(() => true, () => false);
+  check("omega-lsp from PATH: the deadlock warning shows", squiggled);
+
+  // Omega: Restart Server: a new process, from PATH again, analyses the file.
+  await palette(page, "Omega: Restart Server");
+  const again = await until(async () => {
+    const s = serverStarts();
+    return s.length === 3 && ANALYSED.test(s[2].after) ? s[2] : undefined;
+  }, 20000);
+  check("Omega: Restart Server starts omega-lsp from PATH again, and it analyses the file",
+    !!again && again.from === "PATH", `starts ${serverStarts().length}`);
 }
 
 let currentPage;
 
 async function main() {
-  const profile = fs.mkdtempSync(path.join(os.tmpdir(), "omega-chromium-"));
+  // In the work directory vscode.sh removes, when it gives one.
+  const profile = process.env.OMEGA_TEST_CHROMIUM_PROFILE || fs.mkdtempSync(path.join(os.tmpdir(), "omega-chromium-"));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
     headless: true,

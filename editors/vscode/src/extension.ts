@@ -1,6 +1,6 @@
 // The OmegaLLM extension: starts omega-lsp for .omega files and gives it the settings, the
-// workspace trust and any stored API key; everything else (diagnostics, inline answers,
-// hover) comes from the server through the language client.
+// workspace trust, its log level and any stored API key; everything else (diagnostics, inline
+// answers, hover) comes from the server through the language client.
 
 import * as vscode from "vscode";
 import {
@@ -17,6 +17,9 @@ import { RunStatus, StatusBar } from "./status";
 
 let client: LanguageClient | undefined;
 let output: vscode.OutputChannel;
+/** The server's channel: what omega-lsp logs (its stderr) and where it was found. One for all
+ * the server's starts, so a restart does not leave a list of channels with the same name. */
+let serverOutput: vscode.OutputChannel;
 let statusBar: StatusBar;
 
 /** Variables that may hold API keys; a key stored with Omega: Store API Key fills one in. */
@@ -48,9 +51,14 @@ function keyVariableNames(): string[] {
   return named ? [named, ...KEY_VARIABLES.filter((k) => k !== named)] : KEY_VARIABLES;
 }
 
-/** The server's environment: ours, plus stored keys for variables that are not set. */
+/** The server's log level (`OMEGA_LOG`), from omega.server.logLevel. */
+function logLevel(): string {
+  return vscode.workspace.getConfiguration("omega").get<string>("server.logLevel", "warn");
+}
+
+/** The server's environment: ours, the log level, and stored keys for variables that are not set. */
 async function serverEnv(context: vscode.ExtensionContext): Promise<NodeJS.ProcessEnv> {
-  const env = { ...process.env };
+  const env: NodeJS.ProcessEnv = { ...process.env, OMEGA_LOG: logLevel() };
   for (const name of keyVariableNames()) {
     if (!env[name]) {
       const key = await context.secrets.get(SECRET_PREFIX + name);
@@ -68,9 +76,13 @@ async function startClient(context: vscode.ExtensionContext): Promise<void> {
     server = findServer(context);
   } catch (e) {
     if (e instanceof ServerNotFound) {
+      serverOutput.appendLine(e.message);
       const choice = await vscode.window.showErrorMessage(e.message, "Open Settings");
       if (choice === "Open Settings") {
-        void vscode.commands.executeCommand("workbench.action.openSettings", "omega.server.path");
+        // In a remote window (code-server, SSH, containers) the Settings editor lists
+        // machine-scoped settings such as this one under Remote, not under User.
+        const where = vscode.env.remoteName ? "workbench.action.openRemoteSettings" : "workbench.action.openSettings";
+        void vscode.commands.executeCommand(where, { query: "omega.server.path" });
       }
       return;
     }
@@ -84,7 +96,7 @@ async function startClient(context: vscode.ExtensionContext): Promise<void> {
   const clientOptions: LanguageClientOptions = {
     documentSelector: [{ language: "omega" }],
     initializationOptions: { omega: currentSettings() },
-    outputChannelName: "Omega Language Server",
+    outputChannel: serverOutput,
     // Hover links may run this one command and no other ("Copy answer").
     markdown: { isTrusted: { enabledCommands: [COPY_ANSWER] } },
     middleware: {
@@ -113,8 +125,8 @@ async function startClient(context: vscode.ExtensionContext): Promise<void> {
     }
   });
   client = c;
+  serverOutput.appendLine(`omega-lsp: ${server.path} (found through ${server.from}; log level ${logLevel()})`);
   await c.start();
-  c.outputChannel.appendLine(`omega-lsp: ${server.path} (found through ${server.from})`);
 }
 
 async function stopClient(): Promise<void> {
@@ -150,8 +162,9 @@ async function serverCommand(command: string, args: unknown[]): Promise<unknown>
 
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
   output = vscode.window.createOutputChannel("Omega");
+  serverOutput = vscode.window.createOutputChannel("Omega Language Server");
   statusBar = new StatusBar();
-  context.subscriptions.push(output, statusBar);
+  context.subscriptions.push(output, serverOutput, statusBar);
 
   const register = (id: string, fn: () => unknown) =>
     context.subscriptions.push(vscode.commands.registerCommand(id, fn));
@@ -217,7 +230,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       void client?.sendNotification("workspace/didChangeConfiguration", { settings: { omega: currentSettings() } });
     }),
     vscode.workspace.onDidChangeConfiguration(async (e) => {
-      if (e.affectsConfiguration("omega.server.path")) {
+      // The binary and its environment are fixed when the process starts.
+      if (e.affectsConfiguration("omega.server.path") || e.affectsConfiguration("omega.server.logLevel")) {
         await stopClient();
         await startClient(context);
       } else if (e.affectsConfiguration("omega")) {
