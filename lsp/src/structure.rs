@@ -253,6 +253,11 @@ pub fn code_lenses(snap: &Snapshot, uri: &Uri, running: bool) -> Vec<CodeLens> {
         }
         out.push(lens(*first, "▶ Run file", "omega.runFile", vec![json!(uri.as_str())]));
     }
+    // Above the size the server analyses, one lens per form would be hundreds of thousands
+    // (tens of MB of JSON for the editor to take in): the file runs whole.
+    if snap.text.len() > crate::settings::MAX_ANALYSIS_BYTES {
+        return out;
+    }
     for f in forms {
         let start = snap.map.position(f.start as usize);
         out.push(lens(f, "▶ Run", "omega.runForm", vec![json!(uri.as_str()), json!(start)]));
@@ -310,6 +315,18 @@ mod tests {
         for w in ranges.windows(2) {
             assert!(w[1].start <= w[0].start && w[0].end <= w[1].end, "each range holds the one before: {w:?}");
         }
+    }
+
+    #[test]
+    fn a_file_too_large_to_analyse_gets_one_lens_to_run_it_whole() {
+        let uri: Uri = "file:///work/large.omega".parse().unwrap();
+        let small = snapshot("(define a 1)\n(+ a 1)\n");
+        let titles = |snap: &Snapshot| -> Vec<String> {
+            code_lenses(snap, &uri, false).into_iter().map(|l| l.command.unwrap().title).collect()
+        };
+        assert_eq!(titles(&small), vec!["▶ Run file", "▶ Run", "▶ Run"]);
+        let large = snapshot(&"(+ 1 2)\n".repeat(crate::settings::MAX_ANALYSIS_BYTES / 8 + 1));
+        assert_eq!(titles(&large), vec!["▶ Run file"]);
     }
 
     #[test]
