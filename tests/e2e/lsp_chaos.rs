@@ -20,7 +20,8 @@
 //! the text the server holds; formatting results cross-check that.
 //!
 //! A few cases run by default with a fixed seed; for a longer hunt:
-//! `PROPTEST_CASES=2000 cargo test -p omega-tests --test e2e lsp_chaos`.
+//! `PROPTEST_CASES=2000 OMEGA_CHAOS_SEED=7 cargo test -p omega-tests --test e2e lsp_chaos::random`
+//! (`CHAOS_SHOW=1` prints every request).
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -39,11 +40,15 @@ use omega_tests::TempDir;
 const EXIT_WITHIN: Duration = Duration::from_secs(1);
 
 /// `cases` by default, or PROPTEST_CASES (as in fuzz.rs); the seed is fixed so CI reruns
-/// the same cases.
+/// the same cases, and OMEGA_CHAOS_SEED (a number) picks other ones for a hunt.
 fn runner(cases: u32) -> TestRunner {
     let cases = std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(cases);
     let config = Config { cases, failure_persistence: None, ..Config::default() };
-    TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &[0x0e; 32]))
+    let mut seed = [0x0e; 32];
+    if let Some(n) = std::env::var("OMEGA_CHAOS_SEED").ok().and_then(|s| s.parse::<u64>().ok()) {
+        seed[..8].copy_from_slice(&n.to_le_bytes());
+    }
+    TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &seed))
 }
 
 // ----- the client's model of the text: LSP lines and columns -----
