@@ -382,6 +382,8 @@ enum Edit {
     Full(String),
     /// Press Enter at a position, then ask for its indentation.
     Enter(RawPos),
+    /// Several replacements in one `didChange`, each placed in the text the ones before left.
+    Batch(Vec<(RawPos, RawPos, String)>),
 }
 
 fn edit() -> impl Strategy<Value = Edit> {
@@ -389,6 +391,7 @@ fn edit() -> impl Strategy<Value = Edit> {
         12 => (raw_pos(), raw_pos(), text(4)).prop_map(|(a, b, t)| Edit::Range(a, b, t)),
         1 => text(30).prop_map(Edit::Full),
         3 => raw_pos().prop_map(Edit::Enter),
+        2 => prop::collection::vec((raw_pos(), raw_pos(), text(3)), 2..5).prop_map(Edit::Batch),
     ]
 }
 
@@ -440,6 +443,8 @@ struct Step {
 struct Case {
     utf8: bool,
     multiline_tokens: bool,
+    /// The server logs everything (`OMEGA_LOG=debug`), URIs and timings of each message.
+    debug_log: bool,
     text: String,
     steps: Vec<Step>,
 }
@@ -447,8 +452,9 @@ struct Case {
 fn case() -> impl Strategy<Value = Case> {
     let step = (prop::collection::vec(edit(), 1..3), prop::bool::weighted(0.2), prop::collection::vec(request(), 1..8))
         .prop_map(|(edits, save, requests)| Step { edits, save, requests });
-    (any::<bool>(), any::<bool>(), text(60), prop::collection::vec(step, 1..6))
-        .prop_map(|(utf8, multiline_tokens, text, steps)| Case { utf8, multiline_tokens, text, steps })
+    (any::<bool>(), any::<bool>(), any::<bool>(), text(60), prop::collection::vec(step, 1..6)).prop_map(
+        |(utf8, multiline_tokens, debug_log, text, steps)| Case { utf8, multiline_tokens, debug_log, text, steps },
+    )
 }
 
 // ----- one case against a fresh server -----
@@ -492,6 +498,7 @@ impl Chaos {
             multiline_tokens: case.multiline_tokens,
             experimental: json!({"commands": {"commands": ["omega.copyAnswer"]}}),
             cwd: Some(dir.path().to_path_buf()),
+            env: if case.debug_log { vec![("OMEGA_LOG".into(), "debug".into())] } else { Vec::new() },
             ..Options::default()
         });
         let negotiated = &client.initialize_result["capabilities"]["positionEncoding"];
@@ -549,6 +556,20 @@ impl Chaos {
                 let range =
                     json!({"start": {"line": pa.0, "character": pa.1}, "end": {"line": pb.0, "character": pb.1}});
                 self.change(vec![json!({"range": range, "text": new})]);
+            }
+            Edit::Batch(changes) => {
+                let mut sent = Vec::new();
+                for (a, b, new) in changes {
+                    let (pa, pb) = (a.place(&self.text, self.enc), b.place(&self.text, self.enc));
+                    let doc = Doc::new(&self.text);
+                    let oa = doc.offset(pa.0 as u64, pa.1 as u64, self.enc);
+                    let ob = doc.offset(pb.0 as u64, pb.1 as u64, self.enc);
+                    self.text.replace_range(oa.min(ob)..oa.max(ob), new);
+                    let range =
+                        json!({"start": {"line": pa.0, "character": pa.1}, "end": {"line": pb.0, "character": pb.1}});
+                    sent.push(json!({"range": range, "text": new}));
+                }
+                self.change(sent);
             }
             Edit::Full(new) => {
                 self.text = new.clone();
@@ -692,6 +713,18 @@ impl Chaos {
                 }
             }
             "workspace/symbol" => {
+                // This branch's server answers from each file's latest analysis, which may be of
+                // an older version (the workspace index waits for the current one): wait for it.
+                let (uri, version) = (self.uri.clone(), self.version);
+                let current = |p: &Value| p["uri"] == uri.as_str() && p["version"] == version;
+                if !self
+                    .client
+                    .seen
+                    .iter()
+                    .any(|m| m["method"] == "textDocument/publishDiagnostics" && current(&m["params"]))
+                {
+                    self.client.try_wait("textDocument/publishDiagnostics", Duration::from_secs(10), current);
+                }
                 let query = ["", "f", "tot", "😀", "λ-", "(", "zzz"][r.pick as usize % 7];
                 let d = self.call(method, json!({"query": query}))?;
                 for s in d.as_array().cloned().unwrap_or_default() {
@@ -1114,7 +1147,8 @@ fn a_10_mb_document_keeps_the_server_responsive() {
 /// Opens `text`, then sends hover, each of `methods` with a hover after it, and Enter at the
 /// end; every answer keeps the invariants, and the server ends cleanly.
 fn evil_document(name: &str, text: &str, methods: &[&'static str]) {
-    let case = Case { utf8: false, multiline_tokens: false, text: text.to_string(), steps: Vec::new() };
+    let case =
+        Case { utf8: false, multiline_tokens: false, debug_log: true, text: text.to_string(), steps: Vec::new() };
     let mut chaos = Chaos::start(&case);
     let ls = lines(text);
     let (s, e) = ls[ls.len() / 2];
