@@ -1169,3 +1169,45 @@ fn evil_document(name: &str, text: &str, methods: &[&'static str]) {
     assert!(status.success(), "{name}: {status:?}; {stderr}");
     assert!(!stderr.contains("panicked") && !stderr.contains("overflow"), "{name}: {stderr}");
 }
+
+// ----- cases the chaos found, kept as plain tests -----
+
+/// One step of requests at fixed places, for the saved cases below.
+fn requests_at(methods: &[&'static str], a: (u32, u32), b: (u32, u32)) -> Step {
+    let pos = |(line, ch): (u32, u32)| RawPos { line, ch, wild: true };
+    let requests =
+        methods.iter().map(|&method| Request { method, a: pos(a), b: pos(b), more: vec![pos(b)], pick: 0 }).collect();
+    Step { edits: Vec::new(), save: false, requests }
+}
+
+#[test]
+fn a_line_comment_ending_in_the_cr_of_a_crlf_stays_on_its_line() {
+    // The comment `;\r` ends between `\r` and `\n`: its end was sent as column 2 of a
+    // one-column line.
+    let case = Case {
+        utf8: false,
+        multiline_tokens: false,
+        debug_log: false,
+        text: ";\r\n\n".into(),
+        steps: vec![requests_at(&["textDocument/selectionRange", "textDocument/foldingRange"], (0, 1), (0, 0))],
+    };
+    run_case(&case).unwrap();
+}
+
+#[test]
+fn deep_nesting_gives_a_selection_chain_clients_can_read() {
+    // 200 levels: a chain of 400 nested ranges, deeper than JSON decoders take (this client's
+    // stops at 128 and dropped the answer); 50,000 levels took minutes to climb.
+    for n in [200, 50_000] {
+        let text = format!("(define (f x) x)\n{}x{}\n", "(f ".repeat(n), ")".repeat(n));
+        let x = (3 * n) as u32;
+        let case = Case {
+            utf8: true,
+            multiline_tokens: false,
+            debug_log: false,
+            text,
+            steps: vec![requests_at(&["textDocument/selectionRange"], (1, x), (1, 0))],
+        };
+        run_case(&case).unwrap();
+    }
+}
