@@ -384,6 +384,8 @@ enum Edit {
     Enter(RawPos),
     /// Several replacements in one `didChange`, each placed in the text the ones before left.
     Batch(Vec<(RawPos, RawPos, String)>),
+    /// Close the document (a run may be going) and open it again with the same text.
+    Reopen,
 }
 
 fn edit() -> impl Strategy<Value = Edit> {
@@ -392,6 +394,7 @@ fn edit() -> impl Strategy<Value = Edit> {
         1 => text(30).prop_map(Edit::Full),
         3 => raw_pos().prop_map(Edit::Enter),
         2 => prop::collection::vec((raw_pos(), raw_pos(), text(3)), 2..5).prop_map(Edit::Batch),
+        1 => Just(Edit::Reopen),
     ]
 }
 
@@ -570,6 +573,15 @@ impl Chaos {
                     sent.push(json!({"range": range, "text": new}));
                 }
                 self.change(sent);
+            }
+            Edit::Reopen => {
+                self.client.notify("textDocument/didClose", json!({"textDocument": self.doc()}));
+                self.version += 1;
+                self.client.notify(
+                    "textDocument/didOpen",
+                    json!({"textDocument": {"uri": self.uri, "languageId": "omega", "version": self.version, "text": self.text}}),
+                );
+                self.versions.insert(self.version, self.text.clone());
             }
             Edit::Full(new) => {
                 self.text = new.clone();
