@@ -95,9 +95,17 @@ impl LineMap {
         }
     }
 
-    /// The LSP position of a byte offset (clamped into the text).
+    /// The LSP position of a byte offset (clamped into the text). An offset between the `\r`
+    /// and the `\n` of a CRLF (where a line comment read up to `\n` ends) is the line's end.
     pub fn position(&self, offset: usize) -> Position {
-        let offset = offset.min(self.rope.len_bytes());
+        let mut offset = offset.min(self.rope.len_bytes());
+        if offset > 0
+            && offset < self.rope.len_bytes()
+            && self.rope.byte(offset) == b'\n'
+            && self.rope.byte(offset - 1) == b'\r'
+        {
+            offset -= 1;
+        }
         let char_idx = self.rope.byte_to_char(offset);
         let line = self.rope.char_to_line(char_idx);
         let line_start_char = self.rope.line_to_char(line);
@@ -259,6 +267,14 @@ mod tests {
         // A column past the end stops before the line break.
         assert_eq!(doc.map().offset(Position::new(0, 99)), 3);
         assert_eq!(doc.map().offset(Position::new(1, 99)), 8);
+    }
+
+    #[test]
+    fn an_offset_inside_a_crlf_is_the_end_of_its_line() {
+        // The comment `;\r` ends between `\r` and `\n`: its end is column 1 of line 0, not 2.
+        let doc = Document::new(";\r\n\n", 1, Encoding::Utf16);
+        assert_eq!(doc.map().position(2), Position::new(0, 1));
+        assert_eq!(doc.map().position(3), Position::new(1, 0));
     }
 
     #[test]

@@ -41,7 +41,8 @@ pub fn folding_ranges(snap: &Snapshot) -> Vec<FoldingRange> {
                 let kind = (n.kind() == "block_comment").then_some(FoldingRangeKind::Comment);
                 out.push(FoldingRange { start_line: a, end_line: b, kind, ..Default::default() });
             }
-            "comment" if n.parent().is_some_and(|p| p.kind() == "source_file") => match &mut comment_run {
+            // A top-level comment (`cursor.depth`, unlike `Node::parent`, costs nothing).
+            "comment" if cursor.depth() == 1 => match &mut comment_run {
                 Some((_, end)) if *end + 1 == a => *end = a,
                 _ => {
                     flush(&mut comment_run, &mut out);
@@ -67,8 +68,11 @@ pub fn folding_ranges(snap: &Snapshot) -> Vec<FoldingRange> {
     }
 }
 
-/// The smallest node holding `offset` (a token touching it from the right wins).
-fn innermost(root: Node<'_>, offset: usize) -> Node<'_> {
+/// The nodes holding `offset`, from the root down to the smallest (a token touching it from
+/// the right wins). Collected on the way down: `Node::parent` walks from the root again, so
+/// climbing with it would be quadratic in the depth.
+fn path_to(root: Node<'_>, offset: usize) -> Vec<Node<'_>> {
+    let mut path = vec![root];
     let mut node = root;
     'descend: loop {
         let mut cursor = node.walk();
@@ -82,23 +86,32 @@ fn innermost(root: Node<'_>, offset: usize) -> Node<'_> {
                 };
                 if holds {
                     node = c;
+                    path.push(c);
                     continue 'descend;
                 }
             }
         }
-        return node;
+        return path;
     }
 }
 
-/// From the token at each position out to its top-level form, one range per enclosing node.
+/// How many ranges one selection chain holds at most. The chain is nested JSON, one level a
+/// range: clients' decoders stop at a depth (serde_json at 128, lua-cjson at 1000), and the
+/// server's own serializer and drop recurse through it.
+const MAX_SELECTION_DEPTH: usize = 100;
+/// Of a deeper chain, how many of the outermost ranges are kept (the rest are the innermost).
+const OUTER_SELECTION_KEPT: usize = 20;
+
+/// From the token at each position out to its top-level form, one range per enclosing node;
+/// in very deep nesting, the innermost ranges and the outermost few.
 pub fn selection_ranges(snap: &Snapshot, offsets: &[usize]) -> Vec<SelectionRange> {
     offsets
         .iter()
         .map(|&offset| {
+            // Innermost first.
             let mut spans: Vec<Span> = Vec::new();
             if let Some(tree) = &snap.tree {
-                let mut node = Some(innermost(tree.root_node(), offset));
-                while let Some(n) = node {
+                for n in path_to(tree.root_node(), offset).into_iter().rev() {
                     if n.kind() == "source_file" {
                         break;
                     }
@@ -106,11 +119,13 @@ pub fn selection_ranges(snap: &Snapshot, offsets: &[usize]) -> Vec<SelectionRang
                     if spans.last() != Some(&s) {
                         spans.push(s);
                     }
-                    node = n.parent();
                 }
             }
             if spans.is_empty() {
                 spans.push(Span::new(offset, offset));
+            }
+            if spans.len() > MAX_SELECTION_DEPTH {
+                spans.drain(MAX_SELECTION_DEPTH - OUTER_SELECTION_KEPT..spans.len() - OUTER_SELECTION_KEPT);
             }
             let mut parent: Option<Box<SelectionRange>> = None;
             for s in spans.into_iter().rev() {
@@ -238,6 +253,11 @@ pub fn code_lenses(snap: &Snapshot, uri: &Uri, running: bool) -> Vec<CodeLens> {
         }
         out.push(lens(*first, "▶ Run file", "omega.runFile", vec![json!(uri.as_str())]));
     }
+    // Above the size the server analyses, one lens per form would be hundreds of thousands
+    // (tens of MB of JSON for the editor to take in): the file runs whole.
+    if snap.text.len() > crate::settings::MAX_ANALYSIS_BYTES {
+        return out;
+    }
     for f in forms {
         let start = snap.map.position(f.start as usize);
         out.push(lens(f, "▶ Run", "omega.runForm", vec![json!(uri.as_str()), json!(start)]));
@@ -253,9 +273,67 @@ mod tests {
     fn the_innermost_node_is_the_token_under_the_cursor() {
         let text = "(define (inc x) (+ x 1))";
         let tree = omega_syntax::reader::parser().parse(text, None).unwrap();
-        let n = innermost(tree.root_node(), 19);
+        let n = *path_to(tree.root_node(), 19).last().unwrap();
         assert_eq!((n.start_byte(), n.end_byte()), (19, 20), "{}", n.kind());
-        let n = innermost(tree.root_node(), 18);
+        let n = *path_to(tree.root_node(), 18).last().unwrap();
         assert_eq!((n.start_byte(), n.end_byte()), (17, 18), "the token ending at the cursor");
+    }
+
+    fn snapshot(text: &str) -> Snapshot {
+        let doc = crate::document::Document::new(text, 1, crate::document::Encoding::Utf16);
+        Snapshot {
+            version: 1,
+            text: doc.text().clone(),
+            map: doc.map().clone(),
+            tree: doc.tree().cloned(),
+            analysis: None,
+        }
+    }
+
+    fn chain(s: &SelectionRange) -> Vec<Range> {
+        let mut out = vec![s.range];
+        let mut at = &s.parent;
+        while let Some(p) = at {
+            out.push(p.range);
+            at = &p.parent;
+        }
+        out
+    }
+
+    #[test]
+    fn deep_nesting_gives_a_bounded_selection_chain_quickly() {
+        // 4,000 levels: climbing with `Node::parent` took minutes, and the chain nested
+        // deeper than clients decode.
+        let n = 2_000;
+        let text = format!("{}x{}", "(f ".repeat(n), ")".repeat(n));
+        let snap = snapshot(&text);
+        let sel = selection_ranges(&snap, &[3 * n]);
+        let ranges = chain(&sel[0]);
+        assert_eq!(ranges.len(), MAX_SELECTION_DEPTH);
+        assert_eq!(ranges[0], Range::new(Position::new(0, 3 * n as u32), Position::new(0, 3 * n as u32 + 1)), "`x`");
+        assert_eq!(*ranges.last().unwrap(), snap.map.range(Span::new(0, text.len())), "the top-level form");
+        for w in ranges.windows(2) {
+            assert!(w[1].start <= w[0].start && w[0].end <= w[1].end, "each range holds the one before: {w:?}");
+        }
+    }
+
+    #[test]
+    fn a_file_too_large_to_analyse_gets_one_lens_to_run_it_whole() {
+        let uri: Uri = "file:///work/large.omega".parse().unwrap();
+        let small = snapshot("(define a 1)\n(+ a 1)\n");
+        let titles = |snap: &Snapshot| -> Vec<String> {
+            code_lenses(snap, &uri, false).into_iter().map(|l| l.command.unwrap().title).collect()
+        };
+        assert_eq!(titles(&small), vec!["▶ Run file", "▶ Run", "▶ Run"]);
+        let large = snapshot(&"(+ 1 2)\n".repeat(crate::settings::MAX_ANALYSIS_BYTES / 8 + 1));
+        assert_eq!(titles(&large), vec!["▶ Run file"]);
+    }
+
+    #[test]
+    fn shallow_nesting_gives_every_enclosing_form() {
+        let snap = snapshot("(a (b (c x)))");
+        let ranges = chain(&selection_ranges(&snap, &[9])[0]);
+        let ends: Vec<u32> = ranges.iter().map(|r| r.end.character).collect();
+        assert_eq!(ends, vec![10, 11, 12, 13], "x, (c x), (b ...) and (a ...): {ranges:?}");
     }
 }

@@ -84,6 +84,7 @@ mod limits;
 mod llm;
 mod llm_providers;
 mod lsp;
+mod lsp_chaos;
 mod lsp_copy;
 mod lsp_explore;
 mod lsp_log;

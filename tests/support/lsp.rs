@@ -89,8 +89,19 @@ fn write_frame(stdin: &Mutex<ChildStdin>, msg: &Value) {
     let _ = w.flush();
 }
 
-/// Reads one framed message; `None` at end of stream.
+/// Reads one framed message; `None` at end of stream. A body that is not JSON (or nests
+/// deeper than the parser takes) is reported on stderr and skipped, so the request it
+/// answered times out with a message instead of silencing every later one.
 fn read_frame(r: &mut impl BufRead, raw: &Mutex<Vec<u8>>) -> Option<Value> {
+    loop {
+        if let Some(msg) = read_body(r, raw)? {
+            return Some(msg);
+        }
+    }
+}
+
+/// One framed body: `Some(None)` when it does not parse.
+fn read_body(r: &mut impl BufRead, raw: &Mutex<Vec<u8>>) -> Option<Option<Value>> {
     let mut len = None;
     loop {
         let mut line = String::new();
@@ -109,7 +120,13 @@ fn read_frame(r: &mut impl BufRead, raw: &Mutex<Vec<u8>>) -> Option<Value> {
     let mut body = vec![0; len?];
     r.read_exact(&mut body).ok()?;
     raw.lock().unwrap().extend_from_slice(&body);
-    serde_json::from_slice(&body).ok()
+    match serde_json::from_slice(&body) {
+        Ok(v) => Some(Some(v)),
+        Err(e) => {
+            eprintln!("omega-lsp sent a message the client cannot read ({e}), {} bytes", body.len());
+            Some(None)
+        }
+    }
 }
 
 impl LspClient {
