@@ -97,6 +97,9 @@ fn main() -> ExitCode {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_name("omega-lsp")
+        // Formatting and dropping syntax nested to the reader's depth limit recurse; 2 MiB (the
+        // default) is barely enough in a debug build. Untouched stack costs no memory.
+        .thread_stack_size(16 << 20)
         .enable_all()
         .build()
         .expect("start the async runtime");
