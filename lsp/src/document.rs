@@ -230,6 +230,7 @@ impl Document {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::random_text::Rng;
 
     fn change(sl: u32, sc: u32, el: u32, ec: u32, text: &str) -> TextDocumentContentChangeEvent {
         TextDocumentContentChangeEvent {
@@ -328,54 +329,10 @@ mod tests {
         }
     }
 
-    /// A small deterministic generator (xorshift), so failures reproduce from the seed.
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-        fn below(&mut self, n: usize) -> usize {
-            (self.next() % n.max(1) as u64) as usize
-        }
-    }
-
-    const PIECES: &[&str] = &[
-        "(",
-        ")",
-        " ",
-        "\n",
-        "\r\n",
-        "\r",
-        "x",
-        "42",
-        "\"s\"",
-        "\"",
-        ";; c\n",
-        "#t",
-        "'",
-        "`",
-        ",",
-        ",@",
-        "é",
-        "😀",
-        "(define (f a) (+ a 1))",
-        "#(",
-        "[",
-        "]",
-        "#|",
-        "|#",
-        "(effect infer.op \"q\")",
-        ".",
-        "#\\a",
-    ];
-
     #[test]
     fn random_edit_sequences_reparse_to_the_full_parse() {
         for seed in 1..=60u64 {
-            let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+            let mut rng = Rng::new(seed);
             let start = "(define (g x)\r\n  (* x 2))\n(g 😀 \"é\")\r(h)\n";
             let mut doc = Document::new(start, 0, if seed % 2 == 0 { Encoding::Utf16 } else { Encoding::Utf8 });
             for step in 0..40 {
@@ -383,7 +340,8 @@ mod tests {
                 let mut pos = || Position::new(rng.below(lines as usize + 1) as u32, rng.below(12) as u32);
                 let (a, b) = (pos(), pos());
                 let (a, b) = if (a.line, a.character) <= (b.line, b.character) { (a, b) } else { (b, a) };
-                let text: String = (0..rng.below(3)).map(|_| PIECES[rng.below(PIECES.len())]).collect();
+                let count = rng.below(3);
+                let text = rng.text(count);
                 doc.apply(step + 1, vec![change(a.line, a.character, b.line, b.character, &text)]);
                 let full = full_tree(doc.text());
                 assert_eq!(

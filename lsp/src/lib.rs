@@ -61,6 +61,8 @@ pub mod features;
 pub mod hover;
 pub mod log;
 pub mod navigation;
+#[cfg(test)]
+mod random_text;
 pub mod results;
 mod runs;
 pub mod semantic;

@@ -255,6 +255,7 @@ pub fn tokens(snap: &Snapshot, within: Option<Span>, multiline: bool) -> Semanti
 mod tests {
     use super::*;
     use crate::document::Document;
+    use crate::random_text::Rng;
 
     fn snapshot(text: &str, encoding: Encoding) -> Snapshot {
         let doc = Document::new(text, 1, encoding);
@@ -283,47 +284,10 @@ mod tests {
             .collect()
     }
 
-    const PIECES: &[&str] = &[
-        "(",
-        ")",
-        " ",
-        "\n",
-        "\r\n",
-        "\r",
-        "x",
-        "42",
-        "\"s\"",
-        "\"",
-        ";; é\n",
-        "#t",
-        "'",
-        "`",
-        ",",
-        ",@",
-        "é",
-        "😀",
-        "(define (f a) (+ a 1))",
-        "#(",
-        "#|",
-        "|#",
-        "#;",
-        "(effect infer.op \"q\")",
-        ".",
-        "#\\a",
-        "(if a 'b c)",
-        "\"a\nb\"",
-        "(quote (if x))",
-    ];
-
     fn random_text(seed: u64) -> String {
-        let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-        let mut next = |n: usize| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state % n as u64) as usize
-        };
-        (0..1 + next(30)).map(|_| PIECES[next(PIECES.len())]).collect()
+        let mut rng = Rng::new(seed);
+        let count = 1 + rng.below(30);
+        rng.text(count)
     }
 
     /// Each line's width in columns, lines split at `\r\n`, `\r` and `\n`.

@@ -31,6 +31,7 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestRng, TestRunner};
 use serde_json::{json, Value};
 
+use omega_syntax::format;
 use omega_tests::fuzz::within_stack;
 use omega_tests::llm_server::{LlmServer, Reply};
 use omega_tests::lsp::{file_uri, LspClient, Options};
@@ -201,37 +202,6 @@ fn clip(text: &str) -> String {
     format!("{head:?} … ({} characters) … {tail:?}", chars.len())
 }
 
-/// The leaves of the syntax tree (a string is one), with kind and text; `None` when the
-/// text does not read cleanly (error recovery may read the same tokens differently).
-fn tokens(text: &str) -> Option<Vec<(String, String)>> {
-    let tree = omega_syntax::reader::parser().parse(text, None)?;
-    if tree.root_node().has_error() {
-        return None;
-    }
-    let mut out = Vec::new();
-    let mut cursor = tree.walk();
-    'walk: loop {
-        let node = cursor.node();
-        let atomic = node.child_count() == 0 || node.kind() == "string";
-        if atomic {
-            let mut token = text[node.byte_range()].to_string();
-            if matches!(node.kind(), "comment" | "shebang") {
-                token.truncate(token.trim_end().len());
-            }
-            out.push((node.kind().to_string(), token));
-        }
-        if !atomic && cursor.goto_first_child() {
-            continue;
-        }
-        while !cursor.goto_next_sibling() {
-            if !cursor.goto_parent() {
-                break 'walk;
-            }
-        }
-    }
-    Some(out)
-}
-
 fn non_space(text: &str) -> String {
     text.chars().filter(|c| !c.is_whitespace()).collect()
 }
@@ -246,7 +216,7 @@ fn check_whitespace_only(before: &str, after: &str, what: &str) -> Result<(), St
     if before.len() > 1 << 20 {
         return Ok(());
     }
-    if let (Some(a), Some(b)) = (tokens(before), tokens(after)) {
+    if let (Some(a), Some(b)) = (format::tokens(before), format::tokens(after)) {
         if a != b {
             return Err(format!("{what} changed the tokens: {} -> {}", clip(before), clip(after)));
         }
@@ -782,7 +752,7 @@ impl Chaos {
             "textDocument/formatting" => {
                 let edits = self.call(method, json!({"textDocument": self.doc(), "options": options}))?;
                 self.check_reindent(&edits, "formatting")?;
-                if let (Some(list), Ok(formatted)) = (edits.as_array(), omega_syntax::format::format(&self.text)) {
+                if let (Some(list), Ok(formatted)) = (edits.as_array(), format::format(&self.text)) {
                     let after = self.doc_text().apply_edits(list, enc)?;
                     if after != formatted {
                         return Err(format!(
@@ -885,7 +855,7 @@ impl Chaos {
                 }
             }
             // The new name is one symbol: the text reads as the same tokens, renamed.
-            if let (Some(before), Some(after_tokens)) = (tokens(&self.text), tokens(&after)) {
+            if let (Some(before), Some(after_tokens)) = (format::tokens(&self.text), format::tokens(&after)) {
                 let renamed: Vec<(String, String)> = before
                     .into_iter()
                     .map(|(k, t)| if Some(&t) == old_name.as_ref() { (k, new_name.to_string()) } else { (k, t) })
@@ -897,7 +867,7 @@ impl Chaos {
                         clip(&after)
                     ));
                 }
-            } else if tokens(&self.text).is_some() {
+            } else if format::tokens(&self.text).is_some() {
                 return Err(format!(
                     "rename to {new_name:?} broke the program: {} -> {}",
                     clip(&self.text),

@@ -46,6 +46,38 @@ pub fn format(text: &str) -> Result<String, SyntaxError> {
     Ok(render(text, &lines, &layout))
 }
 
+/// What formatting never changes: every token of `text` in order, with its kind, a line
+/// comment without its trailing whitespace (which the formatter trims). `None` when the text
+/// does not read cleanly, since error recovery may read the same tokens differently.
+pub fn tokens(text: &str) -> Option<Vec<(String, String)>> {
+    let tree = reader::parser().parse(text, None)?;
+    if tree.root_node().has_error() {
+        return None;
+    }
+    let mut out = Vec::new();
+    let mut cursor = tree.walk();
+    'walk: loop {
+        let node = cursor.node();
+        let atomic = node.child_count() == 0 || node.kind() == "string";
+        if atomic {
+            let mut token = text[node.byte_range()].to_string();
+            if matches!(node.kind(), "comment" | "shebang") {
+                token.truncate(token.trim_end().len());
+            }
+            out.push((node.kind().to_string(), token));
+        }
+        if !atomic && cursor.goto_first_child() {
+            continue;
+        }
+        while !cursor.goto_next_sibling() {
+            if !cursor.goto_parent() {
+                break 'walk;
+            }
+        }
+    }
+    Some(out)
+}
+
 /// The column `omega fmt` gives the line that holds byte `offset`, reckoned from the lines
 /// above it as they are written: what an editor indents a new line to on Enter. The text
 /// may be incomplete (unclosed lists are the normal case while typing) and the line's own
@@ -471,34 +503,7 @@ mod tests {
     fn assert_invariants(input: &str, output: &str) {
         assert_eq!(format(output).as_deref(), Ok(output), "formatting again changes {output:?}");
         assert_eq!(tokens(output), tokens(input), "tokens changed formatting {input:?}");
-    }
-
-    /// Every token of a text, with kind and text; a line comment loses trailing
-    /// whitespace, which the formatter trims.
-    fn tokens(text: &str) -> Vec<(String, String)> {
-        let tree = reader::parser().parse(text, None).expect("parsed");
-        let mut out = Vec::new();
-        let mut cursor = tree.walk();
-        'walk: loop {
-            let node = cursor.node();
-            let atomic = node.child_count() == 0 || node.kind() == "string";
-            if atomic {
-                let mut token = text[node.byte_range()].to_string();
-                if matches!(node.kind(), "comment" | "shebang") {
-                    token.truncate(token.trim_end().len());
-                }
-                out.push((node.kind().to_string(), token));
-            }
-            if !atomic && cursor.goto_first_child() {
-                continue;
-            }
-            while !cursor.goto_next_sibling() {
-                if !cursor.goto_parent() {
-                    break 'walk;
-                }
-            }
-        }
-        out
+        assert!(tokens(input).is_some(), "{input:?} reads cleanly");
     }
 
     #[test]
