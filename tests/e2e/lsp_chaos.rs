@@ -34,7 +34,7 @@ use serde_json::{json, Value};
 use omega_syntax::format;
 use omega_tests::fuzz::within_stack;
 use omega_tests::llm_server::{LlmServer, Reply};
-use omega_tests::lsp::{file_uri, LspClient, Options};
+use omega_tests::lsp::{file_uri, loopback_llm, LspClient, Options};
 use omega_tests::TempDir;
 
 /// How long `shutdown` + `exit` may take.
@@ -458,12 +458,7 @@ impl Chaos {
         let options = json!({
             "eval": {"trusted": true, "onSave": true},
             "limits": {"timeoutSecs": 2, "memoryMb": 64},
-            "llm": {
-                "adapter": "openai",
-                "baseUrl": llm.openai_url(),
-                "model": "loopback-model",
-                "cacheDir": dir.join("cache").display().to_string(),
-            },
+            "llm": loopback_llm(&llm, &dir.join("cache")),
         });
         let client = LspClient::start(Options {
             initialization_options: options,

@@ -6,7 +6,7 @@
 use serde_json::{json, Value};
 
 use omega_tests::llm_server::{LlmServer, Reply};
-use omega_tests::lsp::{file_uri, position, LspClient, Options};
+use omega_tests::lsp::{file_uri, loopback_llm, position, LspClient, Options};
 use omega_tests::TempDir;
 
 /// Several lines, non-ASCII, Markdown and URI syntax, quotes and backslashes: what a copy
@@ -30,12 +30,7 @@ impl Setup {
         llm.on("2+2", Reply::answer(answer));
         let options = json!({
             "eval": {"trusted": true, "onSave": true},
-            "llm": {
-                "adapter": "openai",
-                "baseUrl": llm.openai_url(),
-                "model": "loopback-model",
-                "cacheDir": dir.join("cache").display().to_string(),
-            },
+            "llm": loopback_llm(&llm, &dir.join("cache")),
         });
         let experimental = if declares_copy {
             json!({"commands": {"commands": ["omega.somethingElse", "omega.copyAnswer"]}})

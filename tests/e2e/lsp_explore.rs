@@ -6,7 +6,7 @@
 use serde_json::{json, Value};
 
 use omega_tests::llm_server::{LlmServer, Reply};
-use omega_tests::lsp::{file_uri, LspClient, Options};
+use omega_tests::lsp::{file_uri, loopback_llm, LspClient, Options};
 use omega_tests::{repo_root, TempDir};
 
 /// A project whose LLM configuration points at the loopback server, and a server started on it.
@@ -24,12 +24,7 @@ impl Setup {
         let options = json!({
             "eval": {"trusted": trusted, "onSave": false},
             "explore": explore,
-            "llm": {
-                "adapter": "openai",
-                "baseUrl": llm.openai_url(),
-                "model": "loopback-model",
-                "cacheDir": dir.join("cache").display().to_string(),
-            },
+            "llm": loopback_llm(&llm, &dir.join("cache")),
         });
         let client = LspClient::start(Options {
             initialization_options: options,

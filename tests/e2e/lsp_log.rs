@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use omega_tests::llm_server::{LlmServer, Reply};
-use omega_tests::lsp::{file_uri, omega_lsp_bin, position, LspClient, Options};
+use omega_tests::lsp::{file_uri, loopback_llm, omega_lsp_bin, position, LspClient, Options};
 use omega_tests::TempDir;
 
 /// One log line: seconds since start, level, message.
@@ -127,12 +127,7 @@ fn a_run_is_logged_with_its_state_and_calls_and_the_key_never_appears() {
     let path = dir.join("omega-lsp.log");
     let settings = json!({
         "eval": {"trusted": true, "onSave": true},
-        "llm": {
-            "adapter": "openai",
-            "baseUrl": llm.openai_url(),
-            "model": "loopback-model",
-            "cacheDir": dir.join("cache").display().to_string(),
-        },
+        "llm": loopback_llm(&llm, &dir.join("cache")),
     });
     let mut c = LspClient::start(Options {
         initialization_options: settings,

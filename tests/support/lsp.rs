@@ -445,6 +445,16 @@ pub fn position(line: u32, character: u32) -> Value {
 }
 
 /// A `file://` URI for a path.
+/// The `llm` settings section for the loopback LLM server `llm`, caching under `cache`.
+pub fn loopback_llm(llm: &crate::llm_server::LlmServer, cache: &Path) -> Value {
+    json!({
+        "adapter": "openai",
+        "baseUrl": llm.openai_url(),
+        "model": "loopback-model",
+        "cacheDir": cache.display().to_string(),
+    })
+}
+
 pub fn file_uri(path: &Path) -> String {
     format!("file://{}", path.display())
 }
