@@ -302,7 +302,7 @@ mod tests {
 
     #[test]
     fn deep_nesting_gives_a_bounded_selection_chain_quickly() {
-        // 4,000 levels: climbing with `Node::parent` took minutes, and the chain nested
+        // 2,000 levels: climbing with `Node::parent` took minutes, and the chain nested
         // deeper than clients decode.
         let n = 2_000;
         let text = format!("{}x{}", "(f ".repeat(n), ")".repeat(n));
