@@ -29,9 +29,9 @@ use omega_syntax::syntax::Span;
 
 use crate::diagnostics::from_analysis;
 use crate::document::LineMap;
-use crate::runs::uri_path;
 use crate::server::Backend;
 use crate::state::{lock, Snapshot};
+use crate::workspace::uri_path;
 
 /// The static diagnostics an exploration can confirm.
 pub const EXPLORABLE: [Code; 3] = [Code::DeadlockOrder, Code::SelfDeadlock, Code::Race];

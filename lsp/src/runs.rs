@@ -2,7 +2,6 @@
 //! their events (results, LLM calls in flight, output, errors) to the state in order, and
 //! telling the client (inlay refreshes, `omega/evalStatus`, `$/progress`, code lenses).
 
-use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -21,6 +20,7 @@ use crate::log;
 use crate::results::Kind;
 use crate::server::{Backend, EvalStatus, OmegaOutput, COMMANDS, REFRESH_EVERY};
 use crate::state::{lock, DocState, Run};
+use crate::workspace::uri_path;
 
 impl Backend {
     pub(crate) fn worker(&self, uri: &Uri) -> std::result::Result<Arc<Worker>, String> {
@@ -492,29 +492,4 @@ impl Backend {
             other => Err(RpcError::invalid_params(format!("unknown command {other}; known: {}", COMMANDS.join(", ")))),
         }
     }
-}
-
-/// The file path of a `file:` URI.
-pub fn uri_path(uri: &Uri) -> Option<PathBuf> {
-    let s = uri.as_str().strip_prefix("file://")?;
-    let decoded = percent_decode(s);
-    Some(PathBuf::from(decoded))
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                out.push(b);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }

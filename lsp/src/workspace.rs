@@ -24,13 +24,13 @@ pub(crate) fn initial_folders(params: &InitializeParams) -> Vec<PathBuf> {
     #[allow(deprecated)] // `rootUri` is what older clients send.
     let root = params.root_uri.as_ref();
     match params.workspace_folders.as_deref() {
-        Some(folders) if !folders.is_empty() => folders.iter().filter_map(|f| file_path(&f.uri)).collect(),
-        _ => root.and_then(file_path).into_iter().collect(),
+        Some(folders) if !folders.is_empty() => folders.iter().filter_map(|f| uri_path(&f.uri)).collect(),
+        _ => root.and_then(uri_path).into_iter().collect(),
     }
 }
 
-/// The path of a `file:` URI.
-fn file_path(uri: &Uri) -> Option<PathBuf> {
+/// The path of a `file:` URI (percent escapes decoded); `None` for other schemes.
+pub(crate) fn uri_path(uri: &Uri) -> Option<PathBuf> {
     uri.as_str().starts_with("file:").then(|| uri.to_file_path().map(|p| p.into_owned())).flatten()
 }
 
@@ -102,13 +102,13 @@ impl Backend {
 
     /// `workspace/didChangeWorkspaceFolders`: index added folders, forget removed ones.
     pub(crate) fn workspace_folders_changed(&self, event: WorkspaceFoldersChangeEvent) {
-        for removed in event.removed.iter().filter_map(|f| file_path(&f.uri)) {
+        for removed in event.removed.iter().filter_map(|f| uri_path(&f.uri)) {
             self.index().remove_folder(&removed);
         }
         let added: Vec<PathBuf> = event
             .added
             .iter()
-            .filter_map(|f| file_path(&f.uri))
+            .filter_map(|f| uri_path(&f.uri))
             .filter(|p| self.index().add_folder(p.clone()))
             .collect();
         self.index_folders(added);
@@ -117,12 +117,12 @@ impl Backend {
     /// `workspace/didChangeWatchedFiles`: each file named is read again (or dropped when
     /// gone).
     pub(crate) fn watched_files_changed(&self, params: DidChangeWatchedFilesParams) {
-        self.reindex_files(params.changes.iter().filter_map(|c| file_path(&c.uri)).collect());
+        self.reindex_files(params.changes.iter().filter_map(|c| uri_path(&c.uri)).collect());
     }
 
     /// A closed document's definitions are its file's again.
     pub(crate) fn reindex_closed(&self, uri: &Uri) {
-        self.reindex_files(file_path(uri).into_iter().collect());
+        self.reindex_files(uri_path(uri).into_iter().collect());
     }
 
     /// `workspace/symbol`: open documents (their current analysis) and the index (files not
@@ -135,14 +135,29 @@ impl Backend {
             (uri, snap)
         }))
         .await;
-        let open_paths: HashSet<PathBuf> = snaps.iter().filter_map(|(uri, _)| file_path(uri)).collect();
+        let open_paths: HashSet<PathBuf> = snaps.iter().filter_map(|(uri, _)| uri_path(uri)).collect();
         let mut out = self.index().query(query, &open_paths);
         for (uri, snap) in snaps {
             let Some(snap) = snap else { continue };
-            let container = file_path(&uri).and_then(|p| self.index().container_of(&p));
+            let container = uri_path(&uri).and_then(|p| self.index().container_of(&p));
             out.extend(navigation::workspace_symbols(&snap, &uri, query, container));
         }
         best_first(&mut out, query);
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_uris_become_decoded_paths_and_other_schemes_none() {
+        let uri = |s: &str| s.parse::<Uri>().unwrap();
+        assert_eq!(
+            uri_path(&uri("file:///tmp/my%20agents/caf%C3%A9.omega")),
+            Some(PathBuf::from("/tmp/my agents/café.omega"))
+        );
+        assert_eq!(uri_path(&uri("untitled:Untitled-1")), None);
     }
 }

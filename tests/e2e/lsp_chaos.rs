@@ -34,7 +34,7 @@ use serde_json::{json, Value};
 use omega_syntax::format;
 use omega_tests::fuzz::within_stack;
 use omega_tests::llm_server::{LlmServer, Reply};
-use omega_tests::lsp::{file_uri, loopback_llm, LspClient, Options};
+use omega_tests::lsp::{file_uri, loopback_llm, percent_decode, LspClient, Options};
 use omega_tests::TempDir;
 
 /// How long `shutdown` + `exit` may take.
@@ -1037,23 +1037,6 @@ impl Chaos {
 /// CHAOS_SHOW=1 prints each request with the text it is about.
 fn show() -> bool {
     std::env::var_os("CHAOS_SHOW").is_some()
-}
-
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let (mut out, mut i) = (Vec::new(), 0);
-    while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            if let Ok(byte) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                out.push(byte);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Runs one case: the checks, then `shutdown`/`exit` in time with nothing panicking on stderr.

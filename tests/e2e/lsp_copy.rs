@@ -6,7 +6,7 @@
 use serde_json::{json, Value};
 
 use omega_tests::llm_server::{LlmServer, Reply};
-use omega_tests::lsp::{file_uri, loopback_llm, position, LspClient, Options};
+use omega_tests::lsp::{file_uri, loopback_llm, percent_decode, position, LspClient, Options};
 use omega_tests::TempDir;
 
 /// Several lines, non-ASCII, Markdown and URI syntax, quotes and backslashes: what a copy
@@ -80,21 +80,6 @@ fn copy_link(hover: &str) -> Option<(String, Value)> {
     let encoded = rest.split([' ', ')']).next()?;
     let args = serde_json::from_str(&percent_decode(encoded)).expect("the link's arguments are JSON");
     Some((label.to_string(), args))
-}
-
-/// `decodeURIComponent`, as the editor applies it to a command link's query.
-fn percent_decode(s: &str) -> String {
-    let mut out = Vec::new();
-    let mut bytes = s.bytes();
-    while let Some(b) = bytes.next() {
-        if b == b'%' {
-            let hex = [bytes.next().unwrap(), bytes.next().unwrap()];
-            out.push(u8::from_str_radix(std::str::from_utf8(&hex).unwrap(), 16).expect("a %XX escape"));
-        } else {
-            out.push(b);
-        }
-    }
-    String::from_utf8(out).expect("UTF-8")
 }
 
 #[test]

@@ -455,6 +455,21 @@ pub fn loopback_llm(llm: &crate::llm_server::LlmServer, cache: &Path) -> Value {
     })
 }
 
+/// `decodeURIComponent`, as the editor applies it to a command link's query.
+pub fn percent_decode(s: &str) -> String {
+    let mut out = Vec::new();
+    let mut bytes = s.bytes();
+    while let Some(b) = bytes.next() {
+        if b == b'%' {
+            let hex = [bytes.next().unwrap(), bytes.next().unwrap()];
+            out.push(u8::from_str_radix(std::str::from_utf8(&hex).unwrap(), 16).expect("a %XX escape"));
+        } else {
+            out.push(b);
+        }
+    }
+    String::from_utf8(out).expect("UTF-8")
+}
+
 pub fn file_uri(path: &Path) -> String {
     format!("file://{}", path.display())
 }
