@@ -76,7 +76,7 @@ impl Backend {
                 Ok(None) => return,
                 Err(e) if e.is_panic() => {
                     let message = eval::panic_message(&*e.into_panic());
-                    this.report_panic(&format!("analysis failed: {message}")).await;
+                    this.report_panic("analysis", &message).await;
                     return;
                 }
                 Err(_) => return,

@@ -430,7 +430,7 @@ impl Backend {
             }
             Err(e) => {
                 let message = if e.is_panic() { crate::eval::panic_message(&*e.into_panic()) } else { e.to_string() };
-                self.report_panic(&format!("exploring {file} failed: {message}")).await;
+                self.report_panic(&format!("exploring {file}"), &message).await;
                 self.finish_exploration(&uri, id, None, token, "failed".into()).await;
                 return;
             }

@@ -253,7 +253,7 @@ impl Backend {
                 // The message is shown to the user; it may quote settings, so the log does not.
                 log::warn(format_args!("run {job} of {} could not run (the user is told why)", uri.as_str()));
                 if panicked {
-                    self.report_panic(&format!("a run of {} failed: {message}", uri.as_str())).await;
+                    self.report_panic(&format!("a run of {}", uri.as_str()), &message).await;
                 } else {
                     self.client
                         .show_message(MessageType::ERROR, format!("omega: cannot run {}: {message}", uri.as_str()))

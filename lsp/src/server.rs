@@ -125,16 +125,17 @@ impl Backend {
             Ok(r) => r,
             Err(panic) => {
                 let message = eval::panic_message(&*panic);
-                self.report_panic(&format!("{what} failed: {message}")).await;
+                self.report_panic(what, &message).await;
                 Err(RpcError::internal_error())
             }
         }
     }
 
-    pub(crate) async fn report_panic(&self, message: &str) {
-        // Callers say "WHAT failed: PANIC"; a panic's own message may quote the document (a
-        // slicing panic does), so the log names only what failed.
-        let what = message.split_once(" failed: ").map_or("a handler", |(what, _)| what);
+    /// Reports that `what` failed with `panic`: to the client's log, and once as a message.
+    /// A panic's own message may quote the document (a slicing panic does), so the server's
+    /// log names only what failed.
+    pub(crate) async fn report_panic(&self, what: &str, panic: &str) {
+        let message = format!("{what} failed: {panic}");
         log::error(format_args!("internal error: {what} failed (the message is in the client's log)"));
         self.client.log_message(MessageType::ERROR, format!("omega-lsp: internal error: {message}")).await;
         if !self.state.panic_reported.swap(true, Ordering::SeqCst) {

@@ -94,7 +94,7 @@ impl Backend {
             if let Err(e) = tokio::task::spawn_blocking(work).await {
                 if e.is_panic() {
                     let message = eval::panic_message(&*e.into_panic());
-                    this.report_panic(&format!("{what} failed: {message}")).await;
+                    this.report_panic(what, &message).await;
                 }
             }
         });
