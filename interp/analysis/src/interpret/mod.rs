@@ -257,11 +257,14 @@ impl<'a> DataV<'a> {
 /// `car`, `cdr`, `cadr`, … `list-ref` on a list of known elements; `None` when the path
 /// leaves the known part.
 fn positional<'a>(op: &str, index: Option<usize>, items: &[AVal<'a>]) -> Option<AVal<'a>> {
-    let path: Vec<char> = match op {
-        "list-ref" => std::iter::once('a').chain(std::iter::repeat_n('d', index?)).collect(),
-        "last" => std::iter::once('a').chain(std::iter::repeat_n('d', items.len().checked_sub(1)?)).collect(),
-        _ => op.strip_prefix('c')?.strip_suffix('r')?.chars().collect(),
-    };
+    match op {
+        // Indexed directly: spelling them as `cadd…dr` paths built one step per index, and a
+        // hostile index (2^63) asked for a path longer than memory.
+        "list-ref" => return items.get(index?).cloned(),
+        "last" => return items.last().cloned(),
+        _ => {}
+    }
+    let path: Vec<char> = op.strip_prefix('c')?.strip_suffix('r')?.chars().collect();
     let mut rest: &[AVal<'a>] = items;
     // Applied right to left: `cadr` is `car` of `cdr`.
     let mut steps = path.iter().rev().peekable();

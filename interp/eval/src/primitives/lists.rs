@@ -59,6 +59,14 @@ fn walk(v: &Value) -> Walk {
     Walk { cur: v.clone(), mark: None, power: 1, steps: 0, cyclic: false }
 }
 
+impl Walk {
+    /// Once the walk found the list cyclic: the cycle's length. `cur` is back at the mark,
+    /// and `steps` counts the pairs walked after it.
+    fn cycle_length(&self) -> Option<usize> {
+        self.cyclic.then_some(self.steps + 1)
+    }
+}
+
 impl Iterator for Walk {
     type Item = Rc<Pair>;
 
@@ -181,15 +189,24 @@ fn reverse(ctx: &mut Ctx, args: &[Value]) -> R {
     Ok(reversed)
 }
 
-/// The list after `k` cdrs; `k` may equal the length when `to_end` is allowed.
+/// The list after `k` cdrs. On a cyclic list the cdrs past the first lap are counted
+/// modulo the cycle's length, so a huge `k` costs no more than walking the list once.
 fn nth_tail(name: &str, lst: &Value, k: &Value) -> R {
     list_start(name, lst)?;
     let k = int_arg(name, k)?;
     if k < 0 {
         return Err(index_error(name, k));
     }
-    let mut cur = lst.clone();
-    for _ in 0..k {
+    let mut left = k as u64;
+    let mut w = walk(lst);
+    while left > 0 && w.next().is_some() {
+        left -= 1;
+    }
+    if let Some(cycle) = w.cycle_length() {
+        left %= cycle as u64;
+    }
+    let mut cur = w.cur;
+    for _ in 0..left {
         match cur {
             Value::Pair(p) => cur = p.cdr(),
             _ => return Err(index_error(name, k)),
@@ -421,6 +438,14 @@ mod tests {
         assert_eq!(run("list-tail", &[ints(&[1, 2, 3]), int(1)]), "(2 3)");
         assert_eq!(run("list-tail", &[ints(&[1, 2, 3]), int(3)]), "()");
         assert_eq!(run("list-tail", &[ints(&[1, 2, 3]), int(4)]), "error: list-tail: index 4 out of range");
+        // A cyclic list answers any index at once: past the first lap, modulo the cycle.
+        let c = ints(&[0, 1, 2, 3, 4]);
+        let last = call("last-pair", &[c.clone()]).unwrap();
+        call("set-cdr!", &[last.clone(), call("cdr", &[c.clone()]).unwrap()]).unwrap();
+        for (k, expected) in [(0, "0"), (4, "4"), (5, "1"), (9, "1"), (10, "2"), (i64::MAX, "3")] {
+            assert_eq!(run("list-ref", &[c.clone(), int(k)]), expected, "(list-ref c {k})");
+        }
+        uncycle(&last);
         assert_eq!(run("last-pair", &[ints(&[1, 2, 3])]), "(3)");
         assert_eq!(run("last-pair", &[Value::Null]), "error: last-pair: expected pair, got ()");
         assert_eq!(run("last", &[ints(&[1, 2, 3])]), "3");
